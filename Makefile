@@ -1,0 +1,33 @@
+# The two commands of the README's Quick start: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+PORT ?= 5000
+WORKERS ?= 2
+FLASK = $(VENV)/bin/flask --app wsgi
+
+.PHONY: run test install db lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## Apply migrations to the database (SQLite under instance/ unless DATABASE_URL says otherwise).
+db: install
+	$(FLASK) db upgrade
+
+## Install, migrate, load demo data the first time, and serve on http://127.0.0.1:$(PORT).
+run: db
+	$(FLASK) demo seed --if-empty
+	@echo "Serving on http://127.0.0.1:$(PORT)"
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+
+## The whole test suite (DATABASE_URL=postgresql+psycopg://... runs it on PostgreSQL).
+test: install
+	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov

@@ -1,0 +1,94 @@
+"""Automatic auditing of every model change, so no feature can forget it.
+
+After each flush (when new rows have their ids and attribute history is still
+there), one audit row is appended per created, changed, voided or deleted
+object, on the same connection and therefore in the same transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from clinic.audit.services import REDACTED, append_event
+from clinic.core.models import VoidableMixin
+
+
+def _record_id(obj: Any) -> str:
+    # New rows have no identity key yet during after_flush; their primary key is set.
+    identity = inspect(obj).mapper.primary_key_from_instance(obj)
+    return ",".join(str(part) for part in identity)
+
+
+def _record_type(obj: Any) -> str:
+    return type(obj).__table__.name
+
+
+def _changes(obj: Any, *, created: bool) -> dict[str, tuple[Any, Any]]:
+    state = inspect(obj)
+    redact = getattr(obj, "__audit_redact__", frozenset())
+    changes: dict[str, tuple[Any, Any]] = {}
+    for attr in state.mapper.column_attrs:
+        key = attr.key
+        history = state.attrs[key].history
+        if created:
+            new = getattr(obj, key)
+            if new is None:
+                continue
+            old = None
+        elif history.has_changes():
+            old = history.deleted[0] if history.deleted else None
+            new = history.added[0] if history.added else None
+        else:
+            continue
+        if key in redact:
+            old, new = (REDACTED if old is not None else None), REDACTED
+        changes[key] = (old, new)
+    return changes
+
+
+def _is_being_voided(obj: Any, changes: dict[str, tuple[Any, Any]]) -> bool:
+    return isinstance(obj, VoidableMixin) and "voided_at" in changes and changes["voided_at"][0] is None
+
+
+def _audit_flush(session: Session, flush_context: Any) -> None:
+    reason = session.info.get("audit_reason")
+    connection = session.connection()
+    for obj in list(session.new):
+        if not getattr(obj, "__audit__", True):
+            continue
+        append_event(
+            connection, "create", record_type=_record_type(obj), record_id=_record_id(obj),
+            changes=_changes(obj, created=True), reason=reason,
+        )
+    for obj in list(session.dirty):
+        if not getattr(obj, "__audit__", True) or not session.is_modified(obj):
+            continue
+        changes = _changes(obj, created=False)
+        changes.pop("version", None)
+        if not changes:
+            continue
+        action = "update"
+        row_reason = reason
+        if _is_being_voided(obj, changes):
+            action, row_reason = "void", obj.void_reason
+        elif "locked_at" in changes and changes["locked_at"][0] is None:
+            action = "lock"
+        append_event(
+            connection, action, record_type=_record_type(obj), record_id=_record_id(obj),
+            changes=changes, reason=row_reason,
+        )
+    for obj in list(session.deleted):
+        if not getattr(obj, "__audit__", True):
+            continue
+        append_event(
+            connection, "delete", record_type=_record_type(obj), record_id=_record_id(obj),
+            reason=reason,
+        )
+
+
+def register_listeners() -> None:
+    if not event.contains(Session, "after_flush", _audit_flush):
+        event.listen(Session, "after_flush", _audit_flush)

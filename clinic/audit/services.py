@@ -1,0 +1,311 @@
+"""Appending to and verifying the audit trail.
+
+Every append happens on the caller's connection, inside the caller's
+transaction: a change and its audit row are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, g, has_app_context, has_request_context, request
+from sqlalchemy.orm import Session
+
+from clinic.audit.models import GENESIS_HASH, AuditChain, AuditEvent
+from clinic.core.models import utcnow
+from clinic.extensions import db
+
+REDACTED = "[redacted]"
+_event_table = AuditEvent.__table__
+_chain_table = AuditChain.__table__
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who an audit row is attributed to."""
+
+    user_id: int | None
+    email: str | None
+    role: str | None
+
+
+SYSTEM = Actor(None, "system", None)
+
+
+def current_actor() -> Actor:
+    """The signed-in user, the CLI operator, or the system."""
+    if has_app_context() and getattr(g, "audit_actor", None) is not None:
+        return g.audit_actor
+    if has_request_context():
+        from flask_login import current_user
+
+        if current_user and current_user.is_authenticated:
+            return Actor(current_user.id, current_user.email, current_user.role)
+    return SYSTEM
+
+
+def audit_value(value: Any) -> str | None:
+    """A value as the audit trail stores it: text, stable across databases."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, Decimal | int | float | str):
+        return str(value)
+    return repr(value)
+
+
+def canonical_changes(changes: dict[str, tuple[Any, Any]] | None) -> str | None:
+    if not changes:
+        return None
+    return json.dumps(
+        {k: [audit_value(o), audit_value(n)] for k, (o, n) in changes.items()},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _timestamp_text(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def compute_hash(key: str, row: dict[str, Any]) -> str:
+    """HMAC-SHA256 over a row's content and the previous row's hash."""
+    content = json.dumps(
+        [
+            row["seq"],
+            _timestamp_text(row["at"]),
+            row["user_id"],
+            row["user_email"],
+            row["role"],
+            row["action"],
+            row["record_type"],
+            row["record_id"],
+            row["changes"],
+            row["reason"],
+            row["request_id"],
+            row["client_addr"],
+            row["prev_hash"],
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hmac.new(key.encode(), content.encode(), hashlib.sha256).hexdigest()
+
+
+def _request_context_fields() -> tuple[str | None, str | None]:
+    if not has_request_context():
+        return getattr(g, "request_id", None) if has_app_context() else None, None
+    return getattr(g, "request_id", None), request.remote_addr
+
+
+def append_event(
+    connection: sa.Connection,
+    action: str,
+    *,
+    record_type: str | None = None,
+    record_id: Any = None,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+    reason: str | None = None,
+    actor: Actor | None = None,
+) -> int:
+    """Append one row to the chain on ``connection``; returns its sequence number."""
+    actor = actor or current_actor()
+    # Taking the head row first serialises appends (row lock on PostgreSQL,
+    # the database write lock on SQLite) and keeps the sequence gapless.
+    seq, prev_hash = connection.execute(
+        sa.update(_chain_table)
+        .where(_chain_table.c.id == 1)
+        .values(last_seq=_chain_table.c.last_seq + 1)
+        .returning(_chain_table.c.last_seq, _chain_table.c.last_hash)
+    ).one()
+    request_id, client_addr = _request_context_fields()
+    row = {
+        "seq": seq,
+        "at": utcnow(),
+        "user_id": actor.user_id,
+        "user_email": actor.email,
+        "role": actor.role,
+        "action": action,
+        "record_type": record_type,
+        "record_id": None if record_id is None else str(record_id),
+        "changes": canonical_changes(changes),
+        "reason": reason,
+        "request_id": request_id,
+        "client_addr": client_addr,
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = compute_hash(current_app.config["AUDIT_HMAC_KEY"], row)
+    connection.execute(sa.insert(_event_table).values(**row))
+    connection.execute(
+        sa.update(_chain_table).where(_chain_table.c.id == 1).values(last_hash=row["hash"])
+    )
+    return seq
+
+
+def record_event(
+    action: str,
+    *,
+    record_type: str | None = None,
+    record_id: Any = None,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+    reason: str | None = None,
+    actor: Actor | None = None,
+    session: Session | None = None,
+) -> int:
+    """Audit something that is not a row change (login, forbidden attempt, chart read...)."""
+    session = session or db.session
+    return append_event(
+        session.connection(),
+        action,
+        record_type=record_type,
+        record_id=record_id,
+        changes=changes,
+        reason=reason,
+        actor=actor,
+    )
+
+
+def record_chart_read(patient: Any) -> int:
+    """Every view of a patient's chart leaves a row (HIPAA 164.312(b))."""
+    return record_event("read_chart", record_type="patient", record_id=patient.id)
+
+
+@contextmanager
+def audit_reason(reason: str, session: Session | None = None) -> Iterator[None]:
+    """Attach a reason to the row changes flushed inside the block (amend, void...)."""
+    session = session or db.session
+    previous = session.info.get("audit_reason")
+    session.info["audit_reason"] = reason
+    try:
+        yield
+        session.flush()
+    finally:
+        session.info["audit_reason"] = previous
+
+
+def reset_chain(connection: sa.Connection) -> None:
+    """Create the head row of an empty trail (migrations and test set-up)."""
+    connection.execute(
+        sa.insert(_chain_table).values(id=1, last_seq=0, last_hash=GENESIS_HASH)
+    )
+
+
+# --- verification -----------------------------------------------------------
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    count: int
+    head_seq: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+    @property
+    def head(self) -> str:
+        return format_head(self.head_seq, self.head_hash)
+
+
+def format_head(seq: int, hash_: str) -> str:
+    """The exportable head: sequence and hash, so a later check knows where the chain ended."""
+    return f"{seq}:{hash_}"
+
+
+def parse_head(text: str) -> tuple[int | None, str]:
+    text = text.strip()
+    if ":" in text:
+        seq, _, hash_ = text.partition(":")
+        return int(seq), hash_.lower()
+    return None, text.lower()
+
+
+def verify_chain(
+    session: Session | None = None, *, key: str | None = None, expected_head: str | None = None
+) -> VerifyResult:
+    """Recompute every row's HMAC and link; name the first sequence number that is wrong."""
+    session = session or db.session
+    key = key or current_app.config["AUDIT_HMAC_KEY"]
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    count = 0
+    columns = [c for c in _event_table.c]
+    result = session.execute(
+        sa.select(*columns).order_by(_event_table.c.seq).execution_options(yield_per=2000)
+    )
+    for row in result.mappings():
+        data = dict(row)
+        if data["seq"] != expected_seq:
+            return VerifyResult(
+                False, count, expected_seq - 1, prev_hash, expected_seq,
+                f"row {expected_seq} is missing (next row found is {data['seq']})",
+            )
+        if data["prev_hash"] != prev_hash:
+            return VerifyResult(
+                False, count, expected_seq - 1, prev_hash, data["seq"],
+                f"row {data['seq']} does not link to row {data['seq'] - 1}",
+            )
+        if not hmac.compare_digest(compute_hash(key, data), data["hash"]):
+            return VerifyResult(
+                False, count, expected_seq - 1, prev_hash, data["seq"],
+                f"row {data['seq']} was altered (its HMAC does not match its content)",
+            )
+        prev_hash = data["hash"]
+        expected_seq += 1
+        count += 1
+    result_ok = VerifyResult(True, count, count, prev_hash)
+    recorded = session.scalar(sa.select(AuditChain.last_seq).where(AuditChain.id == 1)) or 0
+    if recorded > count:
+        return VerifyResult(
+            False, count, count, prev_hash, count + 1,
+            f"rows {count + 1} to {recorded} are missing from the end of the trail",
+        )
+    if expected_head:
+        head_seq, head_hash = parse_head(expected_head)
+        if head_seq is not None and head_seq > count:
+            return VerifyResult(
+                False, count, count, prev_hash, count + 1,
+                f"rows {count + 1} to {head_seq} are missing: the exported head was at {head_seq}",
+            )
+        if head_seq is None:
+            found = session.scalar(sa.select(AuditEvent.seq).where(AuditEvent.hash == head_hash))
+            if found is None:
+                return VerifyResult(
+                    False, count, count, prev_hash, count + 1,
+                    "the exported head is not in the chain: rows after the last one were deleted",
+                )
+        else:
+            stored = session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.seq == head_seq))
+            if stored != head_hash:
+                return VerifyResult(
+                    False, count, count, prev_hash, head_seq,
+                    f"row {head_seq} does not match the exported head",
+                )
+    return result_ok
+
+
+def chain_head(session: Session | None = None) -> str:
+    """The head of the trail as stored rows give it (not the chain-head row)."""
+    session = session or db.session
+    row = session.execute(
+        sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    if row is None:
+        return format_head(0, GENESIS_HASH)
+    return format_head(row.seq, row.hash)

@@ -1,0 +1,1 @@
+"""Accounts, roles, sign-in, second factor and account administration."""

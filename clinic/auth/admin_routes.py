@@ -1,0 +1,149 @@
+"""Account administration: admins open, deactivate and reactivate accounts and change roles.
+
+An admin never sets another person's password: they issue a one-time reset link.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from clinic.auth import services
+from clinic.auth.forms import ActionForm, ChangeRoleForm, NewUserForm
+from clinic.auth.models import User
+from clinic.core.errors import ClinicError
+from clinic.core.services import check_version
+from clinic.extensions import db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _load_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users")
+def list_users() -> str:
+    """Every account, active first, then by name."""
+    users = db.session.scalars(
+        sa.select(User).order_by(User.deactivated_at.is_not(None), User.full_name)
+    ).all()
+    return render_template("admin/users.html", users=users)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user() -> Response | str | tuple:
+    """Open an account for a named person."""
+    form = NewUserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(form.email.data, form.full_name.data, form.role.data,
+                                        form.password.data)
+        except services.PasswordRejected as error:
+            db.session.rollback()
+            form.password.errors.append(str(error))
+        except ClinicError as error:
+            db.session.rollback()
+            form.email.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(f"Account opened for {user.full_name} ({user.role_label}).", "success")
+            return redirect(url_for("admin.show_user", user_id=user.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/new_user.html", form=form), status
+
+
+def _render_user(user: User, *, role_form: ChangeRoleForm | None = None,
+                 reset_link: str | None = None, status: int = 200) -> tuple[str, int]:
+    if role_form is None:
+        role_form = ChangeRoleForm(formdata=None, role=user.role, version=user.version)
+    return render_template("admin/user.html", user=user, role_form=role_form,
+                           action_form=ActionForm(), reset_link=reset_link), status
+
+
+@bp.get("/users/<int:user_id>")
+def show_user(user_id: int) -> tuple[str, int]:
+    """One account: role, status, and the actions on it."""
+    return _render_user(_load_user(user_id))
+
+
+@bp.post("/users/<int:user_id>/role")
+def change_role(user_id: int) -> Response | tuple[str, int]:
+    """Change a role; needs the admin's password (SECURITY.md A5)."""
+    user = _load_user(user_id)
+    form = ChangeRoleForm()
+    if not form.validate_on_submit():
+        return _render_user(user, role_form=form, status=400)
+    check_version(user, form.version.data)
+    try:
+        services.reauthenticate(current_user, form.password.data, form.code.data,
+                                purpose=f"change role of user {user.id}")
+    except services.ReauthenticationFailed as error:
+        db.session.commit()  # the failed attempt stays in the audit trail
+        form.password.errors.append(str(error))
+        return _render_user(user, role_form=form, status=403)
+    try:
+        services.change_role(user, form.role.data, current_user)
+    except ClinicError as error:
+        db.session.rollback()
+        form.role.errors.append(str(error))
+        return _render_user(user, role_form=form, status=400)
+    db.session.commit()
+    flash(f"{user.full_name} is now {user.role_label.lower()}; their sessions were ended.", "success")
+    return redirect(url_for("admin.show_user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+def deactivate_user(user_id: int) -> Response | tuple[str, int]:
+    """Close an account; it stays on record and its sessions end at once."""
+    user = _load_user(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.deactivate_user(user, current_user)
+    except ClinicError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _render_user(user, status=400)
+    db.session.commit()
+    flash(f"{user.full_name}'s account is deactivated.", "success")
+    return redirect(url_for("admin.show_user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+def reactivate_user(user_id: int) -> Response | tuple[str, int]:
+    """Open a deactivated account again."""
+    user = _load_user(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.reactivate_user(user)
+    except ClinicError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _render_user(user, status=400)
+    db.session.commit()
+    flash(f"{user.full_name}'s account is active again.", "success")
+    return redirect(url_for("admin.show_user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/reset")
+def issue_password_reset(user_id: int) -> Response | tuple[str, int]:
+    """A one-time link for the person to choose a new password; shown once."""
+    user = _load_user(user_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        token = services.issue_password_reset(user, current_user)
+    except ClinicError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _render_user(user, status=400)
+    db.session.commit()
+    link = url_for("auth.reset_password", token=token, _external=True)
+    return _render_user(user, reset_link=link)

@@ -1,0 +1,84 @@
+"""One form per account action."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from clinic.auth.models import ROLE_LABELS
+
+ROLE_CHOICES = [(role, label) for role, label in ROLE_LABELS.items()]
+PASSWORD_HELP = "At least 12 characters. A passphrase of several unrelated words works well."
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "current-password"})
+    next = HiddenField()
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        "Code from your authenticator app, or a recovery code",
+        validators=[DataRequired(), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True},
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
+                                 description=PASSWORD_HELP, render_kw={"autocomplete": "new-password"})
+    confirm_password = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new_password", message="The two new passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
+                                 description=PASSWORD_HELP, render_kw={"autocomplete": "new-password"})
+    confirm_password = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new_password", message="The two passwords differ.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class EnableTotpForm(FlaskForm):
+    code = StringField("6-digit code shown by your app", validators=[DataRequired(), Length(max=10)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class ConfirmPasswordForm(FlaskForm):
+    """Re-authentication for an important action (SECURITY.md A5)."""
+
+    password = PasswordField("Your password, to confirm", validators=[DataRequired()],
+                             render_kw={"autocomplete": "current-password"})
+    code = StringField("Your authenticator code (if you use two-step sign-in)",
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class NewUserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False),
+                                            Length(max=254)])
+    full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
+    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
+    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=256)],
+                             description=PASSWORD_HELP + " Give it to the person in private; "
+                             "they should change it at first sign-in.",
+                             render_kw={"autocomplete": "new-password"})
+
+
+class ChangeRoleForm(ConfirmPasswordForm):
+    role = SelectField("New role", choices=ROLE_CHOICES, validators=[DataRequired()])
+    version = HiddenField()
+
+
+class ActionForm(FlaskForm):
+    """An empty form for POST-only buttons: it carries the CSRF token."""

@@ -1,0 +1,1 @@
+"""What every domain package stands on: the model base, record mechanics, pages and security."""

@@ -1,0 +1,27 @@
+"""Exceptions the services raise and the views turn into clear answers."""
+
+from __future__ import annotations
+
+
+class ClinicError(Exception):
+    """A rule of the clinic refused the operation; the message is shown to the user."""
+
+
+class RecordLockedError(ClinicError):
+    """A signed or locked record was about to change outside an amendment."""
+
+
+class DeletionRefusedError(ClinicError):
+    """Clinical data is voided, never deleted."""
+
+
+class VersionConflictError(ClinicError):
+    """Somebody saved the record after this form was opened (optimistic locking)."""
+
+    def __init__(self, record: object, submitted_version: int | None) -> None:
+        self.record = record
+        self.submitted_version = submitted_version
+        super().__init__(
+            "Someone else saved this record while you were editing it. "
+            "Your changes were not saved; they are still in the form below."
+        )

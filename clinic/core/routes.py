@@ -1,0 +1,44 @@
+"""The home page of each role and the health check."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from clinic.auth.services import recent_sign_in_activity
+from clinic.extensions import db
+
+bp = Blueprint("core", __name__)
+
+
+# What each role is in the clinic for (DESIGN.md "Who may do what").
+ROLE_DUTIES = {
+    "doctor": "You screen patients, plan courses, log every session's injections and sign them.",
+    "nurse": "You register patients, receive stock, phone patients after a session and record "
+             "side effects and how they resolve.",
+    "auditor": "You trace product lots to the patients who received them, follow recalls, and "
+               "check the audit trail.",
+    "admin": "You keep the staff accounts and the catalogues. Clinical records are not open to "
+             "your role.",
+}
+
+
+@bp.get("/")
+def home() -> str:
+    """The signed-in person's start page: their role, their sign-in history, their work."""
+    return render_template(
+        "core/home.html",
+        duties=ROLE_DUTIES[current_user.role],
+        sign_ins=recent_sign_in_activity(current_user),
+    )
+
+
+@bp.get("/health")
+def health() -> tuple[dict[str, str], int]:
+    """For the load balancer: the app answers and reaches its database."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        return {"status": "database unavailable"}, 503
+    return {"status": "ok"}, 200

@@ -1,0 +1,75 @@
+"""Record mechanics shared by every clinical package: void, version checks, lock guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from clinic.core.errors import (
+    ClinicError,
+    DeletionRefusedError,
+    RecordLockedError,
+    VersionConflictError,
+)
+from clinic.core.models import LockableMixin, VersionedMixin, VoidableMixin, utcnow
+
+
+def void_record(record: VoidableMixin, by_user: Any, reason: str) -> None:
+    """Mark a record "entered in error"; the audit listener writes the void row."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ClinicError("A reason is required to void a record.")
+    if record.is_voided:
+        raise ClinicError("This record is already voided.")
+    record.voided_at = utcnow()
+    record.voided_by_id = by_user.id
+    record.void_reason = reason
+
+
+def check_version(record: VersionedMixin, submitted_version: int | str | None) -> None:
+    """Refuse a save made from a form that was opened on an older version of the record."""
+    try:
+        submitted = int(submitted_version) if submitted_version not in (None, "") else None
+    except (TypeError, ValueError):
+        submitted = None
+    if submitted != record.version:
+        raise VersionConflictError(record, submitted)
+
+
+def _changed_columns(obj: object) -> set[str]:
+    state = inspect(obj)
+    changed = set()
+    for attr in state.mapper.column_attrs:
+        if state.attrs[attr.key].history.has_changes():
+            changed.add(attr.key)
+    return changed
+
+
+def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    """Refuse deletes of clinical rows and changes to locked rows, whatever code path tries."""
+    for obj in session.deleted:
+        if isinstance(obj, VoidableMixin):
+            raise DeletionRefusedError(
+                f"{type(obj).__name__} records are voided with a reason, never deleted."
+            )
+    for obj in session.dirty:
+        if not isinstance(obj, LockableMixin):
+            continue
+        state = inspect(obj)
+        locked_before = state.attrs["locked_at"].history.deleted or [obj.locked_at]
+        if locked_before[0] is None:
+            continue  # locking happens in this flush: allowed
+        forbidden = _changed_columns(obj) - obj.__lock_exempt__
+        if forbidden:
+            raise RecordLockedError(
+                f"This {type(obj).__name__} is signed and locked; changes are made "
+                f"as amendments (refused: {', '.join(sorted(forbidden))})."
+            )
+
+
+def register_guards() -> None:
+    """Install the flush guards once for every session."""
+    if not event.contains(Session, "before_flush", _guard_flush):
+        event.listen(Session, "before_flush", _guard_flush)

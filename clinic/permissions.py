@@ -1,0 +1,104 @@
+"""Who may do what: DESIGN.md's permission matrix as data, enforced on every request.
+
+Every endpoint × method names the roles allowed. Anything not listed is
+refused (deny by default); ``tests/test_permissions.py`` fails if a route has
+no row here and checks every role against every row.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from clinic.auth.services import totp_required
+
+DOCTOR, NURSE, AUDITOR, ADMIN = "doctor", "nurse", "auditor", "admin"
+ALL_ROLES: Final = frozenset({DOCTOR, NURSE, AUDITOR, ADMIN})
+CLINICAL_READERS: Final = frozenset({DOCTOR, NURSE, AUDITOR})
+AUDIT_READERS: Final = frozenset({AUDITOR, ADMIN})
+ACCOUNT_ADMINS: Final = frozenset({ADMIN})
+
+
+class _Public:
+    """No sign-in needed (the explicit allow-list of SECURITY.md Z1)."""
+
+    def __repr__(self) -> str:
+        return "PUBLIC"
+
+
+PUBLIC: Final = _Public()
+
+Allowed = frozenset[str] | _Public
+
+MATRIX: Final[dict[str, dict[str, Allowed]]] = {
+    "static": {"GET": PUBLIC},
+    "core.health": {"GET": PUBLIC},
+    "core.home": {"GET": ALL_ROLES},
+    # Signing in and out, one's own account.
+    "auth.login": {"GET": PUBLIC, "POST": PUBLIC},
+    "auth.second_factor": {"GET": PUBLIC, "POST": PUBLIC},
+    "auth.reset_password": {"GET": PUBLIC, "POST": PUBLIC},
+    "auth.logout": {"POST": ALL_ROLES},
+    "auth.account": {"GET": ALL_ROLES},
+    "auth.change_password": {"GET": ALL_ROLES, "POST": ALL_ROLES},
+    "auth.setup_totp": {"GET": ALL_ROLES, "POST": ALL_ROLES},
+    "auth.disable_totp": {"POST": ALL_ROLES},
+    "auth.renew_recovery_codes": {"POST": ALL_ROLES},
+    # Accounts: admins only (DESIGN.md "accounts and catalogues").
+    "admin.list_users": {"GET": ACCOUNT_ADMINS},
+    "admin.new_user": {"GET": ACCOUNT_ADMINS, "POST": ACCOUNT_ADMINS},
+    "admin.show_user": {"GET": ACCOUNT_ADMINS},
+    "admin.change_role": {"POST": ACCOUNT_ADMINS},
+    "admin.deactivate_user": {"POST": ACCOUNT_ADMINS},
+    "admin.reactivate_user": {"POST": ACCOUNT_ADMINS},
+    "admin.issue_password_reset": {"POST": ACCOUNT_ADMINS},
+    # The audit trail: auditors and admins read it and run its verification.
+    "audit.list_events": {"GET": AUDIT_READERS},
+    "audit.verify_chain": {"POST": AUDIT_READERS},
+}
+
+# Signed-in users whose role requires a second factor may only reach these until enrolled.
+ENROLMENT_ENDPOINTS: Final = frozenset({"auth.setup_totp", "auth.logout", "static"})
+
+
+def allowed_roles(endpoint: str | None, method: str) -> Allowed | None:
+    method = "GET" if method in ("HEAD", "OPTIONS") else method
+    return MATRIX.get(endpoint or "", {}).get(method)
+
+
+def can(user: object, endpoint: str, method: str = "GET") -> bool:
+    """For templates: show a link or button only to those who may use it."""
+    allowed = allowed_roles(endpoint, method)
+    if allowed is PUBLIC:
+        return True
+    if allowed is None or not getattr(user, "is_authenticated", False):
+        return False
+    return getattr(user, "role", None) in allowed  # type: ignore[operator]
+
+
+def enforce_permissions() -> Response | None:
+    """Before every request: sign-in needed, then the role must be in the matrix row."""
+    if request.endpoint is None:
+        return None  # no such route: the 404/405 handler answers
+    allowed = allowed_roles(request.endpoint, request.method)
+    if allowed is PUBLIC:
+        return None
+    if not current_user.is_authenticated:
+        if request.method == "GET":
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("auth.login"))
+    if (
+        totp_required(current_user)
+        and not current_user.totp_enabled
+        and request.endpoint not in ENROLMENT_ENDPOINTS
+    ):
+        flash("Your role requires two-step sign-in. Set it up to continue.", "warning")
+        return redirect(url_for("auth.setup_totp"))
+    if allowed is None or current_user.role not in allowed:  # type: ignore[operator]
+        current_app.logger.info("forbidden %s %s for role %s", request.method, request.endpoint,
+                                current_user.role)
+        abort(403)
+    return None
