@@ -104,7 +104,18 @@ def app(database_uri: str, config_overrides: dict[str, object]) -> Iterator[Flas
 
 
 class ClinicClient(FlaskClient):
-    """A test client that fills in the CSRF token the way a browser's form would."""
+    """A test client that fills in the CSRF token the way a browser's form would.
+
+    Each request runs in a fresh app context, as in production: otherwise Flask
+    reuses the test's own context, and ``g`` (signed-in user, CSRF token) would
+    leak from one request into the next. The test's ``db.session`` is therefore
+    separate from the request's: re-read rows (``db.session.expire_all()``) to see
+    what a request wrote.
+    """
+
+    def open(self, *args, **kwargs):  # type: ignore[override]
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
         response = self.get("/login", follow_redirects=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-ACTIONS = [
+ACTION_LABELS = [
     ("", "Any action"),
     ("create", "Created"),
     ("update", "Changed"),
@@ -22,6 +22,7 @@ ACTIONS = [
     ("reauth_failed", "Failed re-authentication"),
     ("audit_verify", "Audit verification"),
 ]
+ACTION_CHOICES = [SelectChoice(value, label) for value, label in ACTION_LABELS]
 
 
 class AuditFilterForm(FlaskForm):
@@ -31,7 +32,7 @@ class AuditFilterForm(FlaskForm):
         csrf = False
 
     user = SelectField("User", coerce=str, validators=[Optional()])
-    action = SelectField("Action", choices=ACTIONS, validators=[Optional()])
+    action = SelectField("Action", choices=ACTION_CHOICES, validators=[Optional()])
     record_type = StringField("Record type", validators=[Optional(), Length(max=60)],
                               description="For example user, patient, lot.")
     record_id = StringField("Record id", validators=[Optional(), Length(max=60)])

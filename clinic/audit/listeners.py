@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 
 from clinic.audit.services import REDACTED, append_event
 from clinic.core.models import VoidableMixin
@@ -89,6 +89,21 @@ def _audit_flush(session: Session, flush_context: Any) -> None:
         )
 
 
+def _keep_old_value(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
+    return value
+
+
+def _load_old_values_on_set(mapper: Mapper[Any], class_: type) -> None:
+    # Setting an attribute that was expired (after a commit) would otherwise
+    # leave no old value in its history, and the audit row would lose it.
+    for column in mapper.column_attrs:
+        attribute = getattr(class_, column.key)
+        if not event.contains(attribute, "set", _keep_old_value):
+            event.listen(attribute, "set", _keep_old_value, active_history=True, retval=True)
+
+
 def register_listeners() -> None:
     if not event.contains(Session, "after_flush", _audit_flush):
         event.listen(Session, "after_flush", _audit_flush)
+    if not event.contains(Mapper, "mapper_configured", _load_old_values_on_set):
+        event.listen(Mapper, "mapper_configured", _load_old_values_on_set)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
+from wtforms import SelectChoice
 
-from clinic.audit.forms import ACTIONS, AuditFilterForm
+from clinic.audit.forms import ACTION_LABELS, AuditFilterForm
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import record_event, verify_chain
 from clinic.auth.forms import ActionForm
@@ -44,7 +45,9 @@ def list_events() -> tuple[str, int]:
     """Filter the trail by user, record, action and date, newest first."""
     form = AuditFilterForm(formdata=request.args or MultiDict())
     users = db.session.scalars(sa.select(User).order_by(User.full_name)).all()
-    form.user.choices = [("", "Anyone")] + [(str(u.id), f"{u.full_name} ({u.email})") for u in users]
+    form.user.choices = [SelectChoice("", "Anyone")] + [
+        SelectChoice(str(u.id), f"{u.full_name} ({u.email})") for u in users
+    ]
     page_size = current_app.config["AUDIT_PAGE_SIZE"]
     events: list[AuditEvent] = []
     status = 200
@@ -56,7 +59,7 @@ def list_events() -> tuple[str, int]:
     args = {k: v for k, v in request.args.items() if k != "before" and v}
     return render_template(
         "audit/events.html", form=form, events=events[:page_size], next_before=next_before,
-        filter_args=args, action_labels=dict(ACTIONS), verify_form=ActionForm(),
+        filter_args=args, action_labels=dict(ACTION_LABELS), verify_form=ActionForm(),
     ), status
 
 

@@ -236,19 +236,9 @@ def parse_head(text: str) -> tuple[int | None, str]:
     return None, text.lower()
 
 
-def verify_chain(
-    session: Session | None = None, *, key: str | None = None, expected_head: str | None = None
-) -> VerifyResult:
-    """Recompute every row's HMAC and link; name the first sequence number that is wrong."""
-    session = session or db.session
-    key = key or current_app.config["AUDIT_HMAC_KEY"]
-    expected_seq = 1
-    prev_hash = GENESIS_HASH
-    count = 0
-    columns = [c for c in _event_table.c]
-    result = session.execute(
-        sa.select(*columns).order_by(_event_table.c.seq).execution_options(yield_per=2000)
-    )
+def _first_break(result: sa.Result[Any], key: str) -> VerifyResult:
+    """Walk the rows in order; the first one that is missing, unlinked or altered."""
+    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
     for row in result.mappings():
         data = dict(row)
         if data["seq"] != expected_seq:
@@ -269,7 +259,25 @@ def verify_chain(
         prev_hash = data["hash"]
         expected_seq += 1
         count += 1
-    result_ok = VerifyResult(True, count, count, prev_hash)
+    return VerifyResult(True, count, count, prev_hash)
+
+
+def verify_chain(
+    session: Session | None = None, *, key: str | None = None, expected_head: str | None = None
+) -> VerifyResult:
+    """Recompute every row's HMAC and link; name the first sequence number that is wrong."""
+    session = session or db.session
+    key = key or current_app.config["AUDIT_HMAC_KEY"]
+    result = session.execute(
+        sa.select(_event_table).order_by(_event_table.c.seq).execution_options(yield_per=2000)
+    )
+    try:
+        walked = _first_break(result, key)
+    finally:
+        result.close()  # a server-side cursor must not outlive an early return
+    if not walked.ok:
+        return walked
+    count, prev_hash = walked.count, walked.head_hash
     recorded = session.scalar(sa.select(AuditChain.last_seq).where(AuditChain.id == 1)) or 0
     if recorded > count:
         return VerifyResult(
@@ -297,7 +305,7 @@ def verify_chain(
                     False, count, count, prev_hash, head_seq,
                     f"row {head_seq} does not match the exported head",
                 )
-    return result_ok
+    return walked
 
 
 def chain_head(session: Session | None = None) -> str:

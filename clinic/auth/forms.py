@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from clinic.auth.models import ROLE_LABELS
 
-ROLE_CHOICES = [(role, label) for role, label in ROLE_LABELS.items()]
+ROLE_CHOICES = [SelectChoice(role, label) for role, label in ROLE_LABELS.items()]
 PASSWORD_HELP = "At least 12 characters. A passphrase of several unrelated words works well."
 
 

@@ -1,0 +1,287 @@
+"""The audit trail: same transaction, append-only, tamper-evident (SECURITY.md T1-T3)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from clinic.audit import services as audit_services
+from clinic.audit.models import AuditEvent
+from clinic.audit.services import chain_head, record_event, verify_chain
+from clinic.auth.models import User
+from clinic.auth.services import create_user
+from clinic.extensions import db
+from tests.conftest import ON_POSTGRES, audit_rows
+
+
+def _raw(sql: str, **params: object) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(sql), params)
+
+
+def _tamper(sql: str, **params: object) -> None:
+    """What someone with database superuser rights could do behind the app's back."""
+    with db.engine.begin() as conn:
+        if ON_POSTGRES:
+            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER IF EXISTS audit_event_no_update"))
+            conn.execute(sa.text("DROP TRIGGER IF EXISTS audit_event_no_delete"))
+        conn.execute(sa.text(sql), params)
+
+
+def _make_events(n: int) -> None:
+    for i in range(n):
+        record_event("read_chart", record_type="patient", record_id=i + 1)
+    db.session.commit()
+
+
+# --- T1: every write leaves exactly its rows, in the same transaction ------------
+
+
+def test_creating_an_account_writes_one_create_row_with_the_new_values(app: Flask) -> None:
+    user = create_user("lena@example.test", "Lena Park", "nurse", "a quiet meadow at dawn")
+    db.session.commit()
+    rows = audit_rows()
+    assert [r.action for r in rows] == ["create"]
+    row = rows[0]
+    assert (row.record_type, row.record_id) == ("user", str(user.id))
+    changes = json.loads(row.changes)
+    assert changes["email"] == [None, "lena@example.test"]
+    assert changes["role"] == [None, "nurse"]
+    # Secrets are recorded as changed, never stored in the trail.
+    assert changes["password_hash"] == [None, "[redacted]"]
+    assert "$argon2" not in row.changes
+
+
+def test_a_change_records_old_and_new_values_and_the_actor(app: Flask, staff) -> None:
+    nurse = staff["nurse"]
+    nurse.full_name = "Sam Okafor-Reyes"
+    db.session.commit()
+    row = audit_rows("update")[-1]
+    assert json.loads(row.changes) == {"full_name": ["Test Nurse", "Sam Okafor-Reyes"]}
+    assert row.record_id == str(nurse.id)
+
+
+def test_if_the_audit_write_fails_the_change_is_not_committed(app: Flask, monkeypatch) -> None:
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(audit_services, "compute_hash", broken)
+    with pytest.raises(RuntimeError):
+        create_user("ghost@example.test", "Ghost Writer", "doctor", "nobody sees this change")
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+    assert audit_rows() == []
+
+
+def test_a_sign_in_request_is_audited_with_request_id_and_address(client, staff) -> None:
+    client.sign_in(staff["doctor"].email, "correct horse battery staple doctor")
+    login = audit_rows("login")[-1]
+    assert login.user_id == staff["doctor"].id
+    assert login.role == "doctor"
+    assert login.request_id and len(login.request_id) == 16
+    assert login.client_addr == "127.0.0.1"
+
+
+def test_a_chart_read_can_be_recorded_explicitly(app: Flask, staff) -> None:
+    class Chart:
+        id = 42
+
+    audit_services.record_chart_read(Chart())
+    db.session.commit()
+    row = audit_rows("read_chart")[-1]
+    assert (row.record_type, row.record_id) == ("patient", "42")
+
+
+# --- T2: append-only at the database level ----------------------------------------
+
+
+def test_the_database_refuses_to_update_an_audit_row(app: Flask) -> None:
+    _make_events(1)
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        _raw("UPDATE audit_event SET action = 'nothing' WHERE seq = 1")
+
+
+def test_the_database_refuses_to_delete_an_audit_row(app: Flask) -> None:
+    _make_events(1)
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        _raw("DELETE FROM audit_event WHERE seq = 1")
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="TRUNCATE exists on PostgreSQL only")
+def test_postgres_refuses_to_truncate_the_audit_table(app: Flask) -> None:
+    _make_events(1)
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        _raw("TRUNCATE audit_event")
+
+
+# --- T3: tamper evidence ------------------------------------------------------------
+
+
+def test_an_intact_chain_verifies(app: Flask) -> None:
+    _make_events(5)
+    result = verify_chain()
+    assert result.ok and result.count == 5
+
+
+def test_an_edited_row_is_named(app: Flask) -> None:
+    _make_events(5)
+    _tamper("UPDATE audit_event SET reason = 'nothing to see' WHERE seq = 3")
+    result = verify_chain()
+    assert not result.ok
+    assert result.first_bad_seq == 3
+
+
+def test_a_deleted_middle_row_is_named(app: Flask) -> None:
+    _make_events(5)
+    _tamper("DELETE FROM audit_event WHERE seq = 2")
+    result = verify_chain()
+    assert not result.ok
+    assert result.first_bad_seq == 2
+
+
+def test_an_inserted_row_is_named(app: Flask) -> None:
+    _make_events(3)
+    row = db.session.execute(sa.select(AuditEvent.__table__).where(AuditEvent.seq == 3)).mappings().one()
+    forged = dict(row, seq=4, prev_hash=row["hash"], action="login", hash="f" * 64)
+    _tamper(
+        "INSERT INTO audit_event (seq, at, user_id, user_email, role, action, record_type, record_id, "
+        "changes, reason, request_id, client_addr, prev_hash, hash) VALUES (:seq, :at, :user_id, "
+        ":user_email, :role, :action, :record_type, :record_id, :changes, :reason, :request_id, "
+        ":client_addr, :prev_hash, :hash)",
+        **forged,
+    )
+    result = verify_chain()
+    assert not result.ok and result.first_bad_seq == 4
+
+
+def test_deleting_the_last_rows_is_caught_against_an_exported_head(app: Flask) -> None:
+    _make_events(5)
+    head = chain_head()
+    _tamper("DELETE FROM audit_event WHERE seq >= 4")
+    _tamper("UPDATE audit_chain SET last_seq = 3")  # a careful intruder rewinds the head row too
+    assert verify_chain().ok  # the rows left are a valid chain on their own...
+    result = verify_chain(expected_head=head)  # ...but not the one that was exported
+    assert not result.ok
+    assert result.first_bad_seq == 4
+
+
+def test_deleting_the_last_row_is_caught_by_the_chain_head_row(app: Flask) -> None:
+    _make_events(4)
+    _tamper("DELETE FROM audit_event WHERE seq = 4")
+    result = verify_chain()
+    assert not result.ok and result.first_bad_seq == 4
+
+
+def test_a_row_signed_with_another_key_fails(app: Flask) -> None:
+    _make_events(2)
+    result = verify_chain(key="some other key")
+    assert not result.ok and result.first_bad_seq == 1
+
+
+def test_parallel_writers_leave_one_gapless_unbroken_chain(app: Flask) -> None:
+    writers, per_writer = 6, 15
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with app.app_context():
+                for _ in range(per_writer):
+                    record_event("read_chart", record_type="patient", record_id=1)
+                    db.session.commit()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    result = verify_chain()
+    assert result.ok, result.problem
+    assert result.count == writers * per_writer
+    seqs = db.session.scalars(sa.select(AuditEvent.seq).order_by(AuditEvent.seq)).all()
+    assert seqs == list(range(1, writers * per_writer + 1))
+
+
+# --- CLI -------------------------------------------------------------------------
+
+
+def test_audit_verify_exits_zero_with_the_row_count(runner, app: Flask) -> None:
+    _make_events(3)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0
+    assert "intact: 3 rows" in result.output
+
+
+def test_audit_verify_exits_non_zero_naming_the_first_bad_row(runner, app: Flask) -> None:
+    _make_events(3)
+    _tamper("UPDATE audit_event SET user_email = 'someone@else' WHERE seq = 2")
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "row 2" in result.output
+
+
+def test_audit_head_then_verify_against_it(runner, app: Flask) -> None:
+    _make_events(3)
+    head = runner.invoke(args=["audit", "head"]).output.strip()
+    assert head.startswith("3:")
+    assert runner.invoke(args=["audit", "verify", "--head", head]).exit_code == 0
+    _tamper("DELETE FROM audit_event WHERE seq = 3")
+    _tamper("UPDATE audit_chain SET last_seq = 2")
+    result = runner.invoke(args=["audit", "verify", "--head", head])
+    assert result.exit_code == 1
+    assert "row 3" in result.output
+
+
+# --- the audit page -------------------------------------------------------------------
+
+
+def _table_body(page: str) -> str:
+    return page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+
+
+def test_the_audit_page_filters_by_action_and_user(auditor_client, staff) -> None:
+    page = auditor_client.get(f"/audit?action=login&user={staff['doctor'].id}").get_data(as_text=True)
+    body = _table_body(page)
+    assert "doctor@example.test" in body
+    assert "nurse@example.test" not in body
+
+
+def test_the_audit_page_filters_by_record_and_date(auditor_client, staff) -> None:
+    nurse_id = staff["nurse"].id
+    page = auditor_client.get(f"/audit?record_type=user&record_id={nurse_id}&action=create"
+                              "&date_from=2000-01-01&date_to=2999-12-31").get_data(as_text=True)
+    assert _table_body(page).count("<tr>") == 1  # the nurse's account creation
+
+
+def test_the_audit_page_paginates_by_sequence(auditor_client, app: Flask) -> None:
+    app.config["AUDIT_PAGE_SIZE"] = 5
+    _make_events(12)
+    first = auditor_client.get("/audit?action=read_chart").get_data(as_text=True)
+    assert "Older entries" in first
+    rows = audit_rows("read_chart")
+    newest_five = [r.seq for r in rows][-5:]
+    second = auditor_client.get(f"/audit?action=read_chart&before={newest_five[0]}").get_data(as_text=True)
+    assert f"<td>{newest_five[0]}</td>" not in second
+    assert f"<td>{newest_five[0] - 1}</td>" in second
+
+
+def test_bad_audit_filters_answer_400_never_500(auditor_client) -> None:
+    for query in ("date_from=yesterday", "user=abc", "before=-3", "action=drop table",
+                  "date_from=2026-02-01&date_to=2026-01-01"):
+        assert auditor_client.get(f"/audit?{query}").status_code == 400, query
+
+
+def test_verifying_from_the_page_reports_and_is_itself_audited(auditor_client) -> None:
+    response = auditor_client.submit("/audit/verify")
+    assert response.status_code == 200
+    assert "The chain is intact" in response.get_data(as_text=True)
+    assert audit_rows("audit_verify")[-1].reason == "intact"
