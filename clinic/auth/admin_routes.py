@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from clinic.auth import services
 from clinic.auth.forms import ActionForm, ChangeRoleForm, NewUserForm
 from clinic.auth.models import User
-from clinic.core.errors import ClinicError
+from clinic.core.errors import ClinicError, VersionConflictError
 from clinic.core.services import check_version
 from clinic.extensions import db
 
@@ -79,7 +79,16 @@ def change_role(user_id: int) -> Response | tuple[str, int]:
     form = ChangeRoleForm()
     if not form.validate_on_submit():
         return _render_user(user, role_form=form, status=400)
-    check_version(user, form.version.data)
+    try:
+        check_version(user, form.version.data)
+    except VersionConflictError as conflict:
+        # Keep what the admin chose, say what changed, and let a deliberate resubmit through.
+        form.role.errors.append(
+            f"{conflict} The account is now: role {user.role_label.lower()}, "
+            f"{'active' if user.is_active else 'deactivated'}."
+        )
+        form.version.data = user.version
+        return _render_user(user, role_form=form, status=409)
     try:
         services.reauthenticate(current_user, form.password.data, form.code.data,
                                 purpose=f"change role of user {user.id}")

@@ -23,8 +23,9 @@ def void_record(record: VoidableMixin, by_user: Any, reason: str) -> None:
         raise ClinicError("A reason is required to void a record.")
     if record.is_voided:
         raise ClinicError("This record is already voided.")
+    by_user_id = by_user.id  # read first: loading it must not flush half a void
     record.voided_at = utcnow()
-    record.voided_by_id = by_user.id
+    record.voided_by_id = by_user_id
     record.void_reason = reason
 
 

@@ -1,0 +1,81 @@
+"""Migrations: one head; empty -> head gives exactly the models' schema; downgrade works (D7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+
+from clinic import create_app
+from clinic.extensions import db
+from tests.conftest import DATABASE_URL, ON_POSTGRES, make_config
+
+
+@pytest.fixture
+def empty_app(tmp_path) -> Iterator[Flask]:
+    """An app on a brand-new, empty database (not the shared test schema)."""
+    if ON_POSTGRES:
+        url = sa.engine.make_url(DATABASE_URL)
+        name = f"{url.database}_migrations"
+        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        uri = url.set(database=name).render_as_string(hide_password=False)
+    else:
+        uri = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    app = create_app(make_config(uri))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+    if ON_POSTGRES:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+def _schema_diff() -> list:
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(context, db.metadata)
+
+
+def test_there_is_exactly_one_head(empty_app: Flask) -> None:
+    script = ScriptDirectory.from_config(empty_app.extensions["migrate"].migrate.get_config())
+    assert len(script.get_heads()) == 1
+
+
+def test_upgrading_an_empty_database_gives_the_models_schema(empty_app: Flask) -> None:
+    upgrade()
+    assert _schema_diff() == []
+
+
+def test_downgrading_to_base_then_upgrading_again_works(empty_app: Flask) -> None:
+    upgrade()
+    downgrade(revision="base")
+    tables = set(sa.inspect(db.engine).get_table_names())
+    assert tables <= {"alembic_version"}
+    upgrade()
+    assert _schema_diff() == []
+
+
+def test_the_audit_triggers_come_with_the_migration(empty_app: Flask) -> None:
+    upgrade()
+    with db.engine.connect() as conn:
+        if ON_POSTGRES:
+            names = set(conn.execute(sa.text(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_event'::regclass AND NOT tgisinternal"
+            )).scalars())
+            assert names == {"audit_event_no_update_delete", "audit_event_no_truncate"}
+        else:
+            names = set(conn.execute(sa.text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'"
+            )).scalars())
+            assert names == {"audit_event_no_update", "audit_event_no_delete"}
