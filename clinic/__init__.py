@@ -89,11 +89,13 @@ def register_blueprints(app: Flask) -> None:
     from clinic.auth.admin_routes import bp as admin_bp
     from clinic.auth.routes import bp as auth_bp
     from clinic.core.routes import bp as core_bp
+    from clinic.inventory.routes import bp as inventory_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(inventory_bp)
 
 
 def register_cli(app: Flask) -> None:

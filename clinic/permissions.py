@@ -20,6 +20,9 @@ ALL_ROLES: Final = frozenset({DOCTOR, NURSE, AUDITOR, ADMIN})
 CLINICAL_READERS: Final = frozenset({DOCTOR, NURSE, AUDITOR})
 AUDIT_READERS: Final = frozenset({AUDITOR, ADMIN})
 ACCOUNT_ADMINS: Final = frozenset({ADMIN})
+CATALOGUE_ADMINS: Final = frozenset({ADMIN})
+STOCK_RECEIVERS: Final = frozenset({DOCTOR, NURSE, ADMIN})
+LOT_HOLDERS: Final = frozenset({AUDITOR, ADMIN})
 
 
 class _Public:
@@ -58,6 +61,23 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     # The audit trail: auditors and admins read it and run its verification.
     "audit.list_events": {"GET": AUDIT_READERS},
     "audit.verify_chain": {"POST": AUDIT_READERS},
+    # Products, lots and stock hold no patient data: every role reads them.
+    "inventory.list_products": {"GET": ALL_ROLES},
+    "inventory.show_product": {"GET": ALL_ROLES},
+    "inventory.new_product": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
+    "inventory.edit_product": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
+    "inventory.retire_product": {"POST": CATALOGUE_ADMINS},
+    "inventory.reinstate_product": {"POST": CATALOGUE_ADMINS},
+    "inventory.list_ingredients": {"GET": ALL_ROLES, "POST": CATALOGUE_ADMINS},
+    "inventory.list_locations": {"GET": ALL_ROLES, "POST": CATALOGUE_ADMINS},
+    "inventory.receive": {"GET": STOCK_RECEIVERS, "POST": STOCK_RECEIVERS},
+    "inventory.show_lot": {"GET": ALL_ROLES},
+    "inventory.discard": {"GET": STOCK_RECEIVERS, "POST": STOCK_RECEIVERS},
+    "inventory.quarantine": {"POST": LOT_HOLDERS},
+    "inventory.release": {"POST": LOT_HOLDERS},
+    "inventory.stock": {"GET": ALL_ROLES},
+    "inventory.expiring": {"GET": ALL_ROLES},
+    "inventory.quarantined": {"GET": ALL_ROLES},
 }
 
 # Signed-in users whose role requires a second factor may only reach these until enrolled.

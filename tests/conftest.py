@@ -154,7 +154,7 @@ def staff(app: Flask) -> dict[str, User]:
     return users
 
 
-def _signed_in_client(app: Flask, user: User) -> ClinicClient:
+def signed_in_client(app: Flask, user: User) -> ClinicClient:
     app.test_client_class = ClinicClient
     client: ClinicClient = app.test_client()  # type: ignore[assignment]
     response = client.sign_in(user.email, PASSWORDS[user.role])
@@ -165,7 +165,7 @@ def _signed_in_client(app: Flask, user: User) -> ClinicClient:
 @pytest.fixture
 def clients(app: Flask, staff: dict[str, User]) -> dict[str, ClinicClient]:
     """A signed-in client per role."""
-    return {role: _signed_in_client(app, user) for role, user in staff.items()}
+    return {role: signed_in_client(app, user) for role, user in staff.items()}
 
 
 @pytest.fixture

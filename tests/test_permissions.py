@@ -7,7 +7,7 @@ from werkzeug.routing import Rule
 
 from clinic import create_app
 from clinic.permissions import MATRIX, PUBLIC
-from tests.conftest import ROLES, audit_rows, make_config
+from tests.conftest import ROLES, audit_rows, make_config, signed_in_client
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -26,9 +26,19 @@ def _cases() -> list[tuple[str, str, str]]:
 
 
 def _url(rule: str, user_id: int) -> str:
-    """Fill the rule's variables with a real account id or a dummy token."""
+    """Fill the rule's variables with real ids (the demo stock's first product and lot)."""
     url = rule.replace("<int:user_id>", str(user_id)).replace("<token>", "not-a-token")
+    url = url.replace("<int:product_id>", "1").replace("<int:lot_id>", "1")
     return url.replace("<path:filename>", "css/clinic.css")
+
+
+@pytest.fixture
+def stock(app, staff) -> None:
+    from clinic.extensions import db
+    from clinic.inventory.demo import seed_demo_stock
+
+    seed_demo_stock(receiver=staff["nurse"], holder=staff["auditor"])
+    db.session.commit()
 
 
 def test_every_route_has_a_row_in_the_matrix() -> None:
@@ -39,7 +49,7 @@ def test_every_route_has_a_row_in_the_matrix() -> None:
 
 
 @pytest.mark.parametrize(("endpoint", "method", "rule"), _cases())
-def test_anonymous_visitors_reach_only_the_public_pages(client, staff, endpoint, method, rule) -> None:
+def test_anonymous_visitors_reach_only_the_public_pages(client, staff, stock, endpoint, method, rule) -> None:
     url = _url(rule, staff["nurse"].id)
     if method == "GET":
         response = client.get(url)
@@ -58,10 +68,10 @@ def test_anonymous_visitors_reach_only_the_public_pages(client, staff, endpoint,
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("endpoint", "method", "rule"), _cases())
 def test_each_role_gets_exactly_what_the_matrix_gives(
-    clients, staff, role, endpoint, method, rule
+    app, staff, stock, role, endpoint, method, rule
 ) -> None:
     allowed = MATRIX[endpoint][method]
-    client = clients[role]
+    client = signed_in_client(app, staff[role])
     # Act on another person's account, so that allowed actions do not sign the tester out.
     target = staff["nurse"] if role != "nurse" else staff["doctor"]
     url = _url(rule, target.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 import segno
@@ -38,13 +38,16 @@ def safe_next(target: str | None) -> str:
     if not target:
         return home
     target = target.strip()
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return home
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
-        return home
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return home
+    # Judge the percent-decoded form too: a proxy or browser that decodes
+    # /%09/evil.example or /%2F/evil.example would otherwise leave the site.
+    for form in (target, unquote(target)):
+        if not form.startswith("/") or form.startswith("//") or "\\" in form:
+            return home
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in form):
+            return home
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return home
     return target
 
 

@@ -27,6 +27,7 @@ from clinic.extensions import db
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
 RECOVERY_CODE_COUNT = 10
+ZXCVBN_MAX_LENGTH = 72
 ROLES = tuple(ROLE_LABELS)
 
 
@@ -62,8 +63,9 @@ def check_new_password(password: str, *, user_inputs: tuple[str, ...] = ()) -> N
         raise PasswordRejected(f"Use at least {PASSWORD_MIN_LENGTH} characters; a passphrase works well.")
     if len(password) > PASSWORD_MAX_LENGTH:
         raise PasswordRejected(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
-    # zxcvbn's offline dictionaries hold the common and leaked passwords.
-    verdict = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])
+    # zxcvbn's offline dictionaries hold the common and leaked passwords. It refuses
+    # input over 72 characters (ValueError), so a long passphrase is judged on its start.
+    verdict = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[u for u in user_inputs if u])
     if verdict["score"] < 3:
         warning = verdict["feedback"].get("warning") or "This password is too easy to guess."
         raise PasswordRejected(f"{warning} Try a longer passphrase of unrelated words.")

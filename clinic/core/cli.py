@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from clinic.auth.models import User
 from clinic.auth.services import create_user
 from clinic.extensions import db
+from clinic.inventory.demo import seed_demo_stock
 
 # Demo-only accounts, for the local demo on 127.0.0.1. Production refuses to seed.
 DEMO_ACCOUNTS = (
@@ -38,8 +39,9 @@ def seed(if_empty: bool) -> None:
     elif existing:
         raise click.ClickException("The database already has accounts; demo data goes into an empty one.")
     else:
-        for email, name, role, password in DEMO_ACCOUNTS:
-            create_user(email, name, role, password)
+        staff = {role: create_user(email, name, role, password)
+                 for email, name, role, password in DEMO_ACCOUNTS}
+        seed_demo_stock(receiver=staff["nurse"], holder=staff["auditor"])
         db.session.commit()
         click.echo("Demo data loaded.")
     click.echo("Demo accounts (local demo only):")

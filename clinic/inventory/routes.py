@@ -1,0 +1,459 @@
+"""Catalogue, receiving, stock and lot pages. None of them shows patient data."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from clinic.audit.services import record_event
+from clinic.auth.forms import ActionForm
+from clinic.core.errors import ClinicError
+from clinic.core.exports import csv_response
+from clinic.core.services import check_version
+from clinic.extensions import db
+from clinic.inventory import services
+from clinic.inventory.forms import (
+    DiscardForm,
+    HoldForm,
+    IngredientForm,
+    LocationForm,
+    ProductForm,
+    ReceiveForm,
+    StockFilterForm,
+)
+from clinic.inventory.gs1 import LabelError, parse_label
+from clinic.inventory.models import Ingredient, Lot, LotHold, Product, StorageLocation
+from clinic.inventory.services import FieldError, LotStock
+
+bp = Blueprint("inventory", __name__, url_prefix="/inventory")
+
+EXPIRY_WINDOWS = (30, 60, 90)
+
+
+def _show_error(form: FlaskForm, error: ClinicError) -> None:
+    """Put a service's message next to the field it concerns (or at the top)."""
+    name = getattr(error, "field", None)
+    target = getattr(form, name, None) if name else None
+    if target is not None:
+        target.errors = [*target.errors, str(error)] if isinstance(target.errors, list) else [str(error)]
+    else:
+        flash(str(error), "error")
+
+
+def _status(code_ok: int = 200) -> int:
+    return 400 if request.method == "POST" else code_ok
+
+
+def _load(model: type, record_id: int):  # noqa: ANN202 - any model
+    record = db.session.get(model, record_id)
+    if record is None:
+        abort(404)
+    return record
+
+
+# --- products ---------------------------------------------------------------------------
+
+
+@bp.get("/products")
+def list_products() -> str:
+    """The product catalogue, active products first."""
+    products = db.session.scalars(
+        sa.select(Product).options(selectinload(Product.ingredients))
+        .order_by(Product.retired_at.is_not(None), Product.name)
+    ).all()
+    return render_template("inventory/products.html", products=products)
+
+
+def _ingredient_choices() -> list[SelectChoice]:
+    ingredients = db.session.scalars(
+        sa.select(Ingredient).where(Ingredient.retired_at.is_(None)).order_by(Ingredient.name)
+    )
+    return [SelectChoice(i.id, i.name) for i in ingredients]
+
+
+def _details(form: ProductForm) -> services.ProductDetails:
+    return services.ProductDetails(
+        name=form.name.data, manufacturer=form.manufacturer.data, kind=form.kind.data,
+        unit=form.unit.data, volume_ml=form.volume_ml.data, gtin=form.gtin.data,
+        storage_conditions=form.storage_conditions.data or "",
+        ingredient_ids=form.ingredient_ids.data or [],
+    )
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+def new_product() -> Response | tuple[str, int]:
+    """Add a product to the catalogue (a GTIN from an unknown scan may be passed in)."""
+    form = ProductForm()
+    form.ingredient_ids.choices = _ingredient_choices()
+    if request.method == "GET" and request.args.get("gtin"):
+        form.gtin.data = request.args["gtin"][:14]
+    if form.validate_on_submit():
+        try:
+            product = services.create_product(_details(form))
+        except ClinicError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"{product.name} added to the catalogue.", "success")
+            return redirect(url_for("inventory.show_product", product_id=product.id))
+    return render_template("inventory/product_form.html", form=form, product=None), _status()
+
+
+@bp.get("/products/<int:product_id>")
+def show_product(product_id: int) -> str:
+    """A product, what it contains, and its lots with stock."""
+    product = _load(Product, product_id)
+    stock = services.stock_rows(
+        services.stock_query().where(Lot.product_id == product.id).order_by(Lot.expiry_date)
+    )
+    return render_template("inventory/product.html", product=product, stock=stock,
+                           today=date.today(), action_form=ActionForm())
+
+
+@bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
+def edit_product(product_id: int) -> Response | tuple[str, int]:
+    """Correct a product's description."""
+    product = _load(Product, product_id)
+    form = ProductForm(obj=product if request.method == "GET" else None)
+    form.ingredient_ids.choices = _ingredient_choices()
+    if request.method == "GET":
+        form.ingredient_ids.data = [link.ingredient_id for link in product.ingredients]
+        form.version.data = product.version
+    status = _status()
+    if form.validate_on_submit():
+        try:
+            check_version(product, form.version.data)
+            services.update_product(product, _details(form))
+        except ClinicError as error:
+            db.session.rollback()
+            status = 409 if error.__class__.__name__ == "VersionConflictError" else 400
+            if status == 409:
+                form.version.data = product.version
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Product saved.", "success")
+            return redirect(url_for("inventory.show_product", product_id=product.id))
+    return render_template("inventory/product_form.html", form=form, product=product), status
+
+
+@bp.post("/products/<int:product_id>/retire")
+def retire_product(product_id: int) -> Response:
+    """Stop receiving a product; its lots stay traceable."""
+    return _set_retired(product_id, True)
+
+
+@bp.post("/products/<int:product_id>/reinstate")
+def reinstate_product(product_id: int) -> Response:
+    """Receive a retired product again."""
+    return _set_retired(product_id, False)
+
+
+def _set_retired(product_id: int, retired: bool) -> Response:
+    product = _load(Product, product_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.set_product_retired(product, retired)
+    except ClinicError as error:
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"{product.name} is {'retired' if retired else 'active again'}.", "success")
+    return redirect(url_for("inventory.show_product", product_id=product.id))
+
+
+# --- ingredients and locations -----------------------------------------------------------
+
+
+@bp.route("/ingredients", methods=["GET", "POST"])
+def list_ingredients() -> Response | tuple[str, int]:
+    """The ingredient catalogue; admins add to it."""
+    form = IngredientForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            ingredient = services.create_ingredient(form.name.data, form.family.data)
+        except ClinicError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"{ingredient.name} added.", "success")
+            return redirect(url_for("inventory.list_ingredients"))
+    ingredients = db.session.scalars(sa.select(Ingredient).order_by(Ingredient.family, Ingredient.name)).all()
+    return render_template("inventory/ingredients.html", form=form, ingredients=ingredients), _status()
+
+
+@bp.route("/locations", methods=["GET", "POST"])
+def list_locations() -> Response | tuple[str, int]:
+    """Where stock is kept; admins add locations."""
+    form = LocationForm()
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            location = services.create_location(form.name.data, form.kind.data)
+        except ClinicError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"{location.name} added.", "success")
+            return redirect(url_for("inventory.list_locations"))
+    locations = db.session.scalars(sa.select(StorageLocation).order_by(StorageLocation.name)).all()
+    return render_template("inventory/locations.html", form=form, locations=locations), _status()
+
+
+# --- receiving ---------------------------------------------------------------------------
+
+
+def _receive_choices(form: ReceiveForm) -> None:
+    products = db.session.scalars(
+        sa.select(Product).where(Product.retired_at.is_(None)).order_by(Product.name)
+    )
+    form.product_id.choices = [SelectChoice("", "Choose a product…")] + [
+        SelectChoice(p.id, f"{p.name} — {p.manufacturer}") for p in products
+    ]
+    locations = db.session.scalars(
+        sa.select(StorageLocation).where(StorageLocation.retired_at.is_(None)).order_by(StorageLocation.name)
+    )
+    form.storage_location_id.choices = [SelectChoice("", "Choose a location…")] + [
+        SelectChoice(loc.id, loc.name) for loc in locations
+    ]
+
+
+def _apply_scan(form: ReceiveForm) -> tuple[bool, str | None]:
+    """Fill the form from the scan. Returns (ok, unknown GTIN if the product is not known)."""
+    try:
+        label = parse_label(form.scan.data)
+    except LabelError as error:
+        form.scan.errors = [str(error)]
+        return False, None
+    product = services.find_product_by_gtin(label.gtin)
+    if product is None:
+        form.scan.errors = [f"No product in the catalogue has GTIN {label.gtin}."]
+        return False, label.gtin
+    if not product.is_active:
+        form.scan.errors = [f"{product.name} (GTIN {label.gtin}) is retired and cannot be received."]
+        return False, None
+    form.product_id.data = product.id
+    if label.lot_number:
+        form.lot_number.data = label.lot_number
+        form.lot_number_again.data = label.lot_number
+    if label.expiry_date:
+        form.expiry_date.data = label.expiry_date
+    form.serial.data = label.serial or ""
+    return True, None
+
+
+def _render_receive(form: ReceiveForm, status: int, unknown_gtin: str | None = None) -> tuple[str, int]:
+    return render_template("inventory/receive.html", form=form, unknown_gtin=unknown_gtin,
+                           from_scan=bool(form.scan.data) and not form.scan.errors), status
+
+
+@bp.route("/receive", methods=["GET", "POST"])
+def receive() -> Response | tuple[str, int]:
+    """Receive units of a lot, by scanning the label or typing it (the lot number twice)."""
+    form = ReceiveForm()
+    _receive_choices(form)
+    if request.method == "GET":
+        return _render_receive(form, 200)
+    form.validate_on_submit()
+    if form.csrf_token.errors:
+        return _render_receive(form, 400)
+    if request.form.get("action") == "read_scan":
+        # Reading the scan (the scanner's Enter) only fills the form; nothing is written.
+        for field in form:
+            field.errors = []
+        if not form.scan.data:
+            form.scan.errors = ["Scan the label first, or type the details below."]
+            return _render_receive(form, 400)
+        ok, unknown = _apply_scan(form)
+        return _render_receive(form, 200 if ok else 400, unknown)
+    if form.scan.data:
+        # The label is the source of product, lot and expiry: no second typing needed.
+        ok, unknown = _apply_scan(form)
+        if not ok:
+            return _render_receive(form, 400, unknown)
+        form.product_id.errors, form.lot_number.errors, form.expiry_date.errors = [], [], []
+    elif (form.lot_number.data or "").strip() != (form.lot_number_again.data or "").strip():
+        form.lot_number_again.errors = ["The two lot numbers differ. Type it again from the box."]
+    if not (form.lot_number.data or "").strip():
+        form.lot_number.errors = ["Enter the lot number printed on the box."]
+    if any(field.errors for field in form):
+        return _render_receive(form, 400)
+    product = db.session.get(Product, form.product_id.data)
+    location = db.session.get(StorageLocation, form.storage_location_id.data)
+    if product is None or location is None:
+        abort(400)
+    try:
+        lot, receipt = services.receive_lot(
+            services.Receipt(
+                product=product, lot_number=form.lot_number.data, expiry_date=form.expiry_date.data,
+                quantity=form.quantity.data, supplier=form.supplier.data, received_on=form.received_on.data,
+                location=location, serial=form.serial.data or None, scanned_text=form.scan.data or None,
+            ),
+            current_user,
+        )
+    except ClinicError as error:
+        db.session.rollback()
+        _show_error(form, error)
+        return _render_receive(form, 400)
+    db.session.commit()
+    flash(
+        f"Received {receipt.quantity} × {product.name}, lot {lot.lot_number} "
+        f"(expires {lot.expiry_date:%d %b %Y}), into {location.name}.",
+        "success",
+    )
+    return redirect(url_for("inventory.show_lot", lot_id=lot.id))
+
+
+# --- lots and stock -----------------------------------------------------------------------
+
+
+@bp.get("/lots/<int:lot_id>")
+def show_lot(lot_id: int) -> str:
+    """A lot: status, stock, every receipt, discard and quarantine."""
+    lot = _load(Lot, lot_id)
+    stock = services.lot_stock(lot)
+    today = date.today()
+    return render_template(
+        "inventory/lot.html", lot=lot, stock=stock, today=today,
+        statuses=services.lot_statuses(lot, today, stock.on_hand),
+        usability=services.check_lot_usable(lot, today),
+        hold_form=HoldForm(formdata=None),
+    )
+
+
+@bp.route("/lots/<int:lot_id>/discard", methods=["GET", "POST"])
+def discard(lot_id: int) -> Response | tuple[str, int]:
+    """Record units thrown away."""
+    lot = _load(Lot, lot_id)
+    form = DiscardForm()
+    if form.validate_on_submit():
+        try:
+            row = services.record_discard(lot, form.quantity.data, form.reason.data, form.note.data,
+                                          form.discarded_on.data, current_user)
+        except ClinicError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"{row.quantity} unit{'s' if row.quantity != 1 else ''} of lot {lot.lot_number} "
+                  "recorded as discarded.", "success")
+            return redirect(url_for("inventory.show_lot", lot_id=lot.id))
+    return render_template("inventory/discard.html", form=form, lot=lot,
+                           stock=services.lot_stock(lot)), _status()
+
+
+@bp.post("/lots/<int:lot_id>/quarantine")
+def quarantine(lot_id: int) -> Response | tuple[str, int]:
+    """Hold a lot: nobody may use it until it is released."""
+    return _hold_action(lot_id, services.quarantine_lot, "quarantined")
+
+
+@bp.post("/lots/<int:lot_id>/release")
+def release(lot_id: int) -> Response | tuple[str, int]:
+    """Release a quarantined lot."""
+    return _hold_action(lot_id, services.release_lot, "released from quarantine")
+
+
+def _hold_action(lot_id: int, action, done: str) -> Response | tuple[str, int]:  # noqa: ANN001
+    lot = _load(Lot, lot_id)
+    form = HoldForm()
+    if form.validate_on_submit():
+        try:
+            action(lot, current_user, form.reason.data)
+        except ClinicError as error:
+            db.session.rollback()
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Lot {lot.lot_number} {done}.", "success")
+            return redirect(url_for("inventory.show_lot", lot_id=lot.id))
+    stock = services.lot_stock(lot)
+    today = date.today()
+    return render_template(
+        "inventory/lot.html", lot=lot, stock=stock, today=today,
+        statuses=services.lot_statuses(lot, today, stock.on_hand),
+        usability=services.check_lot_usable(lot, today), hold_form=form,
+    ), 400
+
+
+STOCK_CSV_HEADER = ("product", "manufacturer", "gtin", "lot", "expiry", "status", "received",
+                    "discarded", "used", "on_hand")
+
+
+def _csv_rows(rows: list[LotStock], today: date) -> list[tuple[object, ...]]:
+    return [
+        (r.lot.product.name, r.lot.product.manufacturer, r.lot.product.gtin or "", r.lot.lot_number,
+         r.lot.expiry_date.isoformat(), " ".join(services.lot_statuses(r.lot, today, r.on_hand)),
+         r.received, r.discarded, r.used, r.on_hand)
+        for r in rows
+    ]
+
+
+def _stock_page(template: str, rows: list[LotStock], export_name: str, **context: object):  # noqa: ANN202
+    today = date.today()
+    if request.args.get("format") == "csv":
+        record_event("export", record_type="stock", reason=export_name)
+        db.session.commit()
+        return csv_response(f"{export_name}-{today.isoformat()}.csv", STOCK_CSV_HEADER, _csv_rows(rows, today))
+    return render_template(template, rows=rows, today=today, statuses=services.lot_statuses, **context)
+
+
+def _with_lot_details(query: sa.Select) -> sa.Select:
+    return query.options(selectinload(Lot.product), selectinload(Lot.holds))
+
+
+@bp.get("/stock")
+def stock() -> Response | str | tuple[str, int]:
+    """Stock on hand per product and lot (derived from receipts, discards and use)."""
+    form = StockFilterForm(request.args)
+    if not form.validate():
+        return render_template("inventory/stock.html", rows=[], form=form, today=date.today(),
+                               statuses=services.lot_statuses, show_all=False), 400
+    query = _with_lot_details(services.stock_query()).order_by(Product.name, Lot.expiry_date)
+    if form.q.data:
+        term = f"%{form.q.data.strip().lower()}%"
+        query = query.where(sa.or_(sa.func.lower(Lot.lot_number).like(term),
+                                   sa.func.lower(Product.name).like(term)))
+    rows = services.stock_rows(query)
+    show_all = request.args.get("all") == "1"
+    if not show_all:
+        rows = [r for r in rows if r.on_hand > 0]
+    return _stock_page("inventory/stock.html", rows, "stock", form=form, show_all=show_all)
+
+
+@bp.get("/expiring")
+def expiring() -> Response | str | tuple[str, int]:
+    """Lots with units on hand that expire within 30, 60 or 90 days (or already have)."""
+    try:
+        days = int(request.args.get("days", 30))
+    except ValueError:
+        days = 0
+    if days not in EXPIRY_WINDOWS:
+        abort(400)
+    today = date.today()
+    query = (
+        _with_lot_details(services.stock_query())
+        .where(Lot.expiry_date <= today + timedelta(days=days))
+        .order_by(Lot.expiry_date, Product.name)
+    )
+    rows = [r for r in services.stock_rows(query) if r.on_hand > 0]
+    return _stock_page("inventory/expiring.html", rows, f"expiring-{days}-days", days=days,
+                       windows=EXPIRY_WINDOWS)
+
+
+@bp.get("/quarantined")
+def quarantined() -> Response | str:
+    """Lots on hold now."""
+    held = sa.select(LotHold.lot_id).where(LotHold.released_at.is_(None))
+    query = _with_lot_details(services.stock_query()).where(Lot.id.in_(held)).order_by(Product.name)
+    return _stock_page("inventory/quarantined.html", services.stock_rows(query), "quarantined")

@@ -1,0 +1,399 @@
+"""Lot register rules: receiving, discards, quarantine, derived stock and usability.
+
+Services flush and audit (automatically, through the audit listener); the
+caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from clinic.auth.models import User
+from clinic.core.errors import ClinicError
+from clinic.core.models import utcnow
+from clinic.extensions import db
+from clinic.inventory.gs1 import LabelError, normalise_gtin
+from clinic.inventory.models import (
+    DISCARD_REASONS,
+    LOCATION_KINDS,
+    PRODUCT_KINDS,
+    PRODUCT_UNITS,
+    Ingredient,
+    Lot,
+    LotDiscard,
+    LotHold,
+    LotReceipt,
+    Product,
+    ProductIngredient,
+    StorageLocation,
+)
+
+LOT_NUMBER_MAX = 20  # GS1 AI (10) allows up to 20 characters
+
+
+class FieldError(ClinicError):
+    """A rule broken by one form field; ``field`` names it so the form can show it there."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+# --- catalogue --------------------------------------------------------------------
+
+
+def clean_lot_number(text: str) -> str:
+    """A lot number as printed: no control characters, at most 20 characters."""
+    value = (text or "").strip()
+    if not value:
+        raise FieldError("lot_number", "Enter the lot number printed on the box.")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise FieldError("lot_number", "The lot number contains control characters; type it as printed.")
+    if len(value) > LOT_NUMBER_MAX:
+        raise FieldError("lot_number", f"A lot number has at most {LOT_NUMBER_MAX} characters.")
+    return value
+
+
+def find_product_by_gtin(gtin: str) -> Product | None:
+    return db.session.scalar(sa.select(Product).where(Product.gtin == gtin))
+
+
+@dataclass
+class ProductDetails:
+    name: str
+    manufacturer: str
+    kind: str
+    unit: str
+    volume_ml: Decimal
+    gtin: str | None = None
+    storage_conditions: str = ""
+    ingredient_ids: Sequence[int] = field(default_factory=tuple)
+
+
+def _check_product(details: ProductDetails, product: Product | None) -> str | None:
+    if details.kind not in PRODUCT_KINDS:
+        raise FieldError("kind", "Choose a kind from the list.")
+    if details.unit not in PRODUCT_UNITS:
+        raise FieldError("unit", "Choose a unit from the list.")
+    if details.volume_ml is None or details.volume_ml <= 0 or details.volume_ml > 1000:
+        raise FieldError("volume_ml", "Give the volume of one unit in ml (more than 0, at most 1000).")
+    gtin = None
+    if details.gtin:
+        try:
+            gtin = normalise_gtin(details.gtin)
+        except LabelError as error:
+            raise FieldError("gtin", str(error)) from None
+        other = find_product_by_gtin(gtin)
+        if other is not None and other is not product:
+            raise FieldError("gtin", f"This GTIN already belongs to {other.name}.")
+    return gtin
+
+
+def _set_ingredients(product: Product, ingredient_ids: Sequence[int]) -> None:
+    wanted = set(ingredient_ids)
+    known = set(db.session.scalars(sa.select(Ingredient.id).where(Ingredient.id.in_(wanted))))
+    if known != wanted:
+        raise FieldError("ingredient_ids", "Choose ingredients from the catalogue.")
+    current = {link.ingredient_id: link for link in product.ingredients}
+    for ingredient_id, link in current.items():
+        if ingredient_id not in wanted:
+            product.ingredients.remove(link)
+    for ingredient_id in sorted(wanted - current.keys()):
+        product.ingredients.append(ProductIngredient(ingredient_id=ingredient_id))
+
+
+def create_product(details: ProductDetails) -> Product:
+    """Add a product to the catalogue."""
+    gtin = _check_product(details, None)
+    product = Product(
+        name=details.name.strip(), manufacturer=details.manufacturer.strip(), kind=details.kind,
+        unit=details.unit, volume_ml=details.volume_ml, gtin=gtin,
+        storage_conditions=(details.storage_conditions or "").strip(),
+    )
+    db.session.add(product)
+    _set_ingredients(product, details.ingredient_ids)
+    db.session.flush()
+    return product
+
+
+def update_product(product: Product, details: ProductDetails) -> None:
+    """Change a product's description; its lots keep pointing at it."""
+    gtin = _check_product(details, product)
+    product.name = details.name.strip()
+    product.manufacturer = details.manufacturer.strip()
+    product.kind = details.kind
+    product.unit = details.unit
+    product.volume_ml = details.volume_ml
+    product.gtin = gtin
+    product.storage_conditions = (details.storage_conditions or "").strip()
+    _set_ingredients(product, details.ingredient_ids)
+    db.session.flush()
+
+
+def set_product_retired(product: Product, retired: bool) -> None:
+    """A retired product cannot be received any more; its lots stay traceable."""
+    if retired == (product.retired_at is not None):
+        raise ClinicError("The product is already " + ("retired." if retired else "active."))
+    product.retired_at = utcnow() if retired else None
+
+
+def create_ingredient(name: str, family: str) -> Ingredient:
+    name = (name or "").strip()
+    if not name:
+        raise FieldError("name", "Enter the ingredient's name.")
+    if db.session.scalar(sa.select(Ingredient).where(sa.func.lower(Ingredient.name) == name.lower())):
+        raise FieldError("name", "This ingredient is already in the catalogue.")
+    ingredient = Ingredient(name=name, family=(family or "").strip() or "other")
+    db.session.add(ingredient)
+    db.session.flush()
+    return ingredient
+
+
+def create_location(name: str, kind: str) -> StorageLocation:
+    name = (name or "").strip()
+    if not name:
+        raise FieldError("name", "Enter the location's name, as written on the fridge or cabinet.")
+    if kind not in LOCATION_KINDS:
+        raise FieldError("kind", "Choose a kind from the list.")
+    if db.session.scalar(sa.select(StorageLocation).where(sa.func.lower(StorageLocation.name) == name.lower())):
+        raise FieldError("name", "A location with this name exists already.")
+    location = StorageLocation(name=name, kind=kind)
+    db.session.add(location)
+    db.session.flush()
+    return location
+
+
+# --- receiving ------------------------------------------------------------------------
+
+
+@dataclass
+class Receipt:
+    product: Product
+    lot_number: str
+    expiry_date: date
+    quantity: int
+    supplier: str
+    received_on: date
+    location: StorageLocation
+    serial: str | None = None
+    scanned_text: str | None = None
+
+
+def receive_lot(receipt: Receipt, by: User, *, today: date | None = None) -> tuple[Lot, LotReceipt]:
+    """Record units arriving. The same product and lot number adds to the existing lot."""
+    today = today or date.today()
+    lot_number = clean_lot_number(receipt.lot_number)
+    product = receipt.product
+    if not product.is_active:
+        raise FieldError("product_id", f"{product.name} is retired and cannot be received.")
+    if receipt.location.retired_at is not None:
+        raise FieldError("storage_location_id", "This storage location is no longer in use.")
+    if receipt.quantity is None or receipt.quantity <= 0:
+        raise FieldError("quantity", "Enter how many units arrived (a whole number above 0).")
+    if receipt.quantity > 100_000:
+        raise FieldError("quantity", "That is more units than one delivery holds; check the number.")
+    if receipt.received_on > today:
+        raise FieldError("received_on", "The received date cannot be in the future.")
+    if receipt.expiry_date < receipt.received_on:
+        raise FieldError(
+            "expiry_date",
+            f"This lot expired on {receipt.expiry_date:%d %b %Y}, before it was received. "
+            "Do not accept it; return it to the supplier.",
+        )
+    supplier = (receipt.supplier or "").strip()
+    if not supplier:
+        raise FieldError("supplier", "Enter the supplier the units came from.")
+    lot = db.session.scalar(
+        sa.select(Lot).where(Lot.product_id == product.id, Lot.lot_number == lot_number)
+    )
+    if lot is None:
+        lot = Lot(product=product, lot_number=lot_number, expiry_date=receipt.expiry_date)
+        db.session.add(lot)
+    else:
+        if lot.expiry_date != receipt.expiry_date:
+            raise FieldError(
+                "expiry_date",
+                f"Lot {lot_number} of {product.name} is on record with expiry "
+                f"{lot.expiry_date:%d %b %Y}, not {receipt.expiry_date:%d %b %Y}. Check the label.",
+            )
+        if lot.recalled_at is not None:
+            raise FieldError("lot_number", f"Lot {lot_number} has been recalled; do not accept it.")
+    row = LotReceipt(
+        lot=lot, quantity=receipt.quantity, received_on=receipt.received_on, supplier=supplier,
+        storage_location=receipt.location, received_by_id=by.id,
+        serial=(receipt.serial or None), scanned_text=(receipt.scanned_text or None),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return lot, row
+
+
+# --- stock, derived -------------------------------------------------------------------------
+
+
+@dataclass
+class LotStock:
+    lot: Lot
+    received: int
+    discarded: int
+    used: int
+
+    @property
+    def on_hand(self) -> int:
+        return self.received - self.discarded - self.used
+
+
+def _received_by_lot() -> sa.Subquery:
+    return (
+        sa.select(LotReceipt.lot_id, sa.func.sum(LotReceipt.quantity).label("units"))
+        .where(LotReceipt.voided_at.is_(None))
+        .group_by(LotReceipt.lot_id)
+        .subquery()
+    )
+
+
+def _discarded_by_lot() -> sa.Subquery:
+    return (
+        sa.select(LotDiscard.lot_id, sa.func.sum(LotDiscard.quantity).label("units"))
+        .where(LotDiscard.voided_at.is_(None))
+        .group_by(LotDiscard.lot_id)
+        .subquery()
+    )
+
+
+def stock_query() -> sa.Select:
+    """Lots with units received and discarded, in one query.
+
+    Units drawn up in treatment sessions are subtracted here too once the
+    sessions package records them (``used`` is 0 until then).
+    """
+    received, discarded = _received_by_lot(), _discarded_by_lot()
+    return (
+        sa.select(
+            Lot,
+            sa.func.coalesce(received.c.units, 0).label("received"),
+            sa.func.coalesce(discarded.c.units, 0).label("discarded"),
+        )
+        .join(Product, Lot.product_id == Product.id)
+        .outerjoin(received, received.c.lot_id == Lot.id)
+        .outerjoin(discarded, discarded.c.lot_id == Lot.id)
+    )
+
+
+def stock_rows(query: sa.Select) -> list[LotStock]:
+    return [LotStock(lot, int(rec), int(dis), 0) for lot, rec, dis in db.session.execute(query)]
+
+
+def lot_stock(lot: Lot) -> LotStock:
+    rows = stock_rows(stock_query().where(Lot.id == lot.id))
+    return rows[0]
+
+
+# --- status and usability ----------------------------------------------------------------------
+
+STATUS_LABELS = {
+    "available": "available",
+    "quarantined": "quarantined",
+    "recalled": "recalled",
+    "expired": "expired",
+    "depleted": "depleted",
+}
+
+
+def lot_statuses(lot: Lot, on_date: date, on_hand: int) -> list[str]:
+    """Every status that applies on a date, most serious first ("available" when none)."""
+    statuses = []
+    if lot.recalled_at is not None:
+        statuses.append("recalled")
+    if lot.open_hold is not None:
+        statuses.append("quarantined")
+    if lot.expiry_date < on_date:  # usable through its expiry date, not after
+        statuses.append("expired")
+    if on_hand <= 0:
+        statuses.append("depleted")
+    return statuses or ["available"]
+
+
+@dataclass
+class Usability:
+    usable: bool
+    reasons: list[str]
+
+
+def check_lot_usable(lot: Lot, on_date: date) -> Usability:
+    """Whether a lot may be used for a patient on a date, with every reason if not."""
+    stock = lot_stock(lot)
+    reasons = []
+    for status in lot_statuses(lot, on_date, stock.on_hand):
+        if status == "recalled":
+            reasons.append(f"Lot {lot.lot_number} has been recalled.")
+        elif status == "quarantined":
+            hold = lot.open_hold
+            reasons.append(f"Lot {lot.lot_number} is quarantined: {hold.reason}")
+        elif status == "expired":
+            reasons.append(f"Lot {lot.lot_number} expired on {lot.expiry_date:%d %b %Y}.")
+        elif status == "depleted":
+            reasons.append(f"No units of lot {lot.lot_number} are left in stock.")
+    return Usability(not reasons, reasons)
+
+
+# --- discards and quarantine -------------------------------------------------------------------
+
+
+def record_discard(lot: Lot, quantity: int, reason: str, note: str, on: date, by: User,
+                   *, today: date | None = None) -> LotDiscard:
+    """Units thrown away; never more than are on hand."""
+    today = today or date.today()
+    if reason not in DISCARD_REASONS:
+        raise FieldError("reason", "Choose a reason from the list.")
+    if quantity is None or quantity <= 0:
+        raise FieldError("quantity", "Enter how many units were discarded (a whole number above 0).")
+    on_hand = lot_stock(lot).on_hand
+    if quantity > on_hand:
+        raise FieldError("quantity", f"Only {on_hand} unit{'s' if on_hand != 1 else ''} of this lot are on hand.")
+    if on > today:
+        raise FieldError("discarded_on", "The discard date cannot be in the future.")
+    note = (note or "").strip()
+    if reason == "other" and not note:
+        raise FieldError("note", "Say what happened when the reason is \"other\".")
+    discard = LotDiscard(lot=lot, quantity=quantity, reason=reason, note=note, discarded_on=on,
+                         recorded_by_id=by.id)
+    db.session.add(discard)
+    db.session.flush()
+    return discard
+
+
+def quarantine_lot(lot: Lot, by: User, reason: str) -> LotHold:
+    """Hold a lot so that nobody uses it until it is released."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise FieldError("reason", "Give the reason for the quarantine.")
+    if lot.recalled_at is not None:
+        raise ClinicError("This lot is recalled; a recall is final.")
+    if lot.open_hold is not None:
+        raise ClinicError("This lot is already quarantined.")
+    hold = LotHold(lot=lot, placed_by_id=by.id, reason=reason)
+    db.session.add(hold)
+    db.session.flush()
+    return hold
+
+
+def release_lot(lot: Lot, by: User, reason: str) -> LotHold:
+    """End a quarantine, with the reason it is safe again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise FieldError("reason", "Give the reason the lot is safe to use again.")
+    hold = lot.open_hold
+    if hold is None:
+        raise ClinicError("This lot is not quarantined.")
+    by_id = by.id  # read first: loading it must not flush half a release
+    hold.released_at = utcnow()
+    hold.released_by_id = by_id
+    hold.release_reason = reason
+    db.session.flush()
+    return hold
