@@ -21,7 +21,6 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from clinic import create_app
-from clinic.audit.models import GENESIS_HASH
 from clinic.auth.models import User
 from clinic.auth.services import create_user
 from clinic.extensions import db
@@ -57,23 +56,48 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     app = create_app(make_config(uri))
     with app.app_context():
         upgrade()
+        if ON_POSTGRES:
+            _capture_migration_rows(db.engine)
         db.engine.dispose()
     return uri
 
 
+# Rows the migrations themselves insert (the audit chain head, default catalogues),
+# captured once after migrating so that every test starts from exactly that state.
+_MIGRATION_ROWS: dict[str, list[dict[str, object]]] = {}
+
+
+def _capture_migration_rows(engine: sa.Engine) -> None:
+    metadata = sa.MetaData()
+    metadata.reflect(engine)
+    with engine.connect() as conn:
+        for name, table in metadata.tables.items():
+            if name == "alembic_version":
+                continue
+            rows = [dict(r) for r in conn.execute(sa.select(table)).mappings()]
+            if rows:
+                _MIGRATION_ROWS[name] = rows
+
+
 def _empty_postgres(app: Flask) -> None:
     with app.app_context():
+        metadata = sa.MetaData()
+        metadata.reflect(db.engine)
         with db.engine.begin() as conn:
-            tables = [
-                t for t in sa.inspect(conn).get_table_names() if t != "alembic_version"
-            ]
+            tables = [t for t in metadata.tables if t != "alembic_version"]
+            # Triggers off for this transaction only: the audit table refuses TRUNCATE.
             conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
             conn.execute(sa.text(
                 "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
             ))
-            conn.execute(sa.text(
-                f"INSERT INTO audit_chain (id, last_seq, last_hash) VALUES (1, 0, '{GENESIS_HASH}')"
-            ))
+            for name, rows in _MIGRATION_ROWS.items():
+                table = metadata.tables[name]
+                conn.execute(sa.insert(table), rows)
+                if "id" in table.c and table.c.id.autoincrement is not False:
+                    conn.execute(sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('\"{name}\"', 'id'), "
+                        f"(SELECT max(id) FROM \"{name}\"))"
+                    ))
         db.engine.dispose()
 
 

@@ -1,8 +1,9 @@
 """Automatic auditing of every model change, so no feature can forget it.
 
 After each flush (when new rows have their ids and attribute history is still
-there), one audit row is appended per created, changed, voided or deleted
-object, on the same connection and therefore in the same transaction.
+there), one audit row is appended per created, changed, voided or locked
+object; deletes are caught row by row as the flush emits them. Either way the
+row goes on the same connection, and therefore in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper, Session, object_session
 
 from clinic.audit.services import REDACTED, append_event
 from clinic.core.models import VoidableMixin
@@ -80,13 +81,19 @@ def _audit_flush(session: Session, flush_context: Any) -> None:
             connection, action, record_type=_record_type(obj), record_id=_record_id(obj),
             changes=changes, reason=row_reason,
         )
-    for obj in list(session.deleted):
-        if not getattr(obj, "__audit__", True):
-            continue
-        append_event(
-            connection, "delete", record_type=_record_type(obj), record_id=_record_id(obj),
-            reason=reason,
-        )
+
+
+def _audit_delete(mapper: Mapper[Any], connection: Any, target: Any) -> None:
+    # A mapper event, not session.deleted: orphans removed by a cascade only
+    # become deletes inside the flush, and they must be audited too.
+    if not getattr(target, "__audit__", True):
+        return
+    session = object_session(target)
+    reason = session.info.get("audit_reason") if session is not None else None
+    changes = {attr.key: (getattr(target, attr.key), None) for attr in mapper.column_attrs
+               if attr.key not in getattr(target, "__audit_redact__", frozenset())}
+    append_event(connection, "delete", record_type=_record_type(target),
+                 record_id=_record_id(target), changes=changes, reason=reason)
 
 
 def _keep_old_value(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
@@ -105,5 +112,7 @@ def _load_old_values_on_set(mapper: Mapper[Any], class_: type) -> None:
 def register_listeners() -> None:
     if not event.contains(Session, "after_flush", _audit_flush):
         event.listen(Session, "after_flush", _audit_flush)
+    if not event.contains(Mapper, "after_delete", _audit_delete):
+        event.listen(Mapper, "after_delete", _audit_delete)
     if not event.contains(Mapper, "mapper_configured", _load_old_values_on_set):
         event.listen(Mapper, "mapper_configured", _load_old_values_on_set)

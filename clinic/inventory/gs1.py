@@ -69,10 +69,10 @@ def parse_label(text: str) -> LabelData:
             raise LabelError(_friendly(str(error))) from None
     else:
         result = parse(value, config=_CONFIG)
+        if result.gtin is not None and value.isdigit() and len(value) in (8, 12, 13, 14):
+            return LabelData(gtin=result.gtin.as_gtin_14())  # a plain product barcode (EAN/UPC)
         message = result.gs1_message
         if message is None:
-            if result.gtin is not None and value.isdigit():
-                return LabelData(gtin=result.gtin.as_gtin_14())  # a plain product barcode
             raise LabelError(_friendly(result.gs1_message_error or result.gtin_error or ""))
     fields: dict[str, object] = {}
     for element in message.element_strings:
