@@ -7,7 +7,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from clinic.core.models import UTCDateTime, VersionedMixin, utcnow
 from clinic.extensions import db
@@ -47,6 +47,11 @@ class User(UserMixin, VersionedMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("role IN ('doctor', 'nurse', 'auditor', 'admin')", name="role"),
     )
+
+    @validates("email")
+    def _lower_email(self, key: str, value: str) -> str:
+        # Whatever code writes the row, Alice@x and alice@x stay one account (SECURITY.md A1).
+        return (value or "").strip().lower()
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
