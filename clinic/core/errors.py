@@ -7,6 +7,14 @@ class ClinicError(Exception):
     """A rule of the clinic refused the operation; the message is shown to the user."""
 
 
+class FieldError(ClinicError):
+    """A rule broken by one form field; ``field`` names it so the form can show it there."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
 class RecordLockedError(ClinicError):
     """A signed or locked record was about to change outside an amendment."""
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import flash
+from flask_wtf import FlaskForm
 from wtforms import SelectField
 from wtforms.validators import StopValidation
+
+from clinic.core.errors import ClinicError
 
 
 def optional_int(value: Any) -> int | None:
@@ -27,3 +31,13 @@ class ChoiceField(SelectField):
         if self.data is None:
             raise StopValidation(self.message)
         super().pre_validate(form)
+
+
+def show_error(form: FlaskForm, error: ClinicError) -> None:
+    """Put a service's message next to the field it names, or at the top of the page."""
+    name = getattr(error, "field", None)
+    target = getattr(form, name, None) if name else None
+    if target is not None and hasattr(target, "errors"):
+        target.errors = [*target.errors, str(error)] if isinstance(target.errors, list) else [str(error)]
+    else:
+        flash(str(error), "error")

@@ -14,8 +14,9 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_event
 from clinic.auth.forms import ActionForm
-from clinic.core.errors import ClinicError
+from clinic.core.errors import ClinicError, VersionConflictError
 from clinic.core.exports import csv_response
+from clinic.core.forms import show_error
 from clinic.core.services import check_version
 from clinic.extensions import db
 from clinic.inventory import services
@@ -30,21 +31,11 @@ from clinic.inventory.forms import (
 )
 from clinic.inventory.gs1 import LabelError, parse_label
 from clinic.inventory.models import Ingredient, Lot, LotHold, Product, StorageLocation
-from clinic.inventory.services import FieldError, LotStock
+from clinic.inventory.services import LotStock
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory")
 
 EXPIRY_WINDOWS = (30, 60, 90)
-
-
-def _show_error(form: FlaskForm, error: ClinicError) -> None:
-    """Put a service's message next to the field it concerns (or at the top)."""
-    name = getattr(error, "field", None)
-    target = getattr(form, name, None) if name else None
-    if target is not None:
-        target.errors = [*target.errors, str(error)] if isinstance(target.errors, list) else [str(error)]
-    else:
-        flash(str(error), "error")
 
 
 def _status(code_ok: int = 200) -> int:
@@ -99,7 +90,7 @@ def new_product() -> Response | tuple[str, int]:
             product = services.create_product(_details(form))
         except ClinicError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             db.session.commit()
             flash(f"{product.name} added to the catalogue.", "success")
@@ -134,10 +125,10 @@ def edit_product(product_id: int) -> Response | tuple[str, int]:
             services.update_product(product, _details(form))
         except ClinicError as error:
             db.session.rollback()
-            status = 409 if error.__class__.__name__ == "VersionConflictError" else 400
+            status = 409 if isinstance(error, VersionConflictError) else 400
             if status == 409:
                 form.version.data = product.version
-            _show_error(form, error)
+            show_error(form, error)
         else:
             db.session.commit()
             flash("Product saved.", "success")
@@ -183,7 +174,7 @@ def list_ingredients() -> Response | tuple[str, int]:
             ingredient = services.create_ingredient(form.name.data, form.family.data)
         except ClinicError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             db.session.commit()
             flash(f"{ingredient.name} added.", "success")
@@ -201,7 +192,7 @@ def list_locations() -> Response | tuple[str, int]:
             location = services.create_location(form.name.data, form.kind.data)
         except ClinicError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             db.session.commit()
             flash(f"{location.name} added.", "success")
@@ -303,7 +294,7 @@ def receive() -> Response | tuple[str, int]:
         )
     except ClinicError as error:
         db.session.rollback()
-        _show_error(form, error)
+        show_error(form, error)
         return _render_receive(form, 400)
     db.session.commit()
     flash(
@@ -342,7 +333,7 @@ def discard(lot_id: int) -> Response | tuple[str, int]:
                                           form.discarded_on.data, current_user)
         except ClinicError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             db.session.commit()
             flash(f"{row.quantity} unit{'s' if row.quantity != 1 else ''} of lot {lot.lot_number} "
@@ -372,7 +363,7 @@ def _hold_action(lot_id: int, action, done: str) -> Response | tuple[str, int]: 
             action(lot, current_user, form.reason.data)
         except ClinicError as error:
             db.session.rollback()
-            _show_error(form, error)
+            show_error(form, error)
         else:
             db.session.commit()
             flash(f"Lot {lot.lot_number} {done}.", "success")

@@ -14,7 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from clinic.auth.models import User
-from clinic.core.errors import ClinicError
+from clinic.core.errors import ClinicError, FieldError
 from clinic.core.models import utcnow
 from clinic.extensions import db
 from clinic.inventory.gs1 import LabelError, normalise_gtin
@@ -34,14 +34,6 @@ from clinic.inventory.models import (
 )
 
 LOT_NUMBER_MAX = 20  # GS1 AI (10) allows up to 20 characters
-
-
-class FieldError(ClinicError):
-    """A rule broken by one form field; ``field`` names it so the form can show it there."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(message)
 
 
 # --- catalogue --------------------------------------------------------------------
