@@ -412,3 +412,58 @@ def test_an_admin_adds_a_product_and_a_bad_gtin_keeps_the_form(admin_client) -> 
     good = admin_client.submit("/inventory/products/new", {**data, "gtin": "9506000134352"})
     assert good.status_code == 302
     assert db.session.scalar(sa.select(Product.gtin)) == GTIN
+
+
+def test_the_product_page_lists_its_lots_with_their_status(auditor_client, product, fridge, staff) -> None:
+    _receive(product, fridge, staff["nurse"], lot="L-PAGE")
+    response = auditor_client.get(f"/inventory/products/{product.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "L-PAGE" in page and "available" in page.lower()
+
+
+def test_a_typed_lot_that_contradicts_the_scan_is_refused(nurse_client, product, fridge) -> None:
+    scan = f"(01){GTIN}(17)270531(10)SCAN-3"
+    form = _form(product, fridge, scan=scan, lot_number="OTHER-1", lot_number_again="OTHER-1", expiry_date="")
+    response = nurse_client.submit("/inventory/receive", form)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "differs from the scanned label" in page and 'value="OTHER-1"' in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Lot)) == 0
+
+
+def test_a_label_without_a_lot_needs_the_lot_typed_twice(nurse_client, product, fridge) -> None:
+    scan = f"(01){GTIN}(17)270531"
+    once = nurse_client.submit("/inventory/receive", _form(product, fridge, scan=scan, lot_number_again="",
+                                                          expiry_date=""))
+    assert once.status_code == 400 and "The two lot numbers differ" in once.get_data(as_text=True)
+    twice = nurse_client.submit("/inventory/receive", _form(product, fridge, scan=scan, expiry_date=""))
+    assert twice.status_code == 302
+
+
+def test_enter_in_the_form_without_a_scan_receives_as_typed(nurse_client, product, fridge) -> None:
+    # A browser submits with the first button (Read scan) when Enter is pressed in any field.
+    response = nurse_client.submit("/inventory/receive", _form(product, fridge, action="read_scan"))
+    assert response.status_code == 302
+
+
+def test_a_discard_needs_a_reason_chosen_and_a_date_after_the_lot_arrived(nurse_client, product, fridge,
+                                                                         staff) -> None:
+    lot = _receive(product, fridge, staff["nurse"], quantity=3, received_on=TODAY - timedelta(days=2))
+    no_reason = nurse_client.submit(f"/inventory/lots/{lot.id}/discard",
+                                    {"quantity": "1", "reason": "", "discarded_on": TODAY.isoformat()})
+    assert no_reason.status_code == 400 and "Choose why" in no_reason.get_data(as_text=True)
+    too_early = nurse_client.submit(f"/inventory/lots/{lot.id}/discard", {
+        "quantity": "1", "reason": "broken", "discarded_on": (TODAY - timedelta(days=3)).isoformat()})
+    assert too_early.status_code == 400 and "first received on" in too_early.get_data(as_text=True)
+    assert services.lot_stock(lot).on_hand == 3
+
+
+def test_quarantining_a_recalled_lot_explains_why_on_the_lot_page(auditor_client, product, fridge, staff) -> None:
+    lot = _receive(product, fridge, staff["nurse"])
+    lot.recalled_at = services.utcnow()
+    db.session.commit()
+    response = auditor_client.submit(f"/inventory/lots/{lot.id}/quarantine", {"reason": "check"})
+    assert response.status_code == 302
+    page = auditor_client.get(response.location).get_data(as_text=True)
+    assert "recall is final" in page

@@ -85,7 +85,9 @@ class ReceiveForm(FlaskForm):
 class DiscardForm(FlaskForm):
     quantity = IntegerField("Units discarded", validators=[InputRequired("Enter how many units.")],
                             render_kw={"inputmode": "numeric", "min": 1})
-    reason = SelectField("Reason", choices=_choices(DISCARD_REASONS), validators=[DataRequired()])
+    # No reason is preselected: a discard recorded as "expired" by default would mislead an audit.
+    reason = SelectField("Reason", choices=[SelectChoice("", "Choose a reason…"), *_choices(DISCARD_REASONS)],
+                         validators=[DataRequired("Choose why the units were discarded.")])
     note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
     discarded_on = DateField("Date", default=date.today, validators=[InputRequired("Enter the date.")])
 

@@ -14,7 +14,7 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_event
 from clinic.auth.forms import ActionForm
-from clinic.core.errors import ClinicError, VersionConflictError
+from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.exports import csv_response
 from clinic.core.forms import show_error
 from clinic.core.services import check_version
@@ -106,7 +106,7 @@ def show_product(product_id: int) -> str:
         services.stock_query().where(Lot.product_id == product.id).order_by(Lot.expiry_date)
     )
     return render_template("inventory/product.html", product=product, stock=stock,
-                           today=date.today(), action_form=ActionForm())
+                           today=date.today(), statuses=services.lot_statuses, action_form=ActionForm())
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
@@ -233,13 +233,31 @@ def _apply_scan(form: ReceiveForm) -> tuple[bool, str | None]:
     if not product.is_active:
         form.scan.errors = [f"{product.name} (GTIN {label.gtin}) is retired and cannot be received."]
         return False, None
+    typed = {
+        "product_id": form.product_id.data not in (None, "") and form.product_id.data != product.id,
+        "lot_number": bool(label.lot_number) and bool((form.lot_number.data or "").strip())
+        and form.lot_number.data.strip() != label.lot_number,
+        "expiry_date": bool(label.expiry_date) and form.expiry_date.data is not None
+        and form.expiry_date.data != label.expiry_date,
+    }
+    if request.form.get("action") != "read_scan" and any(typed.values()):
+        # Typed details that contradict the label are a mix-up, not something to overwrite quietly.
+        for name, differs in typed.items():
+            if differs:
+                form[name].errors = ["This differs from the scanned label. Empty the scan field to type "
+                                     "the details yourself, or clear this field to use the label."]
+        return False, None
     form.product_id.data = product.id
     if label.lot_number:
         form.lot_number.data = label.lot_number
         form.lot_number_again.data = label.lot_number
+        # raw_data wins over data when a field is rendered; the label's values must show.
+        form.lot_number.raw_data = form.lot_number_again.raw_data = None
     if label.expiry_date:
         form.expiry_date.data = label.expiry_date
+        form.expiry_date.raw_data = None
     form.serial.data = label.serial or ""
+    form.serial.raw_data = None
     return True, None
 
 
@@ -258,13 +276,10 @@ def receive() -> Response | tuple[str, int]:
     form.validate_on_submit()
     if form.csrf_token.errors:
         return _render_receive(form, 400)
-    if request.form.get("action") == "read_scan":
+    if request.form.get("action") == "read_scan" and form.scan.data:
         # Reading the scan (the scanner's Enter) only fills the form; nothing is written.
         for field in form:
             field.errors = []
-        if not form.scan.data:
-            form.scan.errors = ["Scan the label first, or type the details below."]
-            return _render_receive(form, 400)
         ok, unknown = _apply_scan(form)
         return _render_receive(form, 200 if ok else 400, unknown)
     if form.scan.data:
@@ -273,7 +288,8 @@ def receive() -> Response | tuple[str, int]:
         if not ok:
             return _render_receive(form, 400, unknown)
         form.product_id.errors, form.lot_number.errors, form.expiry_date.errors = [], [], []
-    elif (form.lot_number.data or "").strip() != (form.lot_number_again.data or "").strip():
+    # A label with a lot fills both boxes; a label without one leaves the lot to be typed twice.
+    if (form.lot_number.data or "").strip() != (form.lot_number_again.data or "").strip():
         form.lot_number_again.errors = ["The two lot numbers differ. Type it again from the box."]
     if not (form.lot_number.data or "").strip():
         form.lot_number.errors = ["Enter the lot number printed on the box."]
@@ -361,9 +377,14 @@ def _hold_action(lot_id: int, action, done: str) -> Response | tuple[str, int]: 
     if form.validate_on_submit():
         try:
             action(lot, current_user, form.reason.data)
-        except ClinicError as error:
+        except FieldError as error:
             db.session.rollback()
             show_error(form, error)
+        except ClinicError as error:
+            # Not about the reason typed (e.g. the lot is recalled): say so on the lot's page.
+            db.session.rollback()
+            flash(str(error), "error")
+            return redirect(url_for("inventory.show_lot", lot_id=lot.id))
         else:
             db.session.commit()
             flash(f"Lot {lot.lot_number} {done}.", "success")

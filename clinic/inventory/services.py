@@ -350,6 +350,10 @@ def record_discard(lot: Lot, quantity: int, reason: str, note: str, on: date, by
         raise FieldError("quantity", f"Only {on_hand} unit{'s' if on_hand != 1 else ''} of this lot are on hand.")
     if on > today:
         raise FieldError("discarded_on", "The discard date cannot be in the future.")
+    first_received = min((receipt.received_on for receipt in lot.receipts), default=None)
+    if first_received is not None and on < first_received:
+        raise FieldError("discarded_on", f"This lot was first received on {first_received:%d %b %Y}; "
+                         "a discard cannot be dated before that.")
     note = (note or "").strip()
     if reason == "other" and not note:
         raise FieldError("note", "Say what happened when the reason is \"other\".")
