@@ -33,11 +33,18 @@ def register_config(app: Flask, config: Config | str | None) -> None:
     if config is None or isinstance(config, str):
         config = load_config(config)
     app.config.from_object(config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # psycopg would otherwise prepare repeated queries server-side, and a generic
+        # plan can ignore the trigram index that patient search relies on.
+        options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if app.config.get("TRUSTED_PROXIES"):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["TRUSTED_PROXIES"]))  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:
+    import clinic.models  # noqa: F401  (every mapper before the first query)
     from clinic.extensions import csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -90,12 +97,18 @@ def register_blueprints(app: Flask) -> None:
     from clinic.auth.routes import bp as auth_bp
     from clinic.core.routes import bp as core_bp
     from clinic.inventory.routes import bp as inventory_bp
+    from clinic.records.consent.routes import bp as consent_bp
+    from clinic.records.patients.routes import bp as patients_bp
+    from clinic.records.screening.routes import bp as screening_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(inventory_bp)
+    app.register_blueprint(patients_bp)
+    app.register_blueprint(screening_bp)
+    app.register_blueprint(consent_bp)
 
 
 def register_cli(app: Flask) -> None:
