@@ -81,6 +81,10 @@ class Config:
 
     CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mesotherapy clinic")
     DEMO_DATA_ALLOWED = False
+    # Phone numbers typed without a country code are read as this country's.
+    PHONE_REGION = os.environ.get("PHONE_REGION", "GB")
+    RECORD_NUMBER_PREFIX = os.environ.get("RECORD_NUMBER_PREFIX", "P")
+    SCREENING_VALID_DAYS = _env_int("SCREENING_VALID_DAYS", 30)
     AUDIT_PAGE_SIZE = 50
 
 
@@ -94,8 +98,8 @@ class DevelopmentConfig(Config):
         local = _local_secrets()
         self.SECRET_KEY = os.environ.get("SECRET_KEY", local["SECRET_KEY"])
         self.AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", local["AUDIT_HMAC_KEY"])
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get(
-            "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'clinic.sqlite'}"
+        self.SQLALCHEMY_DATABASE_URI = (
+            os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'clinic.sqlite'}"
         )
 
 
@@ -110,7 +114,7 @@ class TestConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite://")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
 
 
 class ProductionConfig(Config):

@@ -23,6 +23,8 @@ ACCOUNT_ADMINS: Final = frozenset({ADMIN})
 CATALOGUE_ADMINS: Final = frozenset({ADMIN})
 STOCK_RECEIVERS: Final = frozenset({DOCTOR, NURSE, ADMIN})
 LOT_HOLDERS: Final = frozenset({AUDITOR, ADMIN})
+CLINICAL_WRITERS: Final = frozenset({DOCTOR, NURSE})
+DOCTORS: Final = frozenset({DOCTOR})
 
 
 class _Public:
@@ -78,6 +80,32 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "inventory.stock": {"GET": ALL_ROLES},
     "inventory.expiring": {"GET": ALL_ROLES},
     "inventory.quarantined": {"GET": ALL_ROLES},
+    # The patient chart: doctors and nurses write, auditors read (every read audited),
+    # admins never open it.
+    "patients.search": {"GET": CLINICAL_READERS},
+    "patients.register": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "patients.show_chart": {"GET": CLINICAL_READERS},
+    "patients.edit": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "patients.void": {"POST": CLINICAL_WRITERS},
+    "patients.edit_history": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "patients.show_history": {"GET": CLINICAL_READERS},
+    "patients.new_patch_test": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "patients.read_patch_test": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "screening.new_screening": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "screening.show_screening": {"GET": CLINICAL_READERS},
+    "screening.override": {"POST": DOCTORS},
+    "screening.void_screening": {"POST": CLINICAL_WRITERS},
+    "consent.new_consent": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "consent.show_consent": {"GET": CLINICAL_READERS},
+    "consent.consent_pdf": {"GET": CLINICAL_READERS},
+    "consent.withdraw": {"POST": CLINICAL_WRITERS},
+    # Catalogues that hold no patient data: admins keep them.
+    "screening.list_rules": {"GET": CATALOGUE_ADMINS},
+    "screening.new_rule": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
+    "screening.edit_rule": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
+    "consent.list_forms": {"GET": CATALOGUE_ADMINS},
+    "consent.edit_text": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
+    "consent.withdraw_text": {"POST": CATALOGUE_ADMINS},
 }
 
 # Signed-in users whose role requires a second factor may only reach these until enrolled.

@@ -63,6 +63,13 @@ def run_migrations_offline():
         context.run_migrations()
 
 
+def include_name(name, type_, parent_names):
+    """Leave out what lives only in migrations: SQLite's FTS5 search tables."""
+    from clinic.records.patients.search import is_search_table
+
+    return not (type_ == "table" and name and is_search_table(name))
+
+
 def render_item(type_, obj, autogen_context):
     """Render the app's UTCDateTime as the plain column type it stores."""
     from clinic.core.models import UTCDateTime
@@ -94,6 +101,7 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_name", include_name)
     conf_args.setdefault("compare_type", True)
 
     connectable = get_engine()

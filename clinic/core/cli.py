@@ -11,6 +11,7 @@ from clinic.auth.models import User
 from clinic.auth.services import create_user
 from clinic.extensions import db
 from clinic.inventory.demo import seed_demo_stock
+from clinic.records.demo import seed_demo_patients
 
 # Demo-only accounts, for the local demo on 127.0.0.1. Production refuses to seed.
 DEMO_ACCOUNTS = (
@@ -42,6 +43,7 @@ def seed(if_empty: bool) -> None:
         staff = {role: create_user(email, name, role, password)
                  for email, name, role, password in DEMO_ACCOUNTS}
         seed_demo_stock(receiver=staff["nurse"], holder=staff["auditor"])
+        seed_demo_patients(doctor=staff["doctor"], nurse=staff["nurse"])
         db.session.commit()
         click.echo("Demo data loaded.")
     click.echo("Demo accounts (local demo only):")

@@ -1,0 +1,14 @@
+"""Printable pages as PDF (WeasyPrint), from the same HTML the browser prints."""
+
+from __future__ import annotations
+
+from flask import Response, current_app
+
+
+def pdf_response(html: str, filename: str) -> Response:
+    """Render HTML to a PDF download; assets resolve against the app's static folder."""
+    from weasyprint import HTML  # imported here: loading Pango is slow and only PDFs need it
+
+    document = HTML(string=html, base_url=current_app.static_folder).write_pdf()
+    return Response(document, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})

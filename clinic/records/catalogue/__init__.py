@@ -1,0 +1,1 @@
+"""Clinical catalogues: indications (course types), treatment areas and medical conditions."""

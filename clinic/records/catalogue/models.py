@@ -1,0 +1,50 @@
+"""Catalogue rows that the clinical records refer to by code. Seeded from DESIGN.md by migrations."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clinic.extensions import db
+
+
+class Indication(db.Model):
+    """A course type, with the protocol defaults the source texts give."""
+
+    __tablename__ = "indication"
+
+    code: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    sessions_min: Mapped[int] = mapped_column(sa.Integer)
+    sessions_max: Mapped[int] = mapped_column(sa.Integer)
+    interval_min_days: Mapped[int] = mapped_column(sa.Integer)
+    interval_max_days: Mapped[int] = mapped_column(sa.Integer)
+    depth_note: Mapped[str] = mapped_column(sa.String(120), default="")
+    sort_order: Mapped[int] = mapped_column(sa.Integer, default=0)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+
+class Area(db.Model):
+    """A treatment area (face zones, scalp, body)."""
+
+    __tablename__ = "area"
+
+    code: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    region: Mapped[str] = mapped_column(sa.String(20))  # face, scalp, neck, body, hands
+    sort_order: Mapped[int] = mapped_column(sa.Integer, default=0)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+
+class Condition(db.Model):
+    """A medical condition recorded in a history; contraindication rules refer to these codes."""
+
+    __tablename__ = "condition"
+
+    code: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(160))
+    sort_order: Mapped[int] = mapped_column(sa.Integer, default=0)
+    note: Mapped[Optional[str]] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)

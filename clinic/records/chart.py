@@ -1,0 +1,113 @@
+"""What the chart page shows at a glance: one status per planned treatment, and the to-dos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from clinic.extensions import db
+from clinic.records.catalogue.models import Indication
+from clinic.records.consent.models import Consent, ConsentTextVersion
+from clinic.records.gate import GateResult, check_treatment_allowed
+from clinic.records.patients.models import HistoryVersion, PatchTest, Patient
+from clinic.records.screening.models import Screening, ScreeningAnswer
+
+
+@dataclass
+class Badge:
+    label: str
+    tone: str  # ok, warn, bad, muted
+
+
+@dataclass
+class PlannedTreatment:
+    indication: Indication
+    gate: GateResult
+
+
+@dataclass
+class Chart:
+    patient: Patient
+    history: HistoryVersion | None
+    screenings: list[Screening]
+    consents: list[Consent]
+    patch_tests: list[PatchTest]
+    planned: list[PlannedTreatment]
+    badges: list[Badge] = field(default_factory=list)
+
+
+def load_chart(patient: Patient, today: date) -> Chart:
+    """Everything the chart shows, loaded with a fixed number of queries per planned treatment."""
+    history = db.session.scalar(
+        sa.select(HistoryVersion).where(HistoryVersion.patient_id == patient.id)
+        .order_by(HistoryVersion.number.desc()).limit(1)
+        .options(selectinload(HistoryVersion.conditions), selectinload(HistoryVersion.medications),
+                 selectinload(HistoryVersion.allergies), selectinload(HistoryVersion.treatments))
+    )
+    screenings = list(db.session.scalars(
+        sa.select(Screening).where(Screening.patient_id == patient.id)
+        .order_by(Screening.screened_on.desc(), Screening.id.desc())
+        .options(selectinload(Screening.answers).selectinload(ScreeningAnswer.rule),
+                 selectinload(Screening.overrides), selectinload(Screening.indication))
+    ))
+    consents = list(db.session.scalars(
+        sa.select(Consent).where(Consent.patient_id == patient.id).order_by(Consent.signed_at.desc())
+        .options(selectinload(Consent.text_version).selectinload(ConsentTextVersion.form),
+                 selectinload(Consent.witness))
+    ))
+    patch_tests = list(db.session.scalars(
+        sa.select(PatchTest).where(PatchTest.patient_id == patient.id).order_by(PatchTest.applied_at.desc())
+        .options(selectinload(PatchTest.product), selectinload(PatchTest.ingredient))
+    ))
+    codes = {s.indication_code for s in screenings if not s.is_voided}
+    codes |= {c.text_version.form.indication_code for c in consents
+              if c.text_version.form.indication_code and not c.is_voided}
+    indications = list(db.session.scalars(
+        sa.select(Indication).where(Indication.code.in_(codes)).order_by(Indication.sort_order)
+    )) if codes else []
+    planned = []
+    for indication in indications:
+        areas = next((s.area_codes for s in screenings
+                      if s.indication_code == indication.code and not s.is_voided), set())
+        planned.append(PlannedTreatment(indication, check_treatment_allowed(
+            patient, indication.code, sorted(areas), [], today)))
+    chart = Chart(patient, history, screenings, consents, patch_tests, planned)
+    chart.badges = _badges(chart)
+    return chart
+
+
+def _badges(chart: Chart) -> list[Badge]:
+    badges = []
+    if chart.patient.is_voided:
+        return [Badge("voided: registered in error", "bad")]
+    if chart.history is None:
+        badges.append(Badge("history not recorded", "warn"))
+    for item in chart.planned:
+        name = item.indication.name
+        if item.gate.allowed:
+            badges.append(Badge(f"eligible: {name}", "ok"))
+            continue
+        if item.gate.consent is None:
+            badges.append(Badge(f"consent missing: {name}", "warn"))
+        screening = item.gate.screening
+        if screening is None:
+            badges.append(Badge(f"screening missing: {name}", "warn"))
+        elif screening.result == "needs_review":
+            badges.append(Badge(f"needs doctor review: {name}", "warn"))
+        elif screening.result == "not_eligible":
+            badges.append(Badge(f"not eligible: {name}", "bad"))
+        elif any(r.startswith("The screening") or r.startswith("The history changed") for r in item.gate.reasons):
+            badges.append(Badge(f"screening out of date: {name}", "warn"))
+        elif item.gate.consent is not None and screening is not None:
+            badges.append(Badge(f"blocked: {name}", "bad"))
+    live_tests = [t for t in chart.patch_tests if not t.is_voided]
+    if any(t.result == "pending" for t in live_tests):
+        badges.append(Badge("patch test to read", "warn"))
+    elif not any(t.result == "negative" for t in live_tests):
+        badges.append(Badge("patch test due", "warn"))
+    if any(t.result == "positive" for t in live_tests):
+        badges.append(Badge("positive patch test", "bad"))
+    return badges

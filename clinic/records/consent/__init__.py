@@ -1,0 +1,1 @@
+"""Consent texts kept as immutable versions, and patients' signed consents."""

@@ -1,0 +1,1 @@
+"""Patients: registration, search, structured medical history and patch tests."""

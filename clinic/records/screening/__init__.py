@@ -1,0 +1,1 @@
+"""Contraindication rules, screening before a course, doctor overrides, and the treatment gate."""

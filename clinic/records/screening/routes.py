@@ -1,0 +1,232 @@
+"""Screening a patient for a planned treatment, doctors' overrides, and the rule catalogue (admins)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from clinic.audit.services import record_chart_read
+from clinic.core.errors import ClinicError, VersionConflictError
+from clinic.core.forms import show_error
+from clinic.core.services import check_version, void_record
+from clinic.extensions import db
+from clinic.records.catalogue.models import Area, Indication
+from clinic.records.patients.forms import VoidForm
+from clinic.records.patients.routes import load_patient
+from clinic.records.patients.services import current_history
+from clinic.records.screening import services
+from clinic.records.screening.forms import OverrideForm, PlanForm, RuleForm, answers_form
+from clinic.records.screening.models import COMPUTED_TRIGGERS, ContraindicationRule, Screening
+
+bp = Blueprint("screening", __name__)
+
+
+def _plan_choices(form: PlanForm | RuleForm) -> None:
+    indications = db.session.scalars(sa.select(Indication).where(Indication.active.is_(True))
+                                     .order_by(Indication.sort_order))
+    areas = db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order))
+    choices = [SelectChoice(i.code, i.name) for i in indications]
+    if isinstance(form, PlanForm):
+        form.indication.choices = [SelectChoice("", "Choose…"), *choices]
+    else:
+        form.indications.choices = choices
+    form.areas.choices = [SelectChoice(a.code, a.name, optgroup=a.region.title()) for a in areas]
+
+
+def _load_screening(screening_id: int) -> Screening:
+    screening = db.session.get(Screening, screening_id)
+    if screening is None:
+        abort(404)
+    return screening
+
+
+@bp.route("/patients/<int:patient_id>/screenings/new", methods=["GET", "POST"])
+def new_screening(patient_id: int) -> Response | tuple[str, int]:
+    """Choose the plan, then answer every question that applies to it."""
+    patient = load_patient(patient_id)
+    if patient.is_voided:
+        flash("This patient was registered in error (voided); they cannot be screened.", "error")
+        return redirect(url_for("patients.show_chart", patient_id=patient.id))
+    source = request.form if request.method == "POST" else request.args
+    plan = PlanForm(MultiDict([("indication", source.get("indication", "")),
+                               *[("areas", a) for a in (source.getlist("areas") or source.get("areas", "").split())]]))
+    _plan_choices(plan)
+    if not (source.get("indication") or source.get("areas")) or not plan.validate():
+        status = 400 if source.get("indication") or source.get("areas") or request.method == "POST" else 200
+        return render_template("screening/plan.html", plan=plan, patient=patient), status
+    today = date.today()
+    rules = services.applicable_rules(plan.indication.data, plan.areas.data)
+    history = current_history(patient)
+    suggestions = {r.id: services.suggest(r, patient, history, today) for r in rules}
+    form = answers_form(rules, indication=plan.indication.data, areas=" ".join(plan.areas.data))
+    status = 200
+    if request.method == "GET":
+        for rule in rules:
+            answer = getattr(form, f"rule_{rule.id}", None)
+            if answer is not None and suggestions[rule.id].answer is not None:
+                answer.data = "yes" if suggestions[rule.id].answer else "no"
+            when = getattr(form, f"date_{rule.id}", None)
+            if when is not None:
+                when.data = suggestions[rule.id].event_date
+    elif form.validate_on_submit():
+        answers = [
+            services.AnswerInput(
+                rule.id, getattr(form, f"rule_{rule.id}").data == "yes",
+                getattr(form, f"date_{rule.id}").data if hasattr(form, f"date_{rule.id}") else None,
+            )
+            for rule in rules if rule.trigger not in COMPUTED_TRIGGERS
+        ]
+        try:
+            screening = services.record_screening(patient, plan.indication.data, plan.areas.data, answers,
+                                                  current_user, on_date=today, notes=form.notes.data or "")
+        except ClinicError as error:
+            db.session.rollback()
+            show_error(form, error)
+            status = 400
+        else:
+            db.session.commit()
+            flash(f"Screening recorded: {screening.result_label.lower()}.",
+                  "success" if screening.result == "eligible" else "warning")
+            return redirect(url_for("screening.show_screening", screening_id=screening.id))
+    else:
+        status = 400
+    indication = db.session.get(Indication, plan.indication.data)
+    return render_template("screening/answers.html", form=form, rules=rules, suggestions=suggestions,
+                           patient=patient, indication=indication, area_codes=plan.areas.data,
+                           computed=COMPUTED_TRIGGERS, history=history), status
+
+
+@bp.get("/screenings/<int:screening_id>")
+def show_screening(screening_id: int) -> str:
+    """A screening's answers, result, reasons, overrides and whether it is still valid."""
+    screening = _load_screening(screening_id)
+    patient = load_patient(screening.patient_id)
+    record_chart_read(patient)
+    db.session.commit()
+    today = date.today()
+    evaluation = services.evaluate_screening(screening, patient, screening.screened_on)
+    validity = services.screening_validity(screening, patient, current_history(patient), today)
+    return render_template("screening/show.html", screening=screening, patient=patient, evaluation=evaluation,
+                           validity=validity, override_form=OverrideForm(formdata=None),
+                           void_form=VoidForm(formdata=None), open_rule=None)
+
+
+@bp.post("/screenings/<int:screening_id>/override/<int:rule_id>")
+def override(screening_id: int, rule_id: int) -> Response | tuple[str, int]:
+    """A doctor overrides a relative contraindication, with a written reason."""
+    screening = _load_screening(screening_id)
+    patient = load_patient(screening.patient_id)
+    form = OverrideForm()
+    if form.validate_on_submit():
+        try:
+            services.override_relative(screening, rule_id, current_user, form.reason.data)
+        except ClinicError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash("Override recorded.", "success")
+            return redirect(url_for("screening.show_screening", screening_id=screening.id))
+    evaluation = services.evaluate_screening(screening, patient, screening.screened_on)
+    validity = services.screening_validity(screening, patient, current_history(patient), date.today())
+    return render_template("screening/show.html", screening=screening, patient=patient, evaluation=evaluation,
+                           validity=validity, override_form=form, void_form=VoidForm(formdata=None),
+                           open_rule=rule_id), 400
+
+
+@bp.post("/screenings/<int:screening_id>/void")
+def void_screening(screening_id: int) -> Response:
+    """Void a screening entered in error."""
+    screening = _load_screening(screening_id)
+    form = VoidForm()
+    if form.validate_on_submit():
+        try:
+            void_record(screening, current_user, form.reason.data)
+        except ClinicError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash("Screening voided.", "success")
+    else:
+        flash("Give the reason for voiding this screening.", "error")
+    return redirect(url_for("screening.show_screening", screening_id=screening.id))
+
+
+# --- the rule catalogue (admins) ----------------------------------------------------------
+
+
+@bp.get("/admin/rules")
+def list_rules() -> str:
+    """Every contraindication rule, in the order staff see the questions."""
+    rules = db.session.scalars(sa.select(ContraindicationRule).order_by(
+        ContraindicationRule.active.desc(), ContraindicationRule.sort_order, ContraindicationRule.id)).all()
+    return render_template("screening/rules.html", rules=rules)
+
+
+def _save_rule(form: RuleForm, rule: ContraindicationRule | None) -> ContraindicationRule:
+    return services.save_rule(rule, services.RuleInput(
+        code=form.code.data, question=form.question.data, kind=form.kind.data, trigger=form.trigger.data,
+        trigger_value=form.trigger_value.data or "", waiting_days=form.waiting_days.data,
+        indications=form.indications.data or [], areas=form.areas.data or [],
+        sort_order=form.sort_order.data or 100, active=bool(form.active.data), source=form.source.data or "",
+    ))
+
+
+@bp.route("/admin/rules/new", methods=["GET", "POST"])
+def new_rule() -> Response | tuple[str, int]:
+    """Add a contraindication rule."""
+    form = RuleForm()
+    _plan_choices(form)
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                rule = _save_rule(form, None)
+            except ClinicError as error:
+                db.session.rollback()
+                show_error(form, error)
+            else:
+                db.session.commit()
+                flash(f"Rule {rule.code} added.", "success")
+                return redirect(url_for("screening.list_rules"))
+        return render_template("screening/rule_form.html", form=form, rule=None), 400
+    return render_template("screening/rule_form.html", form=form, rule=None), 200
+
+
+@bp.route("/admin/rules/<int:rule_id>", methods=["GET", "POST"])
+def edit_rule(rule_id: int) -> Response | tuple[str, int]:
+    """Change a rule; screenings already recorded keep the wording they were asked with."""
+    rule = db.session.get(ContraindicationRule, rule_id)
+    if rule is None:
+        abort(404)
+    form = RuleForm(obj=rule if request.method == "GET" else None)
+    _plan_choices(form)
+    if request.method == "GET":
+        form.indications.data = sorted(rule.indication_codes)
+        form.areas.data = sorted(rule.area_codes)
+        form.version.data = rule.version
+        return render_template("screening/rule_form.html", form=form, rule=rule), 200
+    status = 400
+    if form.validate_on_submit():
+        try:
+            check_version(rule, form.version.data)
+            _save_rule(form, rule)
+        except VersionConflictError as conflict:
+            db.session.rollback()
+            form.version.data = rule.version
+            flash(str(conflict), "error")
+            status = 409
+        except ClinicError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Rule {rule.code} saved.", "success")
+            return redirect(url_for("screening.list_rules"))
+    return render_template("screening/rule_form.html", form=form, rule=rule), status
