@@ -582,6 +582,14 @@ def test_search_ignores_accents_and_case_and_finds_parts_of_names(staff) -> None
     assert found("nobody") == []
 
 
+def test_every_word_of_the_query_must_match(staff) -> None:
+    register(staff["nurse"], first="Annabel", last="Lastra")
+    register(staff["nurse"], first="Bethan", last="Lastra")
+    register(staff["nurse"], first="Annabel", last="Okafor")
+    assert [p.full_name for p in search_patients("annabel lastra").patients] == ["Annabel Lastra"]
+    assert [p.full_name for p in search_patients("lastra bet").patients] == ["Bethan Lastra"]
+
+
 def test_search_pages_by_keyset_without_gaps_or_repeats_and_hides_voided(staff) -> None:
     made = [register(staff["nurse"], first=f"Ann{i:02d}", last="Keyes") for i in range(30)]
     void_record(made[0], staff["nurse"], "test record")

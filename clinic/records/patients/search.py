@@ -90,8 +90,10 @@ def _decode_cursor(cursor: str | None) -> tuple[str, int] | None:
 def _word_condition(word: str, dialect: str) -> sa.ColumnElement[bool]:
     if len(word) >= 3 and dialect == "sqlite":
         phrase = '"' + word.replace('"', '""') + '"'
+        # unique=True: each word of the query gets its own parameter, not the last word's.
         matches = sa.text(f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :phrase")
-        return Patient.id.in_(matches.bindparams(phrase=phrase).columns(sa.column("rowid")))
+        matches = matches.bindparams(sa.bindparam("phrase", phrase, unique=True))
+        return Patient.id.in_(matches.columns(sa.column("rowid")))
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     # On PostgreSQL a LIKE with at least three characters is answered by the trigram index.
     return Patient.search_text.like(f"%{escaped}%", escape="\\")

@@ -1,0 +1,1 @@
+"""Benchmark scripts (not tests): build a synthetic clinic and print timings."""
