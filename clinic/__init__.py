@@ -70,9 +70,11 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 def register_database_hooks(app: Flask) -> None:
     from clinic.audit.listeners import register_listeners
     from clinic.core.services import register_guards
+    from clinic.records.treatments.services import register_guards as register_treatment_guards
     from clinic.extensions import db
 
     register_guards()
+    register_treatment_guards()
     register_listeners()
     with app.app_context():
         engine = db.engine

@@ -12,3 +12,4 @@ from clinic.records.catalogue import models as catalogue_models  # noqa: F401
 from clinic.records.consent import models as consent_models  # noqa: F401
 from clinic.records.patients import models as patient_models  # noqa: F401
 from clinic.records.screening import models as screening_models  # noqa: F401
+from clinic.records.treatments import models as treatment_models  # noqa: F401

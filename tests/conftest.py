@@ -221,3 +221,7 @@ def audit_rows(action: str | None = None):
         query = query.where(AuditEvent.action == action)
     db.session.expire_all()
     return list(db.session.scalars(query))
+
+
+# Clinical-record fixtures shared by several test modules.
+from tests.factories import patient, vitamin_product  # noqa: E402, F401

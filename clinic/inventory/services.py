@@ -258,27 +258,39 @@ def _discarded_by_lot() -> sa.Subquery:
     )
 
 
-def stock_query() -> sa.Select:
-    """Lots with units received and discarded, in one query.
+def _used_by_lot() -> sa.Subquery:
+    """Units opened for preparations in sessions; a session voided as entered in error used none."""
+    from clinic.records.treatments.models import Preparation, PreparationComponent, TreatmentSession
 
-    Units drawn up in treatment sessions are subtracted here too once the
-    sessions package records them (``used`` is 0 until then).
-    """
-    received, discarded = _received_by_lot(), _discarded_by_lot()
+    return (
+        sa.select(PreparationComponent.lot_id, sa.func.sum(PreparationComponent.units).label("units"))
+        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+        .where(TreatmentSession.voided_at.is_(None))
+        .group_by(PreparationComponent.lot_id)
+        .subquery()
+    )
+
+
+def stock_query() -> sa.Select:
+    """Lots with units received, discarded and used in sessions, in one query."""
+    received, discarded, used = _received_by_lot(), _discarded_by_lot(), _used_by_lot()
     return (
         sa.select(
             Lot,
             sa.func.coalesce(received.c.units, 0).label("received"),
             sa.func.coalesce(discarded.c.units, 0).label("discarded"),
+            sa.func.coalesce(used.c.units, 0).label("used"),
         )
         .join(Product, Lot.product_id == Product.id)
         .outerjoin(received, received.c.lot_id == Lot.id)
         .outerjoin(discarded, discarded.c.lot_id == Lot.id)
+        .outerjoin(used, used.c.lot_id == Lot.id)
     )
 
 
 def stock_rows(query: sa.Select) -> list[LotStock]:
-    return [LotStock(lot, int(rec), int(dis), 0) for lot, rec, dis in db.session.execute(query)]
+    return [LotStock(lot, int(rec), int(dis), int(use)) for lot, rec, dis, use in db.session.execute(query)]
 
 
 def lot_stock(lot: Lot) -> LotStock:

@@ -1,0 +1,1 @@
+"""Treatment courses, sessions, preparations, injection logs, signatures and amendments."""

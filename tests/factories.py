@@ -1,0 +1,102 @@
+"""Shared builders for clinical-record tests: patients, histories, screenings, consents, products."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from clinic.extensions import db
+from clinic.inventory import services as inventory
+from clinic.inventory.models import Ingredient
+from clinic.records.consent import services as consent_services
+from clinic.records.consent.models import Consent, ConsentForm
+from clinic.records.patients import services as patients
+from clinic.records.patients.models import Patient
+from clinic.records.screening import services as screening_services
+from clinic.records.screening.models import ContraindicationRule, Screening
+
+TODAY = date.today()
+INDICATION = "skin_rejuvenation"
+AREAS = ("cheeks", "forehead")
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def register(by, first="Amélie", last="Durand", dob=date(1990, 4, 12), **details) -> Patient:
+    patient = patients.register_patient(
+        patients.PatientDetails(first_name=first, last_name=last, date_of_birth=dob,
+                                sex=details.pop("sex", "female"), **details),
+        by,
+    )
+    db.session.commit()
+    return patient
+
+
+def record_history(patient, by, **changes):
+    entry = patients.history_input_from(patients.current_history(patient))
+    entry.pregnancy, entry.breastfeeding = "no", "no"
+    for key, value in changes.items():
+        setattr(entry, key, value)
+    current = patients.current_history(patient)
+    version = patients.record_history(patient, entry, by, based_on=current.number if current else 0)
+    db.session.commit()
+    return version
+
+
+def rule(code: str) -> ContraindicationRule:
+    return db.session.scalar(sa.select(ContraindicationRule).where(ContraindicationRule.code == code))
+
+
+def screen(patient, by, *, yes: dict[str, date | None] | None = None, on: date = TODAY,
+           indication: str = INDICATION, areas=AREAS) -> Screening:
+    """Answer every question no, except the rule codes in ``yes`` (with their event dates)."""
+    yes = yes or {}
+    rules = screening_services.applicable_rules(indication, areas)
+    answers = [screening_services.AnswerInput(r.id, r.code in yes, yes.get(r.code)) for r in rules
+               if r.trigger != "age_under"]
+    made = screening_services.record_screening(patient, indication, areas, answers, by, on_date=on)
+    db.session.commit()
+    return made
+
+
+def treatment_form(indication: str = INDICATION) -> ConsentForm:
+    return db.session.scalar(sa.select(ConsentForm).where(ConsentForm.indication_code == indication))
+
+
+def sign_consent(patient, witness, indication: str = INDICATION) -> Consent:
+    consent = consent_services.record_consent(patient, treatment_form(indication).current_version,
+                                              patient.full_name, None, witness)
+    db.session.commit()
+    return consent
+
+
+@pytest.fixture
+def patient(staff) -> Patient:
+    registered = register(staff["nurse"])
+    record_history(registered, staff["nurse"])
+    return registered
+
+
+@pytest.fixture
+def vitamin_product(app):
+    vitamin_c = db.session.scalar(sa.select(Ingredient).where(Ingredient.name == "Vitamin C"))
+    product = inventory.create_product(inventory.ProductDetails(
+        name="Revita C Glow", manufacturer="Lumea Dermaceutics", kind="vitamin_cocktail", unit="vial",
+        volume_ml=Decimal("5"), gtin="", ingredient_ids=[vitamin_c.id],
+    ))
+    db.session.commit()
+    return product
+
+
+def negative_patch_test(patient, by, product) -> None:
+    test = patients.record_patch_test(patient, by, product=product)
+    patients.read_patch_test(test, "negative", "", by)
+    db.session.commit()

@@ -1,0 +1,364 @@
+"""Courses and sessions: the gates, cocktail arithmetic, derived stock, signature, lock, amendments, aftercare."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from clinic.auth.services import ReauthenticationFailed
+from clinic.core.errors import ClinicError, FieldError, RecordLockedError
+from clinic.core.services import void_record
+from clinic.extensions import db
+from clinic.inventory import services as inventory
+from clinic.inventory.models import Ingredient
+from clinic.records.treatments import services
+from clinic.records.treatments.models import FollowUpTask, InjectionLog, TreatmentSession
+from tests.conftest import PASSWORDS, audit_rows
+from tests.factories import AREAS, INDICATION, TODAY, negative_patch_test, record_history, screen, sign_consent
+
+# Today, a minute ago: consent and screening are recorded today, and a session cannot be in the future.
+NOW = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+
+
+@pytest.fixture
+def stock(app, staff, vitamin_product):
+    """Two products with a lot each: 10 vials of 5 ml vitamins, 10 vials of 2 ml hyaluronic acid."""
+    ha = db.session.scalar(sa.select(Ingredient).where(Ingredient.name == "Non-cross-linked hyaluronic acid"))
+    ha_product = inventory.create_product(inventory.ProductDetails(
+        name="HydraVeil HA 1.5%", manufacturer="Lumea Dermaceutics", kind="hyaluronic_acid", unit="vial",
+        volume_ml=Decimal("2"), gtin="", ingredient_ids=[ha.id]))
+    fridge = inventory.create_location("Fridge 1", "fridge")
+    lots = {}
+    for name, product in (("vitamins", vitamin_product), ("ha", ha_product)):
+        lot, _ = inventory.receive_lot(inventory.Receipt(
+            product=product, lot_number=f"L-{name.upper()}", expiry_date=TODAY + timedelta(days=200), quantity=10,
+            supplier="MedAesthetic Supplies", received_on=TODAY - timedelta(days=20), location=fridge,
+        ), staff["nurse"])
+        lots[name] = lot
+    db.session.commit()
+    return lots
+
+
+@pytest.fixture
+def course(patient, staff, stock):
+    """A consented, screened, patch-tested patient with a skin-rejuvenation course."""
+    sign_consent(patient, staff["nurse"])
+    screen(patient, staff["nurse"])
+    negative_patch_test(patient, staff["nurse"], stock["vitamins"].product)
+    made = services.plan_course(patient, services.CourseInput(INDICATION, AREAS, starts_on=TODAY - timedelta(days=10)),
+                                staff["doctor"])
+    db.session.commit()
+    return made
+
+
+def entry(stock, *, when=NOW, preparations=None, injections=None, **overrides) -> services.SessionInput:
+    """A cocktail of 1 vial of vitamins (3 ml) and 1 vial of HA (2 ml), injected into cheeks and forehead."""
+    values = dict(
+        performed_at=when, skin_preparation="chlorhexidine", technique="nappage", needle_gauge=32,
+        needle_length_mm=Decimal("4"),
+        preparations=preparations or [services.PreparationInput("Glow cocktail", [
+            services.ComponentInput(stock["vitamins"].id, Decimal("3")),
+            services.ComponentInput(stock["ha"].id, Decimal("2")),
+        ])],
+        injections=injections or [
+            services.InjectionInput("cheeks", 0, depth_mm=Decimal("1.5"), volume_ml=Decimal("2.5"), points=50),
+            services.InjectionInput("forehead", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1.5"), points=30),
+        ],
+    )
+    values.update(overrides)
+    return services.SessionInput(**values)
+
+
+def save(course, stock, doctor, **overrides) -> TreatmentSession:
+    session = services.save_session(course, entry(stock, **overrides), doctor)
+    db.session.commit()
+    return session
+
+
+# --- courses ------------------------------------------------------------------------------------
+
+
+def test_a_course_takes_its_defaults_from_the_indication(patient, staff) -> None:
+    course = services.plan_course(patient, services.CourseInput("hair_loss", ["scalp"]), staff["doctor"])
+    assert (course.planned_sessions, course.interval_days, course.status) == (12, 7, "planned")
+    assert services.next_due(course) == TODAY
+
+
+def test_a_course_needs_known_areas_and_a_sane_plan(patient, staff) -> None:
+    with pytest.raises(FieldError, match="at least one"):
+        services.plan_course(patient, services.CourseInput(INDICATION, []), staff["doctor"])
+    with pytest.raises(FieldError, match="between 1 and 50"):
+        services.plan_course(patient, services.CourseInput(INDICATION, AREAS, planned_sessions=80), staff["doctor"])
+
+
+# --- saving a session: gates and arithmetic -------------------------------------------------------------
+
+
+def test_a_session_is_saved_numbered_and_draws_down_stock(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    assert session.number == 1 and course.status == "active"
+    assert session.preparations[0].drawn_ml == Decimal("5")
+    assert [i.bolus_ml for i in session.injections] == [Decimal("0.050"), Decimal("0.050")]
+    assert inventory.lot_stock(stock["vitamins"]).used == 1
+    assert inventory.lot_stock(stock["ha"]).on_hand == 9
+    second = save(course, stock, staff["doctor"], when=NOW + timedelta(seconds=30), acknowledged=["interval"])
+    assert second.number == 2
+
+
+def test_a_voided_draft_gives_its_units_back(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    services.void_session(session, staff["doctor"], "entered for the wrong patient")
+    db.session.commit()
+    assert inventory.lot_stock(stock["ha"]).on_hand == 10
+
+
+def test_more_injected_than_drawn_is_refused(course, stock, staff) -> None:
+    too_much = [services.InjectionInput("cheeks", 0, depth_mm=Decimal("1.5"), volume_ml=Decimal("6"), points=50)]
+    with pytest.raises(FieldError, match="only 5 ml was drawn"):
+        services.save_session(course, entry(stock, injections=too_much), staff["doctor"])
+
+
+def test_more_drawn_than_the_vials_hold_is_refused(course, stock, staff) -> None:
+    greedy = [services.PreparationInput("HA", [services.ComponentInput(stock["ha"].id, Decimal("3"))])]
+    with pytest.raises(FieldError, match="holds 2 ml"):
+        services.save_session(course, entry(stock, preparations=greedy), staff["doctor"])
+
+
+@pytest.mark.parametrize(("injection", "message"), [
+    (dict(depth_mm=Decimal("0.2")), "between 0.5 and 13"),
+    (dict(depth_mm=Decimal("14")), "between 0.5 and 13"),
+    (dict(volume_ml=Decimal("0")), "above 0 ml"),
+    (dict(points=0), "injection points"),
+    (dict(needle_gauge=25), "27, 30, 31 or 32"),
+])
+def test_out_of_range_injection_values_are_refused(course, stock, staff, injection, message) -> None:
+    row = dict(area_code="cheeks", preparation_index=0, depth_mm=Decimal("1"), volume_ml=Decimal("1"), points=10)
+    row.update(injection)
+    with pytest.raises(FieldError, match=message):
+        services.save_session(course, entry(stock, injections=[services.InjectionInput(**row)]), staff["doctor"])
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TreatmentSession)) == 0
+
+
+def test_a_skipped_area_needs_a_reason(course, stock, staff) -> None:
+    rows = [services.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1"), points=10),
+            services.InjectionInput("forehead", None, administered=False)]
+    with pytest.raises(FieldError, match="not treated"):
+        services.save_session(course, entry(stock, injections=rows), staff["doctor"])
+    rows[1].not_administered_reason = "patient felt faint"
+    session = services.save_session(course, entry(stock, injections=rows), staff["doctor"])
+    assert [i.administered for i in session.injections] == [True, False]
+
+
+@pytest.mark.parametrize(("when", "message"), [
+    (NOW + timedelta(days=2), "future"),
+    (NOW - timedelta(days=30), "course starts on"),
+])
+def test_a_session_dated_in_the_future_or_before_the_course_is_refused(course, stock, staff, when, message) -> None:
+    with pytest.raises(FieldError, match=message):
+        services.save_session(course, entry(stock, when=when), staff["doctor"])
+
+
+def test_a_session_on_a_stopped_course_is_refused(course, stock, staff) -> None:
+    services.stop_course(course, "patient moved abroad")
+    with pytest.raises(ClinicError, match="stopped early"):
+        services.save_session(course, entry(stock), staff["doctor"])
+
+
+@pytest.mark.parametrize("problem", ["expired", "quarantined", "recalled"])
+def test_an_unusable_lot_blocks_the_session(course, stock, staff, problem) -> None:
+    lot = stock["ha"]
+    if problem == "expired":
+        lot.expiry_date = TODAY - timedelta(days=2)
+    elif problem == "quarantined":
+        inventory.quarantine_lot(lot, staff["auditor"], "fridge alarm")
+    else:
+        lot.recalled_at = inventory.utcnow()
+    db.session.commit()
+    with pytest.raises(services.SessionRefused) as refused:
+        services.save_session(course, entry(stock), staff["doctor"])
+    assert any(problem in reason for reason in refused.value.reasons)
+
+
+def test_a_lot_of_another_product_than_the_row_says_is_refused(course, stock, staff) -> None:
+    mixed = [services.PreparationInput("x", [services.ComponentInput(stock["ha"].id, Decimal("1"),
+                                                                      product_id=stock["vitamins"].product_id)])]
+    with pytest.raises(FieldError, match="is a lot of HydraVeil"):
+        services.save_session(course, entry(stock, preparations=mixed), staff["doctor"])
+
+
+def test_an_allergy_to_an_ingredient_of_a_lot_blocks_the_session(course, stock, staff, patient) -> None:
+    vitamin_c = db.session.scalar(sa.select(Ingredient.id).where(Ingredient.name == "Vitamin C"))
+    record_history(patient, staff["nurse"], allergy_ingredient_ids=[vitamin_c])
+    screen(patient, staff["nurse"])  # the old screening no longer matches the history
+    with pytest.raises(services.SessionRefused) as refused:
+        services.save_session(course, entry(stock), staff["doctor"])
+    assert any("Vitamin C" in reason for reason in refused.value.reasons)
+
+
+def test_no_consent_blocks_the_session(course, stock, staff, patient) -> None:
+    consent = patient_consent(patient)
+    services_withdraw(consent, staff)
+    with pytest.raises(services.SessionRefused) as refused:
+        services.save_session(course, entry(stock), staff["doctor"])
+    assert any("No consent in force" in r for r in refused.value.reasons)
+
+
+def patient_consent(patient):
+    from clinic.records.consent.models import Consent
+
+    return db.session.scalar(sa.select(Consent).where(Consent.patient_id == patient.id))
+
+
+def services_withdraw(consent, staff) -> None:
+    from clinic.records.consent.services import withdraw_consent
+
+    withdraw_consent(consent, TODAY, "changed her mind", staff["nurse"])
+    db.session.commit()
+
+
+def test_warnings_need_an_acknowledgement_that_is_recorded(course, stock, staff, patient) -> None:
+    save(course, stock, staff["doctor"], when=NOW - timedelta(seconds=30))
+    patient.fitzpatrick = 5
+    db.session.commit()
+    with pytest.raises(services.NeedsAcknowledgement) as asked:
+        services.save_session(course, entry(stock), staff["doctor"])
+    codes = {w.code for w in asked.value.warnings}
+    assert codes == {"interval", "hyperpigmentation"}
+    session = services.save_session(course, entry(stock, acknowledged=sorted(codes)), staff["doctor"])
+    assert session.acknowledged_warnings == "hyperpigmentation interval"
+
+
+def test_a_first_treatment_without_a_patch_test_is_a_warning(patient, staff, stock) -> None:
+    sign_consent(patient, staff["nurse"])
+    screen(patient, staff["nurse"])
+    course = services.plan_course(patient, services.CourseInput(INDICATION, AREAS, starts_on=TODAY), staff["doctor"])
+    with pytest.raises(services.NeedsAcknowledgement) as asked:
+        services.save_session(course, entry(stock), staff["doctor"])
+    assert [w.code for w in asked.value.warnings] == ["first_time_no_patch_test"]
+
+
+def test_only_a_doctor_records_a_session(course, stock, staff) -> None:
+    with pytest.raises(ClinicError, match="Only a doctor"):
+        services.save_session(course, entry(stock), staff["nurse"])
+
+
+# --- signing, the lock, amendments -----------------------------------------------------------------
+
+
+def test_signing_needs_the_password_and_a_wrong_one_is_audited(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    with pytest.raises(ReauthenticationFailed):
+        services.sign_session(session, staff["doctor"], "not my password")
+    db.session.commit()
+    assert not session.is_signed and not session.is_locked
+    assert audit_rows("reauth_failed")[-1].reason == "sign session"
+    signature = services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    assert session.is_locked and signature.printed_name == staff["doctor"].full_name
+    assert signature.meaning == "performed by" and len(signature.content_sha256) == 64
+    assert services.signature_intact(session)
+
+
+def test_signing_schedules_the_follow_up_calls(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    tasks = db.session.scalars(sa.select(FollowUpTask).where(FollowUpTask.session_id == session.id)).all()
+    assert [t.due_on for t in tasks] == [session.performed_at.astimezone().date() + timedelta(days=1)]
+
+
+def test_a_signed_session_and_its_rows_cannot_be_edited(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    session.notes = "changed quietly"
+    with pytest.raises(RecordLockedError):
+        db.session.flush()
+    db.session.rollback()
+    injection = db.session.scalar(sa.select(InjectionLog))
+    injection.volume_ml = Decimal("0.1")
+    with pytest.raises(RecordLockedError):
+        db.session.flush()
+    db.session.rollback()
+    with pytest.raises(RecordLockedError):
+        services.save_session(course, entry(stock), staff["doctor"], session=db.session.get(TreatmentSession, session.id))
+
+
+def test_a_raw_sql_change_to_a_signed_row_shows_as_altered(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    db.session.execute(sa.text("UPDATE injection_log SET volume_ml = 0.5 WHERE session_id = :id"), {"id": session.id})
+    db.session.commit()
+    db.session.expire_all()
+    assert not services.signature_intact(db.session.get(TreatmentSession, session.id))
+
+
+def test_an_amendment_keeps_the_original_and_needs_a_reason_and_the_password(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    target = f"injection:{session.injections[0].id}"
+    with pytest.raises(FieldError, match="why"):
+        services.amend_session(session, staff["doctor"], target, "volume_ml", "2", "", PASSWORDS["doctor"])
+    with pytest.raises(ReauthenticationFailed):
+        services.amend_session(session, staff["doctor"], target, "volume_ml", "2", "typo", "wrong")
+    db.session.rollback()
+    amendment = services.amend_session(session, staff["doctor"], target, "volume_ml", "2",
+                                       "2.5 was a typo; the syringe log says 2 ml", PASSWORDS["doctor"])
+    db.session.commit()
+    assert (amendment.old_value, amendment.new_value) == ("2.5", "2")
+    assert services.current_value(session, target, "volume_ml") == "2"
+    assert session.injections[0].volume_ml == Decimal("2.5")  # the signed original stays
+    assert services.signature_intact(session)
+    with pytest.raises(FieldError, match="between"):
+        services.amend_session(session, staff["doctor"], target, "depth_mm", "40", "typo", PASSWORDS["doctor"])
+
+
+def test_only_its_doctor_voids_a_signed_session_and_it_stays_on_record(course, stock, staff) -> None:
+    from clinic.auth.services import create_user
+
+    other = create_user("second.doctor@example.test", "Second Doctor", "doctor", "correct horse battery staple x")
+    session = save(course, stock, staff["doctor"])
+    services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    with pytest.raises(ClinicError, match="Only the doctor who signed"):
+        services.void_session(session, other, "not mine")
+    services.void_session(session, staff["doctor"], "wrong patient chart")
+    db.session.commit()
+    assert session.is_voided and session.is_signed
+    assert db.session.get(TreatmentSession, session.id) is not None
+
+
+# --- aftercare -----------------------------------------------------------------------------------
+
+
+def test_the_aftercare_sheet_turns_the_rules_into_dates() -> None:
+    performed = datetime(2026, 11, 22, 10, 30, tzinfo=timezone.utc)
+    items = {item.text: item.from_time for item in services.aftercare(performed)}
+    local = performed.astimezone()
+    assert items["No sauna, Turkish bath or steam bath until"] == local + timedelta(days=5)
+    assert items["No swimming pool until"] == local + timedelta(hours=48)
+    assert items["Retinol, AHA/BHA acids and vitamin C serums only from"].date() == (local + timedelta(days=7)).date()
+    assert items["Use sunscreen SPF 50 and avoid direct sun throughout the course."] is None
+
+
+def test_every_signed_change_is_audited(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    created = {r.record_type for r in audit_rows("create")}
+    assert {"course", "treatment_session", "preparation", "preparation_component", "injection_log"} <= created
+    services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    assert audit_rows("lock")[-1].record_id == str(session.id)
+
+
+def test_a_voided_patient_cannot_have_a_session(course, stock, staff, patient) -> None:
+    void_record(patient, staff["nurse"], "duplicate record")
+    db.session.commit()
+    with pytest.raises(services.SessionRefused):
+        services.save_session(course, entry(stock), staff["doctor"])
+
