@@ -5,6 +5,8 @@ An admin never sets another person's password: they issue a one-time reset link.
 
 from __future__ import annotations
 
+import secrets
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -42,18 +44,19 @@ def new_user() -> Response | str | tuple:
     form = NewUserForm()
     if form.validate_on_submit():
         try:
+            # Nobody knows this password; the person sets their own through the one-time link.
             user = services.create_user(form.email.data, form.full_name.data, form.role.data,
-                                        form.password.data)
-        except services.PasswordRejected as error:
-            db.session.rollback()
-            form.password.errors.append(str(error))
+                                        secrets.token_urlsafe(32))
+            token = services.issue_password_reset(user, current_user)
         except ClinicError as error:
             db.session.rollback()
             form.email.errors.append(str(error))
         else:
             db.session.commit()
-            flash(f"Account opened for {user.full_name} ({user.role_label}).", "success")
-            return redirect(url_for("admin.show_user", user_id=user.id))
+            flash(f"Account opened for {user.full_name} ({user.role_label}). Give them the one-time link "
+                  "below: they choose their own password with it.", "success")
+            return _render_user(user, reset_link=url_for("auth.reset_password", token=token, _external=True),
+                                status=201)
     status = 400 if request.method == "POST" else 200
     return render_template("admin/new_user.html", form=form), status
 

@@ -68,11 +68,11 @@ class NewUserForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False),
                                             Length(max=254)])
     full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
-    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
-    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=256)],
-                             description=PASSWORD_HELP + " Give it to the person in private; "
-                             "they should change it at first sign-in.",
-                             render_kw={"autocomplete": "new-password"})
+    # No role is preselected: opening a doctor's account by mistake grants clinical signing rights.
+    role = SelectField("Role", choices=[SelectChoice("", "Choose…"), *ROLE_CHOICES],
+                       validators=[DataRequired("Choose the person's role.")],
+                       description="The person chooses their own password through a one-time link, "
+                       "shown on the next page.")
 
 
 class ChangeRoleForm(ConfirmPasswordForm):

@@ -91,10 +91,10 @@ def test_admin_opens_an_account_for_a_new_nurse(page: Page) -> None:
     page.get_by_label("Full name").fill("Noor Lindqvist")
     page.get_by_label("Email").fill("noor.lindqvist@demo.clinic")
     page.get_by_label("Role").select_option(label="Nurse")
-    page.get_by_label("Initial password").fill("saffron kettle orbit meadow lantern")
     page.get_by_role("button", name="Open account").click()
 
     expect(page.get_by_text("Account opened for Noor Lindqvist (Nurse).")).to_be_visible()
+    expect(page.locator("#reset-link")).to_be_visible()  # she chooses her own password with it
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Accounts").click()
     row = page.get_by_role("row").filter(has_text="noor.lindqvist@demo.clinic")
