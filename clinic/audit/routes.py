@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template, request
+from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
@@ -17,6 +18,20 @@ from clinic.auth.models import User
 from clinic.extensions import db
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+# Catalogue tables under clinic.records hold no patient data; admins maintain them.
+_CATALOGUE_TABLES = frozenset({"indication", "area", "condition", "contraindication_rule", "consent_form",
+                               "consent_text_version", "record_number_counter"})
+
+
+def clinical_record_types() -> frozenset[str]:
+    """Tables whose audit details hold patient data: admins see that a change happened, not what it was."""
+    return frozenset(
+        mapper.class_.__tablename__ for mapper in db.Model.registry.mappers
+        if mapper.class_.__module__.startswith("clinic.records.")
+        and mapper.class_.__tablename__ not in _CATALOGUE_TABLES
+    )
 
 
 def _filtered_events(form: AuditFilterForm, page_size: int) -> list[AuditEvent]:
@@ -60,6 +75,7 @@ def list_events() -> tuple[str, int]:
     return render_template(
         "audit/events.html", form=form, events=events[:page_size], next_before=next_before,
         filter_args=args, action_labels=dict(ACTION_LABELS), verify_form=ActionForm(),
+        hidden_types=clinical_record_types() if current_user.role == "admin" else frozenset(),
     ), status
 
 
