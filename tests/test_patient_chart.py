@@ -573,6 +573,7 @@ def test_concurrent_history_edits_give_the_second_409_with_its_input_kept(nurse_
                                  _history_form(1, notes="Reacts to adhesive plasters"))
     assert second.status_code == 409
     assert "Reacts to adhesive plasters" in second.get_data(as_text=True)
+    assert "Metformin 500 mg" in second.get_data(as_text=True)  # what was saved meanwhile is shown
     assert patients.current_history(patient).number == 2
     with pytest.raises(VersionConflictError):
         patients.record_history(patient, patients.HistoryInput(), patient_user(patient), based_on=1)
@@ -675,3 +676,46 @@ def test_the_name_search_can_use_the_trigram_index_on_postgresql(app, staff) -> 
         plan = "\n".join(conn.execute(sa.text(
             "EXPLAIN SELECT id FROM patient WHERE search_text LIKE '%urand%'")).scalars())
     assert "ix_patient_search_text_trgm" in plan
+
+
+def test_the_history_form_offers_conditions_as_ticked_checkboxes(nurse_client, staff, patient) -> None:
+    record_history(patient, staff["nurse"], condition_codes=["herpes_labialis"])
+    page = nurse_client.get(f"/patients/{patient.id}/history").get_data(as_text=True)
+    diabetes = [line for line in page.splitlines() if 'value="diabetes"' in line]
+    assert diabetes and 'type="checkbox"' in diabetes[0] and "checked" not in diabetes[0]
+    ticked = [line for line in page.splitlines() if 'value="herpes_labialis"' in line]
+    assert ticked and "checked" in ticked[0]
+
+
+def test_a_screening_for_two_areas_is_saved_from_the_answers_page(nurse_client, patient) -> None:
+    plan = nurse_client.get(f"/patients/{patient.id}/screenings/new")
+    assert 'type="checkbox"' in plan.get_data(as_text=True)
+    page = nurse_client.get(f"/patients/{patient.id}/screenings/new?indication={INDICATION}&areas=cheeks&areas=forehead")
+    assert page.status_code == 200
+    rules = screening_services.applicable_rules(INDICATION, AREAS)
+    data = {"indication": INDICATION, "areas": "cheeks forehead", "confirm": "y"}
+    for r in rules:
+        if r.trigger != "age_under":
+            data[f"rule_{r.id}"] = "no"
+    response = nurse_client.submit(f"/patients/{patient.id}/screenings/new", data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert db.session.scalar(sa.select(Screening.areas)) == "cheeks forehead"
+
+
+def test_admins_see_that_a_chart_changed_but_not_its_clinical_content(admin_client, auditor_client, staff) -> None:
+    register(staff["nurse"], first="Odile", last="Secret", notes="Confidential: anxious about needles")
+    hidden = admin_client.get("/audit").get_data(as_text=True)
+    assert "Clinical details are not shown to admins" in hidden
+    assert "Odile" not in hidden and "anxious about needles" not in hidden
+    shown = auditor_client.get("/audit").get_data(as_text=True)
+    assert "Odile" in shown
+
+
+def test_a_blank_signature_pad_is_refused_when_the_pad_was_shown(nurse_client, patient) -> None:
+    version = treatment_form().current_version
+    data = {"text_version_id": str(version.id), "content_hash": version.content_hash,
+            "signed_name": "Amélie Durand", "signature_image": "", "pad_shown": "1"}
+    response = nurse_client.submit(f"/patients/{patient.id}/consents/new", data)
+    assert response.status_code == 400
+    assert "sign in the box" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Consent)) == 0

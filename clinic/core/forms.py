@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import flash
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import SelectField, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import StopValidation
 
 from clinic.core.errors import ClinicError
@@ -41,3 +43,17 @@ def show_error(form: FlaskForm, error: ClinicError) -> None:
         target.errors = [*target.errors, str(error)] if isinstance(target.errors, list) else [str(error)]
     else:
         flash(str(error), "error")
+
+
+def local_to_utc(local: datetime | None) -> datetime | None:
+    """Times typed in the clinic are the server's local time; the database keeps UTC."""
+    if local is None:
+        return None
+    return local.astimezone().astimezone(timezone.utc)
+
+
+class CheckboxesField(SelectMultipleField):
+    """A pick of several as checkboxes: iterating it gives one checkbox per choice (tablet-friendly)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

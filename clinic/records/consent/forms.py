@@ -23,6 +23,8 @@ class SignConsentForm(FlaskForm):
                               validators=[DataRequired("The patient types their full name."), Length(max=200)],
                               render_kw={"autocomplete": "off"})
     signature_image = HiddenField()
+    # Set to 1 by the signature script: the pad was offered, so a drawn signature is expected.
+    pad_shown = HiddenField()
 
 
 class WithdrawConsentForm(FlaskForm):

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read, record_event
-from clinic.core.errors import ClinicError
+from clinic.core.errors import ClinicError, FieldError
 from clinic.core.forms import show_error
 from clinic.core.pdf import pdf_response
 from clinic.extensions import db
@@ -66,6 +66,8 @@ def new_consent(patient_id: int) -> Response | tuple[str, int]:
         try:
             if form.content_hash.data != version.content_hash:
                 raise ClinicError("The text changed while the patient was reading it; reload and sign again.")
+            if form.pad_shown.data == "1" and not form.signature_image.data:
+                raise FieldError("signature_image", "Ask the patient to sign in the box above the button.")
             consent = services.record_consent(patient, version, form.signed_name.data,
                                               form.signature_image.data or None, current_user)
         except ClinicError as error:
@@ -114,7 +116,8 @@ def withdraw(consent_id: int) -> Response | tuple[str, int]:
             show_error(form, error)
         else:
             db.session.commit()
-            flash("Consent withdrawn. Treatment under it is no longer possible.", "warning")
+            flash("Consent withdrawn. Treatment under it is no longer possible." if consent.text_version.form.kind
+                  == "treatment" else "Consent withdrawn. Photographs may no longer be taken or used.", "warning")
             return redirect(url_for("consent.show_consent", consent_id=consent.id))
     return render_template("consent/show.html", consent=consent, patient=patient, withdraw_form=form), 400
 

@@ -53,6 +53,10 @@ def withdraw_text_version(version: ConsentTextVersion, reason: str) -> None:
         raise FieldError("reason", "Say why this version must not be used.")
     if version.withdrawn_at is not None:
         raise ClinicError("This version is already withdrawn.")
+    if version.form.current_version is version and len([v for v in version.form.versions
+                                                        if v.withdrawn_at is None]) == 1:
+        raise ClinicError("This is the only version of the text: publish a corrected version first, "
+                          "otherwise nobody can record this consent.")
     version.withdrawn_at = utcnow()
     version.withdrawn_reason = reason
 

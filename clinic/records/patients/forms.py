@@ -20,7 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from clinic.core.forms import optional_int
+from clinic.core.forms import CheckboxesField, optional_int
 from clinic.records.patients.models import BREASTFEEDING, FITZPATRICK, PREGNANCY, SEXES, TREATMENT_KINDS
 
 
@@ -33,7 +33,7 @@ class PatientForm(FlaskForm):
     first_name = StringField("First name", validators=[DataRequired("Enter the first name."), Length(max=100)])
     last_name = StringField("Last name", validators=[DataRequired("Enter the last name."), Length(max=100)])
     date_of_birth = DateField("Date of birth", validators=[InputRequired("Enter the date of birth.")])
-    sex = SelectField("Sex", choices=_choices(SEXES), validators=[DataRequired()])
+    sex = SelectField("Sex", choices=_choices(SEXES, blank="Choose…"), validators=[DataRequired("Choose from the list.")])
     fitzpatrick = SelectField(
         "Skin type (Fitzpatrick)", coerce=optional_int, validators=[Optional()],
         choices=[SelectChoice("", "Not recorded")] + [SelectChoice(str(k), f"Type {v}") for k, v in FITZPATRICK.items()],
@@ -69,7 +69,7 @@ class TreatmentRow(Form):
 
 
 class HistoryForm(FlaskForm):
-    condition_codes = SelectMultipleField("Conditions", validators=[Optional()])
+    condition_codes = CheckboxesField("Conditions", validators=[Optional()])
     medications = FieldList(FormField(MedicationRow), min_entries=1)
     allergy_ingredient_ids = SelectMultipleField("Allergies to ingredients", coerce=int, validators=[Optional()],
                                                  description="The gate refuses products that contain these.")

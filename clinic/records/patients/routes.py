@@ -13,8 +13,7 @@ from wtforms import SelectChoice
 from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
-from clinic.core.forms import show_error
-from clinic.core.models import utcnow
+from clinic.core.forms import local_to_utc, show_error
 from clinic.core.services import check_version, void_record
 from clinic.extensions import db
 from clinic.inventory.models import Ingredient, Product
@@ -226,11 +225,15 @@ def edit_history(patient_id: int) -> Response | tuple[str, int]:
                                               based_on=int(form.based_on.data or 0))
         except VersionConflictError:
             db.session.rollback()
-            flash("Someone saved this history while you were editing it. Your changes are still in the "
-                  f"form; compare with version {current.number if current else 0} on the chart, then save again.",
-                  "error")
+            db.session.expire_all()
+            current = services.current_history(patient)
+            flash(f"Someone saved version {current.number if current else 0} of this history while you were "
+                  "editing. Your entries are still in the form, but they do not include that version's changes, "
+                  "shown above the form: add them to your entries, then save.", "error")
             form.based_on.data = current.number if current else 0
             status = 409
+            return render_template("patients/history_form.html", form=form, patient=patient, current=current,
+                                   treatment_kinds=TREATMENT_KINDS, saved=current), status
         except ClinicError as error:
             db.session.rollback()
             show_error(form, error)
@@ -283,7 +286,7 @@ def new_patch_test(patient_id: int) -> Response | tuple[str, int]:
         ingredient = db.session.get(Ingredient, int(raw_id)) if kind == "ingredient" else None
         try:
             services.record_patch_test(patient, current_user, product=product, ingredient=ingredient,
-                                       applied_at=_as_utc(form.applied_at.data))
+                                       applied_at=local_to_utc(form.applied_at.data))
         except ClinicError as error:
             db.session.rollback()
             show_error(form, error)
@@ -292,13 +295,6 @@ def new_patch_test(patient_id: int) -> Response | tuple[str, int]:
             flash("Patch test recorded. Read it in 24 to 48 hours.", "success")
             return redirect(url_for("patients.show_chart", patient_id=patient.id))
     return render_template("patients/patch_test_form.html", form=form, patient=patient), 400
-
-
-def _as_utc(local: datetime | None) -> datetime | None:
-    """Times typed in the clinic are the server's local time."""
-    if local is None:
-        return None
-    return local.astimezone().astimezone(utcnow().tzinfo)
 
 
 @bp.route("/<int:patient_id>/patch-tests/<int:test_id>/read", methods=["GET", "POST"])
@@ -315,7 +311,7 @@ def read_patch_test(patient_id: int, test_id: int) -> Response | tuple[str, int]
     if form.validate_on_submit():
         try:
             version = services.read_patch_test(test, form.result.data, form.notes.data, current_user,
-                                               read_at=_as_utc(form.read_at.data))
+                                               read_at=local_to_utc(form.read_at.data))
         except ClinicError as error:
             db.session.rollback()
             show_error(form, error)

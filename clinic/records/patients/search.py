@@ -23,7 +23,8 @@ from clinic.records.patients.models import Patient
 
 SEARCH_TABLE = "patient_search"  # SQLite only: the FTS5 table and its shadow tables
 PAGE_SIZE = 25
-_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y")
+# Typed dates, including the form the chart shows ("04 May 1985").
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d %b %Y", "%d %B %Y")
 
 
 def is_search_table(name: str) -> bool:

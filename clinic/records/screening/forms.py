@@ -17,6 +17,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from clinic.core.forms import CheckboxesField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.records.screening.models import COMPUTED_TRIGGERS, RULE_KINDS, RULE_TRIGGERS, ContraindicationRule
@@ -31,7 +32,7 @@ class PlanForm(FlaskForm):
         csrf = False
 
     indication = SelectField("Planned treatment", validators=[DataRequired("Choose the planned treatment.")])
-    areas = SelectMultipleField("Treatment areas", validators=[DataRequired("Choose at least one area.")])
+    areas = CheckboxesField("Treatment areas", validators=[DataRequired("Choose at least one area.")])
 
 
 class AnswersBase(FlaskForm):

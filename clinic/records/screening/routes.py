@@ -16,7 +16,7 @@ from clinic.core.errors import ClinicError, VersionConflictError
 from clinic.core.forms import show_error
 from clinic.core.services import check_version, void_record
 from clinic.extensions import db
-from clinic.records.catalogue.models import Area, Indication
+from clinic.records.catalogue.models import Area, Condition, Indication
 from clinic.records.patients.forms import VoidForm
 from clinic.records.patients.routes import load_patient
 from clinic.records.patients.services import current_history
@@ -36,6 +36,10 @@ def _plan_choices(form: PlanForm | RuleForm) -> None:
         form.indication.choices = [SelectChoice("", "Choose…"), *choices]
     else:
         form.indications.choices = choices
+        codes = db.session.scalars(sa.select(Condition.code).where(Condition.active.is_(True))
+                                   .order_by(Condition.sort_order))
+        form.trigger_value.description = (f"{form.trigger_value.description} Condition codes: "
+                                          f"{', '.join(codes)}.")
     form.areas.choices = [SelectChoice(a.code, a.name, optgroup=a.region.title()) for a in areas]
 
 
@@ -55,7 +59,7 @@ def new_screening(patient_id: int) -> Response | tuple[str, int]:
         return redirect(url_for("patients.show_chart", patient_id=patient.id))
     source = request.form if request.method == "POST" else request.args
     plan = PlanForm(MultiDict([("indication", source.get("indication", "")),
-                               *[("areas", a) for a in (source.getlist("areas") or source.get("areas", "").split())]]))
+                               *[("areas", a) for value in source.getlist("areas") for a in value.split()]]))
     _plan_choices(plan)
     if not (source.get("indication") or source.get("areas")) or not plan.validate():
         status = 400 if source.get("indication") or source.get("areas") or request.method == "POST" else 200

@@ -58,5 +58,18 @@
   canvas.addEventListener("pointercancel", finish);
   canvas.addEventListener("pointerleave", finish);
   if (clear) { clear.addEventListener("click", function () { resize(); }); }
+  var pad = document.getElementById("pad_shown");
+  if (pad) { pad.value = "1"; }
+  // After a refused save the page comes back with the signature already drawn: keep it.
+  var kept = field.value;
   resize();
+  if (kept && kept.indexOf("data:image/png;base64,") === 0) {
+    var image = new Image();
+    image.onload = function () {
+      ctx.drawImage(image, 0, 0, canvas.clientWidth, canvas.clientHeight);
+      field.value = kept;
+      drawn = true;
+    };
+    image.src = kept;
+  }
 })();
