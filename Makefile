@@ -3,6 +3,8 @@ VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 5000
 WORKERS ?= 2
+# Test processes in parallel (pytest-xdist); each has its own database.
+TEST_WORKERS ?= 2
 FLASK = $(VENV)/bin/flask --app wsgi
 
 .PHONY: run test install db lint clean
@@ -27,7 +29,7 @@ run: db
 
 ## The whole test suite (DATABASE_URL=postgresql+psycopg://... runs it on PostgreSQL).
 test: install
-	$(VENV)/bin/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov

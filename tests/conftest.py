@@ -28,6 +28,25 @@ from config import TestConfig
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith("postgresql")
+
+
+def _database_per_worker(url_text: str, worker: str) -> str:
+    """pytest-xdist: each worker empties its own database between tests, never another's."""
+    url = sa.engine.make_url(url_text)
+    url = url.set(database=f"{url.database}_{worker}")
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                              {"name": url.database}).scalar()
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+if ON_POSTGRES and os.environ.get("PYTEST_XDIST_WORKER"):
+    DATABASE_URL = _database_per_worker(DATABASE_URL, os.environ["PYTEST_XDIST_WORKER"])
+    os.environ["DATABASE_URL"] = DATABASE_URL  # the browser tests' server derives its database from it
 ROLES = ("doctor", "nurse", "auditor", "admin")
 PASSWORDS = {role: f"correct horse battery staple {role}" for role in ROLES}
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -65,10 +84,12 @@ def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 # Rows the migrations themselves insert (the audit chain head, default catalogues),
 # captured once after migrating so that every test starts from exactly that state.
 _MIGRATION_ROWS: dict[str, list[dict[str, object]]] = {}
+# The migrated schema, reflected once: reflecting it again after every test costs minutes.
+_SCHEMA = sa.MetaData()
 
 
 def _capture_migration_rows(engine: sa.Engine) -> None:
-    metadata = sa.MetaData()
+    metadata = _SCHEMA
     metadata.reflect(engine)
     with engine.connect() as conn:
         for name, table in metadata.tables.items():
@@ -81,8 +102,7 @@ def _capture_migration_rows(engine: sa.Engine) -> None:
 
 def _empty_postgres(app: Flask) -> None:
     with app.app_context():
-        metadata = sa.MetaData()
-        metadata.reflect(db.engine)
+        metadata = _SCHEMA
         with db.engine.begin() as conn:
             tables = [t for t in metadata.tables if t != "alembic_version"]
             # Triggers off for this transaction only: the audit table refuses TRUNCATE.
