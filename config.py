@@ -85,6 +85,10 @@ class Config:
     PHONE_REGION = os.environ.get("PHONE_REGION", "GB")
     RECORD_NUMBER_PREFIX = os.environ.get("RECORD_NUMBER_PREFIX", "P")
     SCREENING_VALID_DAYS = _env_int("SCREENING_VALID_DAYS", 30)
+    # Printed on every aftercare sheet: whom the patient calls about a side effect.
+    CLINIC_SIDE_EFFECTS_CONTACT = os.environ.get(
+        "CLINIC_SIDE_EFFECTS_CONTACT", "Call the clinic on +44 20 7946 0000 (8:00–20:00); out of hours, call 111."
+    )
     AUDIT_PAGE_SIZE = 50
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -102,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     from clinic.records.consent.routes import bp as consent_bp
     from clinic.records.patients.routes import bp as patients_bp
     from clinic.records.screening.routes import bp as screening_bp
+    from clinic.records.treatments.routes import bp as treatments_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
@@ -111,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(patients_bp)
     app.register_blueprint(screening_bp)
     app.register_blueprint(consent_bp)
+    app.register_blueprint(treatments_bp)
 
 
 def register_cli(app: Flask) -> None:
@@ -127,6 +130,8 @@ def register_template_helpers(app: Flask) -> None:
     from clinic.permissions import can
 
     app.jinja_env.globals["can"] = can
+    # Date pickers refuse future dates where a future date makes no sense (date of birth).
+    app.jinja_env.globals["today_iso"] = lambda: date.today().isoformat()
     app.jinja_env.globals["clinic_name"] = app.config["CLINIC_NAME"]
 
 

@@ -362,3 +362,151 @@ def test_a_voided_patient_cannot_have_a_session(course, stock, staff, patient) -
     with pytest.raises(services.SessionRefused):
         services.save_session(course, entry(stock), staff["doctor"])
 
+
+
+# --- the pages ---------------------------------------------------------------------------------------
+
+
+def _session_post(stock, **overrides):
+    local = NOW.astimezone().replace(tzinfo=None)
+    data = {
+        "action": "save", "performed_at": local.strftime("%Y-%m-%dT%H:%M"), "skin_preparation": "chlorhexidine",
+        "technique": "nappage", "needle_gauge": "32", "needle_length_mm": "4", "nurse_id": "",
+        "anaesthetic_lot_id": "", "anaesthetic_minutes": "", "notes": "",
+        "preparations-0-label": "Glow cocktail",
+        "preparations-0-components-0-lot_id": str(stock["vitamins"].id),
+        "preparations-0-components-0-units": "1", "preparations-0-components-0-volume_ml": "3",
+        "preparations-0-components-1-lot_id": str(stock["ha"].id),
+        "preparations-0-components-1-units": "1", "preparations-0-components-1-volume_ml": "2",
+        "injections-0-area_code": "cheeks", "injections-0-preparation": "0", "injections-0-depth_mm": "1.5",
+        "injections-0-volume_ml": "2.5", "injections-0-points": "50",
+        "injections-1-area_code": "forehead", "injections-1-preparation": "0", "injections-1-depth_mm": "1",
+        "injections-1-volume_ml": "1.5", "injections-1-points": "30",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_doctor_plans_a_course_from_the_chart(doctor_client, patient) -> None:
+    page = doctor_client.get(f"/patients/{patient.id}/courses/new")
+    assert page.status_code == 200 and 'type="checkbox"' in page.get_data(as_text=True)
+    response = doctor_client.submit(f"/patients/{patient.id}/courses/new", {
+        "indication_code": "mesolift", "area_codes": ["cheeks", "neck"], "starts_on": TODAY.isoformat()})
+    assert response.status_code == 302
+    course_page = doctor_client.get(response.location).get_data(as_text=True)
+    assert "0 of 6" in course_page and "Log session 1" in course_page
+    assert "Anti-ageing (mesolift)" in doctor_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+
+
+def test_a_doctor_logs_signs_and_amends_a_session_through_the_pages(doctor_client, course, stock, staff) -> None:
+    form = doctor_client.get(f"/courses/{course.id}/sessions/new")
+    assert form.status_code == 200
+    assert 'id="area-map"' in form.get_data(as_text=True)
+    saved = doctor_client.submit(f"/courses/{course.id}/sessions/new", _session_post(stock))
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:3000]
+    session = db.session.scalar(sa.select(TreatmentSession))
+    page = doctor_client.get(saved.location).get_data(as_text=True)
+    assert "draft, not signed" in page and "L-VITAMINS" in page
+
+    wrong = doctor_client.submit(f"/sessions/{session.id}/sign", {"password": "guess"})
+    assert wrong.status_code == 400 and "did not match" in wrong.get_data(as_text=True)
+    assert audit_rows("reauth_failed")[-1].user_id == staff["doctor"].id
+    signed = doctor_client.submit(f"/sessions/{session.id}/sign", {"password": PASSWORDS["doctor"]})
+    assert signed.status_code == 302
+    page = doctor_client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert 'id="signature-status">signed' in page and "performed by" in page
+
+    injection = db.session.scalar(sa.select(InjectionLog).where(InjectionLog.area_code == "cheeks"))
+    amended = doctor_client.submit(f"/sessions/{session.id}/amend", {
+        "target_field": f"injection:{injection.id}:volume_ml", "new_value": "2", "reason": "typo",
+        "password": PASSWORDS["doctor"]})
+    assert amended.status_code == 302
+    page = doctor_client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert "<del" in page and "typo" in page
+    assert doctor_client.get(f"/sessions/{session.id}/edit").status_code == 302  # signed: no editing
+
+
+def test_a_refused_session_shows_every_reason_and_keeps_the_input(doctor_client, course, stock, staff) -> None:
+    inventory.quarantine_lot(stock["ha"], staff["auditor"], "fridge alarm")
+    db.session.commit()
+    response = doctor_client.submit(f"/courses/{course.id}/sessions/new", _session_post(stock, notes="kept text"))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "cannot be saved" in page and "quarantined" in page and "kept text" in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TreatmentSession)) == 0
+
+
+def test_a_row_error_is_shown_next_to_its_row(doctor_client, course, stock) -> None:
+    response = doctor_client.submit(f"/courses/{course.id}/sessions/new",
+                                     _session_post(stock, **{"injections-1-depth_mm": "20"}))
+    assert response.status_code == 400
+    assert "between 0.5 and 13" in response.get_data(as_text=True)
+
+
+def test_adding_a_row_saves_nothing(doctor_client, course, stock) -> None:
+    response = doctor_client.submit(f"/courses/{course.id}/sessions/new",
+                                    _session_post(stock, action="add_injection"))
+    assert response.status_code == 200
+    assert 'name="injections-2-area_code"' in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TreatmentSession)) == 0
+
+
+def test_two_doctors_saving_the_same_draft_the_second_gets_409(doctor_client, course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    version = str(session.version)
+    first = doctor_client.submit(f"/sessions/{session.id}/edit", _session_post(stock, version=version, notes="a"))
+    assert first.status_code == 302
+    second = doctor_client.submit(f"/sessions/{session.id}/edit", _session_post(stock, version=version, notes="b"))
+    assert second.status_code == 409 and "b</textarea>" in second.get_data(as_text=True)
+
+
+def test_nurses_and_auditors_read_sessions_but_only_doctors_write(clients, course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    for role in ("nurse", "auditor"):
+        assert clients[role].get(f"/sessions/{session.id}").status_code == 200
+        assert clients[role].get(f"/courses/{course.id}").status_code == 200
+        assert clients[role].get(f"/courses/{course.id}/sessions/new").status_code == 403
+    assert clients["admin"].get(f"/sessions/{session.id}").status_code == 403
+    before = len(audit_rows("read_chart"))
+    clients["auditor"].get(f"/sessions/{session.id}")
+    assert len(audit_rows("read_chart")) == before + 1
+
+
+def test_the_aftercare_sheet_and_its_pdf(nurse_client, course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    page = nurse_client.get(f"/sessions/{session.id}/aftercare").get_data(as_text=True)
+    sauna = (session.performed_at.astimezone() + timedelta(days=5)).strftime("%A %d %B")
+    assert sauna in page and "Revita C Glow, lot L-VITAMINS" in page and "+44 20 7946 0000" in page
+    pdf = nurse_client.get(f"/sessions/{session.id}/aftercare.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+
+def test_the_doctors_home_page_lists_drafts_and_todays_sessions(doctor_client, course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    page = doctor_client.get("/").get_data(as_text=True)
+    assert "Your drafts not yet signed" in page and "Amélie Durand" in page
+
+
+def test_the_session_page_uses_a_fixed_number_of_queries(app, doctor_client, course, stock, staff) -> None:
+    def queries(session_id: int) -> int:
+        counted = []
+
+        def count(*_args) -> None:
+            counted.append(1)
+
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert doctor_client.get(f"/sessions/{session_id}").status_code == 200
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        return len(counted)
+
+    small = save(course, stock, staff["doctor"])
+    rows = [services.InjectionInput(code, 0, depth_mm=Decimal("1"), volume_ml=Decimal("0.3"), points=5)
+            for code in ("cheeks", "forehead", "chin", "perioral", "temples", "under_eye", "neck")]
+    record_history(course.patient, staff["nurse"])
+    screen(course.patient, staff["nurse"], areas=("cheeks", "forehead", "chin", "perioral", "temples", "under_eye",
+                                                  "neck"))
+    large = save(course, stock, staff["doctor"], when=NOW + timedelta(seconds=20), injections=rows,
+                 acknowledged=["interval"])
+    assert queries(small.id) == queries(large.id)

@@ -12,6 +12,7 @@ from clinic.auth.services import create_user
 from clinic.extensions import db
 from clinic.inventory.demo import seed_demo_stock
 from clinic.records.demo import seed_demo_patients
+from clinic.records.treatments.demo import seed_demo_courses
 
 # Demo-only accounts, for the local demo on 127.0.0.1. Production refuses to seed.
 DEMO_ACCOUNTS = (
@@ -44,6 +45,7 @@ def seed(if_empty: bool) -> None:
                  for email, name, role, password in DEMO_ACCOUNTS}
         seed_demo_stock(receiver=staff["nurse"], holder=staff["auditor"])
         seed_demo_patients(doctor=staff["doctor"], nurse=staff["nurse"])
+        seed_demo_courses(doctor=staff["doctor"], nurse=staff["nurse"])
         db.session.commit()
         click.echo("Demo data loaded.")
     click.echo("Demo accounts (local demo only):")

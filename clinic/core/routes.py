@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import Blueprint, render_template
 from flask_login import current_user
@@ -27,10 +29,17 @@ ROLE_DUTIES = {
 @bp.get("/")
 def home() -> str:
     """The signed-in person's start page: their role, their sign-in history, their work."""
+    worklist = None
+    if current_user.role == "doctor":
+        from clinic.records.treatments.routes import doctor_worklist
+
+        worklist = doctor_worklist(current_user, date.today())
     return render_template(
         "core/home.html",
         duties=ROLE_DUTIES[current_user.role],
         sign_ins=recent_sign_in_activity(current_user),
+        worklist=worklist,
+        today=date.today(),
     )
 
 

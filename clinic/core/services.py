@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
@@ -48,6 +49,24 @@ def _changed_columns(obj: object) -> set[str]:
     return changed
 
 
+def locked_in_database(session: Session, obj: LockableMixin) -> Any:
+    """The row's lock time before this flush (None if it was not locked)."""
+    history = inspect(obj).attrs["locked_at"].history
+    if history.deleted:
+        return history.deleted[0]
+    if not history.added:
+        return obj.locked_at
+    # Set without the old value loaded (a row inserted earlier in this session): ask the database.
+    identity = inspect(obj).identity
+    if identity is None:
+        return None
+    mapper = inspect(obj).mapper
+    with session.no_autoflush:
+        return session.execute(
+            sa.select(mapper.columns["locked_at"]).where(mapper.primary_key[0] == identity[0])
+        ).scalar()
+
+
 def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
     """Refuse deletes of clinical rows and changes to locked rows, whatever code path tries."""
     for obj in session.deleted:
@@ -58,10 +77,8 @@ def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
     for obj in session.dirty:
         if not isinstance(obj, LockableMixin):
             continue
-        state = inspect(obj)
-        locked_before = state.attrs["locked_at"].history.deleted or [obj.locked_at]
-        if locked_before[0] is None:
-            continue  # locking happens in this flush: allowed
+        if locked_in_database(session, obj) is None:
+            continue  # not locked yet, or locking happens in this flush: allowed
         forbidden = _changed_columns(obj) - obj.__lock_exempt__
         if forbidden:
             raise RecordLockedError(

@@ -14,6 +14,8 @@ from clinic.records.consent.models import Consent, ConsentTextVersion
 from clinic.records.gate import GateResult, check_treatment_allowed
 from clinic.records.patients.models import HistoryVersion, PatchTest, Patient
 from clinic.records.screening.models import Screening, ScreeningAnswer
+from clinic.records.treatments.models import Course, TreatmentSession
+from clinic.records.treatments.services import live_sessions, next_due
 
 
 @dataclass
@@ -29,6 +31,14 @@ class PlannedTreatment:
 
 
 @dataclass
+class CourseSummary:
+    course: Course
+    done: int
+    drafts: int
+    next_due: date | None
+
+
+@dataclass
 class Chart:
     patient: Patient
     history: HistoryVersion | None
@@ -36,6 +46,7 @@ class Chart:
     consents: list[Consent]
     patch_tests: list[PatchTest]
     planned: list[PlannedTreatment]
+    courses: list[CourseSummary] = field(default_factory=list)
     badges: list[Badge] = field(default_factory=list)
 
 
@@ -68,13 +79,24 @@ def load_chart(patient: Patient, today: date) -> Chart:
     indications = list(db.session.scalars(
         sa.select(Indication).where(Indication.code.in_(codes)).order_by(Indication.sort_order)
     )) if codes else []
+    courses = db.session.scalars(
+        sa.select(Course).where(Course.patient_id == patient.id).order_by(Course.starts_on.desc(), Course.id.desc())
+        .options(selectinload(Course.sessions).selectinload(TreatmentSession.signature),
+                 selectinload(Course.indication))
+    ).all()
+    summaries = [
+        CourseSummary(course, len(live_sessions(course)),
+                      sum(1 for s in course.sessions if not s.is_voided and not s.is_signed), next_due(course))
+        for course in courses
+    ]
+    treated_before = any(summary.done for summary in summaries)
     planned = []
     for indication in indications:
         areas = next((s.area_codes for s in screenings
                       if s.indication_code == indication.code and not s.is_voided), set())
         planned.append(PlannedTreatment(indication, check_treatment_allowed(
-            patient, indication.code, sorted(areas), [], today)))
-    chart = Chart(patient, history, screenings, consents, patch_tests, planned)
+            patient, indication.code, sorted(areas), [], today, first_treatment=not treated_before)))
+    chart = Chart(patient, history, screenings, consents, patch_tests, planned, summaries)
     chart.badges = _badges(chart)
     return chart
 
@@ -106,7 +128,7 @@ def _badges(chart: Chart) -> list[Badge]:
     live_tests = [t for t in chart.patch_tests if not t.is_voided]
     if any(t.result == "pending" for t in live_tests):
         badges.append(Badge("patch test to read", "warn"))
-    elif not any(t.result == "negative" for t in live_tests):
+    elif not any(t.result in ("negative", "positive") for t in live_tests):
         badges.append(Badge("patch test due", "warn"))
     if any(t.result == "positive" for t in live_tests):
         badges.append(Badge("positive patch test", "bad"))

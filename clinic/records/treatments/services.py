@@ -16,13 +16,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from clinic.auth.models import User
 from clinic.auth.services import reauthenticate
 from clinic.core.errors import ClinicError, FieldError, RecordLockedError
 from clinic.core.models import utcnow
+from clinic.core.services import locked_in_database
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
 from clinic.inventory.services import check_lot_usable, lot_stock
@@ -501,6 +502,11 @@ def sign_session(session: TreatmentSession, doctor: User, password: str, code: s
     if doctor.id != session.doctor_id:
         raise ClinicError("Only the doctor who performed the session signs it.")
     reauthenticate(doctor, password, code, purpose="sign session")
+    return apply_signature(session, doctor)
+
+
+def apply_signature(session: TreatmentSession, doctor: User) -> SessionSignature:
+    """Sign after the caller re-authenticated the doctor (``sign_session``) or for seeded demo data."""
     signature = SessionSignature(session=session, signer_id=doctor.id, printed_name=doctor.full_name,
                                  meaning=SIGNATURE_MEANING, content_sha256=content_digest(session))
     db.session.add(signature)
@@ -615,10 +621,8 @@ def _guard_signed_children(session: Session, flush_context: object, instances: o
         owner = _session_of(obj)
         if owner is None:
             continue
-        state = inspect(owner)
-        locked_before = state.attrs["locked_at"].history.deleted or [owner.locked_at]
-        if locked_before[0] is not None and (obj in session.deleted or obj in session.new
-                                             or session.is_modified(obj)):
+        if locked_in_database(session, owner) is not None and (
+                obj in session.deleted or obj in session.new or session.is_modified(obj)):
             raise RecordLockedError("This session is signed and locked; corrections are amendments.")
 
 
