@@ -155,7 +155,7 @@ def test_nurse_screens_a_patient_a_doctor_overrides_and_the_patient_signs(
     page.get_by_role("button", name="Next: the questions").click()
 
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Screening: {INDICATION}")
-    expect(page.get_by_text("Areas: forehead, cheeks, under eye ·")).to_be_visible()
+    expect(page.get_by_text("Areas: Forehead, Cheeks, Under-eye area ·")).to_be_visible()
     expect(page.get_by_text("pre-filled from the medical history (version 1)")).to_be_visible()
 
     autoimmune = page.locator("#question-autoimmune_disease")
@@ -208,7 +208,7 @@ def test_nurse_screens_a_patient_a_doctor_overrides_and_the_patient_signs(
     ])
     screening_row = section(page, "Screenings").get_by_role("row").filter(has_text=INDICATION)
     expect(screening_row.get_by_role("cell")).to_have_text([
-        f"{today:%d %b %Y}", INDICATION, "cheeks forehead under eye", "Needs doctor review",
+        f"{today:%d %b %Y}", INDICATION, "Forehead, Cheeks, Under-eye area", "Needs doctor review",
         "Sam Okafor",
     ])
 

@@ -48,3 +48,18 @@ class Condition(db.Model):
     sort_order: Mapped[int] = mapped_column(sa.Integer, default=0)
     note: Mapped[Optional[str]] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+
+def area_labels(codes: str | list[str] | set[str] | None) -> str:
+    """'cheeks under_eye' -> 'Cheeks, Under-eye area': the catalogue's names, in its order."""
+    from flask import g
+
+    if not codes:
+        return "—"
+    wanted = codes.split() if isinstance(codes, str) else list(codes)
+    names = getattr(g, "_area_names", None)
+    if names is None:
+        rows = db.session.execute(sa.select(Area.code, Area.name, Area.sort_order)).all()
+        names = g._area_names = {code: (order, name) for code, name, order in rows}
+    known = sorted((names[c] for c in wanted if c in names), key=lambda pair: pair[0])
+    return ", ".join([name for _, name in known] + [c for c in wanted if c not in names])
