@@ -719,3 +719,12 @@ def test_a_blank_signature_pad_is_refused_when_the_pad_was_shown(nurse_client, p
     assert response.status_code == 400
     assert "sign in the box" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Consent)) == 0
+
+
+def test_an_auditor_finds_a_charts_audit_rows_by_its_record_number(auditor_client, staff) -> None:
+    made = register(staff["nurse"], first="Ines", last="Audit")
+    auditor_client.get(f"/patients/{made.id}")
+    page = auditor_client.get(f"/audit?record_type=Patient&record_id={made.record_number.lower()}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "No entries match" not in text and f"patient {made.id}" in text

@@ -35,7 +35,8 @@ class AuditFilterForm(FlaskForm):
     action = SelectField("Action", choices=ACTION_CHOICES, validators=[Optional()])
     record_type = StringField("Record type", validators=[Optional(), Length(max=60)],
                               description="For example user, patient, lot.")
-    record_id = StringField("Record id", validators=[Optional(), Length(max=60)])
+    record_id = StringField("Record id", validators=[Optional(), Length(max=60)],
+                            description="A number, or a patient's record number such as P000025.")
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
     before = IntegerField(validators=[Optional(), NumberRange(min=1)])

@@ -40,10 +40,19 @@ def _filtered_events(form: AuditFilterForm, page_size: int) -> list[AuditEvent]:
         query = query.where(AuditEvent.user_id == int(form.user.data))
     if form.action.data:
         query = query.where(AuditEvent.action == form.action.data)
-    if form.record_type.data:
-        query = query.where(AuditEvent.record_type == form.record_type.data.strip())
-    if form.record_id.data:
-        query = query.where(AuditEvent.record_id == form.record_id.data.strip())
+    record_type = (form.record_type.data or "").strip().lower().replace(" ", "_")
+    record_id = (form.record_id.data or "").strip()
+    if record_id and not record_id.isdigit():
+        # A patient's record number (as printed on the chart) stands for the patient.
+        from clinic.records.patients.models import Patient
+
+        patient_id = db.session.scalar(sa.select(Patient.id).where(Patient.record_number == record_id.upper()))
+        if patient_id is not None:
+            record_type, record_id = record_type or "patient", str(patient_id)
+    if record_type:
+        query = query.where(AuditEvent.record_type == record_type)
+    if record_id:
+        query = query.where(AuditEvent.record_id == record_id)
     if form.date_from.data:
         query = query.where(AuditEvent.at >= datetime.combine(form.date_from.data, time(), UTC))
     if form.date_to.data:
