@@ -244,4 +244,4 @@ def audit_rows(action: str | None = None):
 
 
 # Clinical-record fixtures shared by several test modules.
-from tests.factories import patient, vitamin_product  # noqa: E402, F401
+from tests.factories import course, patient, stock, vitamin_product  # noqa: E402, F401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,8 @@ from clinic.records.patients import services as patients
 from clinic.records.patients.models import Patient
 from clinic.records.screening import services as screening_services
 from clinic.records.screening.models import ContraindicationRule, Screening
+from clinic.records.treatments import services as treatments
+from clinic.records.treatments.models import TreatmentSession
 
 TODAY = date.today()
 INDICATION = "skin_rejuvenation"
@@ -100,3 +102,66 @@ def negative_patch_test(patient, by, product) -> None:
     test = patients.record_patch_test(patient, by, product=product)
     patients.read_patch_test(test, "negative", "", by)
     db.session.commit()
+
+
+# --- stock, courses and sessions ---------------------------------------------------------------
+
+# Today, a minute ago: consent and screening are recorded today, and a session cannot be in the future.
+NOW = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+
+
+@pytest.fixture
+def stock(app, staff, vitamin_product):
+    """Two products with a lot each: 10 vials of 5 ml vitamins, 10 vials of 2 ml hyaluronic acid."""
+    ha = db.session.scalar(sa.select(Ingredient).where(Ingredient.name == "Non-cross-linked hyaluronic acid"))
+    ha_product = inventory.create_product(inventory.ProductDetails(
+        name="HydraVeil HA 1.5%", manufacturer="Lumea Dermaceutics", kind="hyaluronic_acid", unit="vial",
+        volume_ml=Decimal("2"), gtin="", ingredient_ids=[ha.id]))
+    fridge = inventory.create_location("Fridge 1", "fridge")
+    lots = {}
+    for name, product in (("vitamins", vitamin_product), ("ha", ha_product)):
+        lot, _ = inventory.receive_lot(inventory.Receipt(
+            product=product, lot_number=f"L-{name.upper()}", expiry_date=TODAY + timedelta(days=200), quantity=10,
+            supplier="MedAesthetic Supplies", received_on=TODAY - timedelta(days=20), location=fridge,
+        ), staff["nurse"])
+        lots[name] = lot
+    db.session.commit()
+    return lots
+
+
+@pytest.fixture
+def course(patient, staff, stock):
+    """A consented, screened, patch-tested patient with a skin-rejuvenation course."""
+    sign_consent(patient, staff["nurse"])
+    screen(patient, staff["nurse"])
+    negative_patch_test(patient, staff["nurse"], stock["vitamins"].product)
+    made = treatments.plan_course(patient, treatments.CourseInput(INDICATION, AREAS, starts_on=TODAY - timedelta(days=10)),
+                                staff["doctor"])
+    db.session.commit()
+    return made
+
+
+def entry(stock, *, when=NOW, preparations=None, injections=None, **overrides) -> treatments.SessionInput:
+    """A cocktail of 1 vial of vitamins (3 ml) and 1 vial of HA (2 ml), injected into cheeks and forehead."""
+    values = dict(
+        performed_at=when, skin_preparation="chlorhexidine", technique="nappage", needle_gauge=32,
+        needle_length_mm=Decimal("4"),
+        preparations=preparations or [treatments.PreparationInput("Glow cocktail", [
+            treatments.ComponentInput(stock["vitamins"].id, Decimal("3")),
+            treatments.ComponentInput(stock["ha"].id, Decimal("2")),
+        ])],
+        injections=injections or [
+            treatments.InjectionInput("cheeks", 0, depth_mm=Decimal("1.5"), volume_ml=Decimal("2.5"), points=50),
+            treatments.InjectionInput("forehead", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1.5"), points=30),
+        ],
+    )
+    values.update(overrides)
+    return treatments.SessionInput(**values)
+
+
+def save(course, stock, doctor, **overrides) -> TreatmentSession:
+    session = treatments.save_session(course, entry(stock, **overrides), doctor)
+    db.session.commit()
+    return session
+
+
