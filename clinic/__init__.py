@@ -104,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from clinic.records.patients.routes import bp as patients_bp
     from clinic.records.screening.routes import bp as screening_bp
     from clinic.records.treatments.routes import bp as treatments_bp
+    from clinic.tracing.routes import bp as tracing_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
@@ -114,16 +115,19 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(screening_bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(treatments_bp)
+    app.register_blueprint(tracing_bp)
 
 
 def register_cli(app: Flask) -> None:
     from clinic.audit.cli import audit_cli
     from clinic.auth.cli import users_cli
     from clinic.core.cli import demo_cli
+    from clinic.tracing.cli import lots_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(lots_cli)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -112,6 +112,9 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "treatments.void": {"POST": DOCTORS},
     "treatments.aftercare": {"GET": CLINICAL_READERS},
     "treatments.aftercare_pdf": {"GET": CLINICAL_READERS},
+    # Lot trace: patient data, so never an admin's.
+    "tracing.trace": {"GET": CLINICAL_READERS},
+    "tracing.patient_lots": {"GET": CLINICAL_READERS},
     # Catalogues that hold no patient data: admins keep them.
     "screening.list_rules": {"GET": CATALOGUE_ADMINS},
     "screening.new_rule": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},

@@ -1,0 +1,1 @@
+"""Lot trace and recall: who received a lot, and proof that each of them was contacted."""

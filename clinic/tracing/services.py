@@ -1,0 +1,271 @@
+"""Lot trace: every patient who received a lot, alone or inside a cocktail, and the reverse.
+
+The trace walks preparation_component (by lot) -> preparation -> session ->
+course -> patient, with the injection logs of each preparation. One query
+gives a page of rows (keyset on session time, session and injection), one
+more gives the totals: the number of queries does not grow with the lot.
+Voided sessions stay in the trace, marked voided.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from clinic.auth.models import User
+from clinic.core.errors import ClinicError, FieldError
+from clinic.extensions import db
+from clinic.inventory.gs1 import LabelError, normalise_gtin, parse_label
+from clinic.inventory.models import Lot, Product
+from clinic.inventory.services import stock_query, stock_rows
+from clinic.records.catalogue.models import Area
+from clinic.records.patients.models import Patient
+from clinic.records.treatments.models import (
+    Course,
+    InjectionLog,
+    Preparation,
+    PreparationComponent,
+    TreatmentSession,
+)
+
+PAGE_SIZE = 500
+
+
+class NoSuchLot(ClinicError):
+    """No lot matches; ``close`` holds lot numbers that look alike."""
+
+    def __init__(self, lot_number: str, close: list[str]) -> None:
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        super().__init__(f"No such lot: {lot_number}.{hint}")
+        self.close = close
+
+
+def find_lots(lot_number: str = "", gtin: str = "", scan: str = "") -> list[Lot]:
+    """The lots a trace is about: by lot number (any case), optionally narrowed by GTIN, or from a scan."""
+    lot_number, gtin = (lot_number or "").strip(), (gtin or "").strip()
+    if scan and scan.strip():
+        try:
+            label = parse_label(scan)
+        except LabelError as error:
+            raise FieldError("scan", str(error)) from None
+        if not label.lot_number:
+            raise FieldError("scan", "This label holds no lot number; type the lot number instead.")
+        lot_number, gtin = label.lot_number, label.gtin
+    if not lot_number:
+        raise FieldError("lot", "Enter a lot number, or scan the label.")
+    query = sa.select(Lot).join(Product).where(sa.func.upper(Lot.lot_number) == lot_number.upper())
+    if gtin:
+        try:
+            query = query.where(Product.gtin == normalise_gtin(gtin))
+        except ClinicError as error:
+            raise FieldError("gtin", str(error)) from None
+    lots = list(db.session.scalars(query.order_by(Product.name, Lot.id)))
+    if not lots:
+        numbers = db.session.scalars(sa.select(Lot.lot_number).distinct()).all()
+        close = difflib.get_close_matches(lot_number.upper(), [n.upper() for n in numbers], n=5, cutoff=0.6)
+        by_upper = {n.upper(): n for n in numbers}
+        raise NoSuchLot(lot_number, [by_upper[c] for c in close])
+    return lots
+
+
+@dataclass
+class TraceRow:
+    performed_at: datetime
+    session_id: int
+    session_number: int
+    session_voided: bool
+    session_signed: bool
+    patient_id: int
+    record_number: str
+    patient_name: str
+    phone: str
+    doctor: str
+    lot_number: str
+    product: str
+    in_cocktail: bool
+    injection_id: int | None
+    area: str | None
+    administered: bool | None
+    injected_ml: Decimal | None
+    lot_ml: Decimal | None  # this lot's share of the injected volume
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "performed_at": self.performed_at.isoformat(), "session_id": self.session_id,
+            "session_number": self.session_number, "voided": self.session_voided, "signed": self.session_signed,
+            "patient_id": self.patient_id, "record_number": self.record_number, "patient": self.patient_name,
+            "phone": self.phone, "doctor": self.doctor, "lot": self.lot_number, "product": self.product,
+            "in_cocktail": self.in_cocktail, "injection_id": self.injection_id, "area": self.area,
+            "administered": self.administered,
+            "injected_ml": str(self.injected_ml) if self.injected_ml is not None else None,
+            "lot_ml": str(self.lot_ml) if self.lot_ml is not None else None,
+        }
+
+
+@dataclass
+class TraceTotals:
+    patients: int
+    sessions: int
+    lot_ml: Decimal
+    units_used: int
+    units_received: int
+
+
+@dataclass
+class TracePage:
+    lots: list[Lot]
+    rows: list[TraceRow]
+    totals: TraceTotals
+    next_cursor: str | None
+
+
+def _cursor(row: TraceRow) -> str:
+    raw = json.dumps([row.performed_at.isoformat(), row.session_id, row.injection_id or 0]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str | None) -> tuple[datetime, int, int] | None:
+    if not cursor:
+        return None
+    try:
+        at, session_id, injection_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(at), int(session_id), int(injection_id)
+    except (ValueError, TypeError):
+        return None
+
+
+def trace_statement(lot_ids: list[int]) -> sa.Select:
+    """The trace as one statement (the page, the exports, the CLI and the benchmark run it)."""
+    drawn = (
+        sa.select(PreparationComponent.preparation_id, sa.func.sum(PreparationComponent.volume_ml).label("drawn"),
+                  sa.func.count().label("components"))
+        .group_by(PreparationComponent.preparation_id).subquery()
+    )
+    component = aliased(PreparationComponent)
+    return (
+        sa.select(
+            TreatmentSession.performed_at, TreatmentSession.id.label("session_id"),
+            TreatmentSession.number, TreatmentSession.voided_at, TreatmentSession.locked_at,
+            Patient.id.label("patient_id"), Patient.record_number, Patient.first_name, Patient.last_name,
+            Patient.phone, User.full_name.label("doctor"), Lot.lot_number, Product.name.label("product"),
+            drawn.c.components, drawn.c.drawn, component.volume_ml.label("component_ml"),
+            InjectionLog.id.label("injection_id"), Area.name.label("area"), InjectionLog.administered,
+            InjectionLog.volume_ml.label("injected_ml"),
+        )
+        .select_from(component)
+        .join(Lot, Lot.id == component.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .join(Preparation, Preparation.id == component.preparation_id)
+        .join(drawn, drawn.c.preparation_id == Preparation.id)
+        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+        .join(Course, Course.id == TreatmentSession.course_id)
+        .join(Patient, Patient.id == Course.patient_id)
+        .join(User, User.id == TreatmentSession.doctor_id)
+        .outerjoin(InjectionLog, InjectionLog.preparation_id == Preparation.id)
+        .outerjoin(Area, Area.code == InjectionLog.area_code)
+        .where(component.lot_id.in_(lot_ids))
+    )
+
+
+def _row(r: sa.Row) -> TraceRow:
+    share = None
+    if r.injected_ml is not None and r.drawn:
+        share = (Decimal(r.injected_ml) * Decimal(r.component_ml) / Decimal(r.drawn)).quantize(Decimal("0.01"))
+    return TraceRow(
+        performed_at=r.performed_at, session_id=r.session_id, session_number=r.number,
+        session_voided=r.voided_at is not None, session_signed=r.locked_at is not None, patient_id=r.patient_id,
+        record_number=r.record_number, patient_name=f"{r.first_name} {r.last_name}", phone=r.phone or "",
+        doctor=r.doctor, lot_number=r.lot_number, product=r.product, in_cocktail=r.components > 1,
+        injection_id=r.injection_id, area=r.area, administered=r.administered, injected_ml=r.injected_ml,
+        lot_ml=share,
+    )
+
+
+def _totals(lots: list[Lot]) -> TraceTotals:
+    lot_ids = [lot.id for lot in lots]
+    sessions = (
+        sa.select(TreatmentSession.id, Course.patient_id)
+        .join(Preparation, Preparation.session_id == TreatmentSession.id)
+        .join(PreparationComponent, PreparationComponent.preparation_id == Preparation.id)
+        .join(Course, Course.id == TreatmentSession.course_id)
+        .where(PreparationComponent.lot_id.in_(lot_ids), TreatmentSession.voided_at.is_(None))
+        .subquery()
+    )
+    patients, session_count = db.session.execute(
+        sa.select(sa.func.count(sa.distinct(sessions.c.patient_id)), sa.func.count(sa.distinct(sessions.c.id)))
+    ).one()
+    rows = stock_rows(stock_query().where(Lot.id.in_(lot_ids)))
+    statement = trace_statement(lot_ids).where(TreatmentSession.voided_at.is_(None))
+    shares = statement.with_only_columns(sa.func.sum(
+        InjectionLog.volume_ml * statement.selected_columns.component_ml / statement.selected_columns.drawn
+    ))
+    lot_ml = Decimal(str(db.session.scalar(shares) or 0)).quantize(Decimal("0.01"))
+    return TraceTotals(patients=patients, sessions=session_count, lot_ml=lot_ml,
+                       units_used=sum(r.used for r in rows), units_received=sum(r.received for r in rows))
+
+
+def trace_lot(lots: list[Lot], *, cursor: str | None = None, page_size: int = PAGE_SIZE,
+              everything: bool = False) -> TracePage:
+    """One page of the trace (or all of it, for exports), oldest session first, and the totals."""
+    lot_ids = [lot.id for lot in lots]
+    statement = trace_statement(lot_ids)
+    after = _decode(cursor)
+    if after is not None:
+        statement = statement.where(sa.tuple_(
+            TreatmentSession.performed_at, TreatmentSession.id, sa.func.coalesce(InjectionLog.id, 0)
+        ) > sa.tuple_(*after))
+    statement = statement.order_by(TreatmentSession.performed_at, TreatmentSession.id,
+                                   sa.func.coalesce(InjectionLog.id, 0))
+    if not everything:
+        statement = statement.limit(page_size + 1)
+    rows = [_row(r) for r in db.session.execute(statement)]
+    next_cursor = None
+    if not everything and len(rows) > page_size:
+        rows = rows[:page_size]
+        next_cursor = _cursor(rows[-1])
+    return TracePage(lots, rows, _totals(lots), next_cursor)
+
+
+@dataclass
+class ReceivedLot:
+    performed_at: datetime
+    session_id: int
+    session_number: int
+    session_voided: bool
+    indication: str
+    product: str
+    lot_id: int
+    lot_number: str
+    expiry: object
+    units: int
+    volume_ml: Decimal
+    recalled: bool
+
+
+def lots_received_by(patient: Patient) -> list[ReceivedLot]:
+    """The reverse trace: every lot a patient ever received, by session (voided sessions marked)."""
+    from clinic.records.catalogue.models import Indication
+
+    rows = db.session.execute(
+        sa.select(TreatmentSession.performed_at, TreatmentSession.id, TreatmentSession.number,
+                  TreatmentSession.voided_at, Indication.name, Product.name, Lot.id, Lot.lot_number,
+                  Lot.expiry_date, PreparationComponent.units, PreparationComponent.volume_ml, Lot.recalled_at)
+        .select_from(PreparationComponent)
+        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+        .join(Course, Course.id == TreatmentSession.course_id)
+        .join(Indication, Indication.code == Course.indication_code)
+        .join(Lot, Lot.id == PreparationComponent.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .where(Course.patient_id == patient.id)
+        .order_by(TreatmentSession.performed_at, TreatmentSession.id, PreparationComponent.id)
+    ).all()
+    return [ReceivedLot(r[0], r[1], r[2], r[3] is not None, r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                        r[11] is not None) for r in rows]

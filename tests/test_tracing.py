@@ -1,0 +1,146 @@
+"""Lot trace: every patient who received a lot, alone or in a cocktail; the reverse trace; exports and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from clinic.extensions import db
+from clinic.records.treatments import services as treatments
+from clinic.tracing import services
+from tests.conftest import ON_POSTGRES, audit_rows
+from tests.factories import NOW, register, record_history, save, screen, sign_consent
+
+
+def test_a_cocktail_lot_is_traced_with_its_share_of_each_injection(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    page = services.trace_lot([stock["ha"]])
+    assert [r.area for r in page.rows] == ["Cheeks", "Forehead"]
+    assert all(r.in_cocktail and r.patient_id == course.patient_id for r in page.rows)
+    # 2 ml of HA in 5 ml drawn: 2/5 of the 2.5 ml and 1.5 ml injected.
+    assert [r.lot_ml for r in page.rows] == [Decimal("1.00"), Decimal("0.60")]
+    totals = page.totals
+    assert (totals.patients, totals.sessions, totals.lot_ml, totals.units_used, totals.units_received) == (
+        1, 1, Decimal("1.60"), 1, 10)
+    assert page.rows[0].session_id == session.id
+
+
+def test_a_voided_session_stays_in_the_trace_marked_and_out_of_the_totals(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    treatments.void_session(session, staff["doctor"], "wrong chart")
+    db.session.commit()
+    page = services.trace_lot([stock["vitamins"]])
+    assert page.rows and all(r.session_voided for r in page.rows)
+    assert (page.totals.patients, page.totals.sessions) == (0, 0)
+
+
+def test_an_unknown_lot_answers_no_such_lot_with_close_matches(stock) -> None:
+    with pytest.raises(services.NoSuchLot) as missing:
+        services.find_lots("L-VITAMIN")
+    assert missing.value.close == ["L-VITAMINS"]
+
+
+def test_a_lot_is_found_by_number_in_any_case_or_from_a_scan(stock) -> None:
+    assert services.find_lots("l-ha") == [stock["ha"]]
+
+
+def test_pages_are_keyset_and_the_query_count_stays_fixed(app, staff, stock, course) -> None:
+    def queries(page_size: int) -> tuple[int, int]:
+        counted = []
+
+        def count(*_args) -> None:
+            counted.append(1)
+
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            rows, cursor, pages = [], None, 0
+            while True:
+                page = services.trace_lot([stock["ha"]], cursor=cursor, page_size=page_size)
+                rows.extend(page.rows)
+                pages += 1
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        return len(rows), len(counted) // pages
+
+    save(course, stock, staff["doctor"])
+    few_rows, per_page_few = queries(500)
+    for number in range(3):
+        other = register(staff["nurse"], first=f"Trace{number}", last="Patient")
+        record_history(other, staff["nurse"])
+        sign_consent(other, staff["nurse"])
+        screen(other, staff["nurse"])
+        other_course = treatments.plan_course(other, treatments.CourseInput(
+            course.indication_code, course.area_codes, starts_on=course.starts_on), staff["doctor"])
+        db.session.commit()
+        save(other_course, stock, staff["doctor"], when=NOW - timedelta(seconds=number + 1),
+             acknowledged=["first_time_no_patch_test"])
+    many_rows, per_page_many = queries(500)
+    assert (few_rows, many_rows) == (2, 8)
+    assert per_page_few == per_page_many
+    paged_rows, _ = queries(3)
+    assert paged_rows == 8
+
+
+def test_the_trace_page_csv_and_json_are_audited_and_neutralised(auditor_client, course, stock, staff, patient) -> None:
+    patient.first_name = "=HYPERLINK(1)"
+    db.session.commit()
+    save(course, stock, staff["doctor"])
+    page = auditor_client.get("/trace?lot=L-HA")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Cheeks" in text and "in a cocktail" in text
+    assert audit_rows("trace")[-1].reason == "trace of lot L-HA"
+    exported = auditor_client.get("/trace?lot=L-HA&format=csv")
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    assert rows[1][6] == "'=HYPERLINK(1) Durand"
+    assert audit_rows("export")[-1].reason == "trace of lot L-HA as csv"
+    body = json.loads(auditor_client.get("/trace?lot=L-HA&format=json").get_data(as_text=True))
+    assert body["totals"]["patients"] == "1" and len(body["rows"]) == 2
+
+
+def test_an_unknown_lot_on_the_page_is_a_404_with_suggestions(nurse_client, stock) -> None:
+    response = nurse_client.get("/trace?lot=L-H")
+    assert response.status_code == 404
+    assert "No such lot" in response.get_data(as_text=True)
+
+
+def test_admins_cannot_trace(admin_client, stock) -> None:
+    assert admin_client.get("/trace?lot=L-HA").status_code == 403
+
+
+def test_the_reverse_trace_lists_every_lot_a_patient_received(nurse_client, course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    received = services.lots_received_by(course.patient)
+    assert sorted(r.lot_number for r in received) == ["L-HA", "L-VITAMINS"]
+    page = nurse_client.get(f"/patients/{course.patient_id}/lots").get_data(as_text=True)
+    assert "L-HA" in page and "L-VITAMINS" in page
+
+
+def test_the_cli_traces_as_table_csv_and_json(app, runner, course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    table = runner.invoke(args=["lots", "trace", "l-ha"])
+    assert table.exit_code == 0 and "1 patients, 1 sessions, 1.60 ml" in table.output
+    as_json = runner.invoke(args=["lots", "trace", "L-HA", "--format", "json"])
+    assert json.loads(as_json.output)["totals"]["sessions"] == "1"
+    missing = runner.invoke(args=["lots", "trace", "NOPE"])
+    assert missing.exit_code != 0 and "No such lot" in missing.output
+
+
+def test_the_trace_query_uses_the_lot_index_on_postgresql(app, stock) -> None:
+    if not ON_POSTGRES:
+        pytest.skip("EXPLAIN plans are checked on PostgreSQL")
+    statement = services.trace_statement([stock["ha"].id])
+    compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+    with db.engine.connect() as conn:
+        conn.execute(sa.text("SET enable_seqscan = off"))
+        plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
+    assert "ix_preparation_component_lot_id" in plan
