@@ -115,6 +115,16 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     # Lot trace: patient data, so never an admin's.
     "tracing.trace": {"GET": CLINICAL_READERS},
     "tracing.patient_lots": {"GET": CLINICAL_READERS},
+    # Recalls: auditors and admins open and close them; the worklist holds patient data, so
+    # admins see the recall's progress but never its patients.
+    "tracing.list_recalls": {"GET": ALL_ROLES},
+    "tracing.new_recall": {"GET": LOT_HOLDERS, "POST": LOT_HOLDERS},
+    "tracing.show_recall": {"GET": ALL_ROLES},
+    "tracing.contact": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},
+    "tracing.letter": {"GET": CLINICAL_READERS},
+    "tracing.close_recall": {"POST": LOT_HOLDERS},
+    "tracing.recall_report": {"GET": CLINICAL_READERS},
+    "tracing.recall_report_pdf": {"GET": CLINICAL_READERS},
     # Catalogues that hold no patient data: admins keep them.
     "screening.list_rules": {"GET": CATALOGUE_ADMINS},
     "screening.new_rule": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},

@@ -21,6 +21,9 @@ ACTION_LABELS = [
     ("forbidden", "Forbidden attempt"),
     ("reauth_failed", "Failed re-authentication"),
     ("audit_verify", "Audit verification"),
+    ("export", "Export or print"),
+    ("trace", "Lot traced"),
+    ("read_worklist", "Recall worklist viewed"),
 ]
 ACTION_CHOICES = [SelectChoice(value, label) for value, label in ACTION_LABELS]
 

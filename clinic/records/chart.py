@@ -16,6 +16,7 @@ from clinic.records.patients.models import HistoryVersion, PatchTest, Patient
 from clinic.records.screening.models import Screening, ScreeningAnswer
 from clinic.records.treatments.models import Course, TreatmentSession
 from clinic.records.treatments.services import live_sessions, next_due
+from clinic.tracing.recalls import open_recalls_for
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Chart:
     patch_tests: list[PatchTest]
     planned: list[PlannedTreatment]
     courses: list[CourseSummary] = field(default_factory=list)
+    recalls: list = field(default_factory=list)
     badges: list[Badge] = field(default_factory=list)
 
 
@@ -96,7 +98,8 @@ def load_chart(patient: Patient, today: date) -> Chart:
                       if s.indication_code == indication.code and not s.is_voided), set())
         planned.append(PlannedTreatment(indication, check_treatment_allowed(
             patient, indication.code, sorted(areas), [], today, first_treatment=not treated_before)))
-    chart = Chart(patient, history, screenings, consents, patch_tests, planned, summaries)
+    chart = Chart(patient, history, screenings, consents, patch_tests, planned, summaries,
+                  open_recalls_for(patient.id))
     chart.badges = _badges(chart)
     return chart
 
@@ -105,6 +108,8 @@ def _badges(chart: Chart) -> list[Badge]:
     badges = []
     if chart.patient.is_voided:
         return [Badge("voided: registered in error", "bad")]
+    for recall in chart.recalls:
+        badges.append(Badge(f"in recall {recall.reference or '#' + str(recall.id)}: contact pending", "bad"))
     if chart.history is None:
         badges.append(Badge("history not recorded", "warn"))
     for item in chart.planned:

@@ -1,10 +1,13 @@
-"""The trace search form (a GET form: nothing is written)."""
+"""The trace search form (a GET form), and the recall forms."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
-from wtforms.validators import Length, Optional
+from wtforms import BooleanField, DateField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from clinic.core.forms import CheckboxesField, optional_int
+from clinic.tracing.models import CONTACT_METHODS, RECALL_SOURCES
 
 
 class TraceForm(FlaskForm):
@@ -18,3 +21,32 @@ class TraceForm(FlaskForm):
     scan = StringField("Or scan the label", validators=[Optional(), Length(max=200)],
                        render_kw={"autocomplete": "off", "spellcheck": "false"})
     after = HiddenField()
+
+
+class RecallForm(FlaskForm):
+    reason = TextAreaField("Reason", validators=[DataRequired("Give the reason for the recall."), Length(max=4000)],
+                           render_kw={"rows": 3})
+    source = SelectField("Source", choices=[SelectChoice("", "Choose…"),
+                                            *[SelectChoice(k, v) for k, v in RECALL_SOURCES.items()]],
+                         validators=[DataRequired("Choose where the recall comes from.")])
+    reference = StringField("Reference", validators=[Optional(), Length(max=80)],
+                            description="The manufacturer's or regulator's notice number, or your incident number.")
+    notice_date = DateField("Notice date", validators=[InputRequired("Enter the date of the notice.")])
+    lot_ids = CheckboxesField("Lots", coerce=int, validators=[Optional()])
+    location_id = SelectField("Or every lot kept in", coerce=optional_int, validators=[Optional()])
+    window_start = DateField("From", validators=[Optional()])
+    window_end = DateField("To", validators=[Optional()])
+
+
+class ContactForm(FlaskForm):
+    method = SelectField("How", choices=[SelectChoice(k, v) for k, v in CONTACT_METHODS.items()],
+                         validators=[DataRequired()])
+    reached = BooleanField("The patient was reached")
+    note = TextAreaField("What was said", validators=[Optional(), Length(max=4000)], render_kw={"rows": 2})
+    outcome = SelectField("Close the row", validators=[Optional()], choices=[
+        SelectChoice("", "Not yet"), SelectChoice("follow_up_booked", "Follow-up appointment booked"),
+        SelectChoice("no_action_needed", "No action needed")])
+
+
+class CloseRecallForm(FlaskForm):
+    pass

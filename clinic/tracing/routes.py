@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
-from flask import Blueprint, Response, render_template, request
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
+from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read, record_event
-from clinic.core.errors import FieldError
+from clinic.auth.forms import ActionForm
+from clinic.core.errors import ClinicError, FieldError
 from clinic.core.exports import csv_response
+from clinic.core.forms import show_error
+from clinic.core.pdf import pdf_response
 from clinic.extensions import db
+from clinic.inventory.models import Lot, Product, StorageLocation
+from clinic.permissions import can
 from clinic.records.patients.routes import load_patient
+from clinic.tracing import recalls as recalls_service
 from clinic.tracing import services
-from clinic.tracing.forms import TraceForm
+from clinic.tracing.forms import ContactForm, RecallForm, TraceForm
+from clinic.tracing.models import Recall, RecallContact, RecallPatient
 
 bp = Blueprint("tracing", __name__)
 
@@ -76,3 +88,156 @@ def patient_lots(patient_id: int) -> str:
     record_chart_read(patient)
     db.session.commit()
     return render_template("tracing/patient_lots.html", patient=patient, received=services.lots_received_by(patient))
+
+
+# --- recalls -----------------------------------------------------------------------------------
+
+
+def _load_recall(recall_id: int) -> Recall:
+    return db.get_or_404(Recall, recall_id)
+
+
+def _recall_choices(form: RecallForm) -> None:
+    lots = db.session.scalars(sa.select(Lot).join(Product).where(Lot.recalled_at.is_(None))
+                              .order_by(Product.name, Lot.expiry_date)).all()
+    form.lot_ids.choices = [SelectChoice(lot.id, f"{lot.product.name} — lot {lot.lot_number}, exp. "
+                                                 f"{lot.expiry_date:%d %b %Y}") for lot in lots]
+    locations = db.session.scalars(sa.select(StorageLocation).order_by(StorageLocation.name)).all()
+    form.location_id.choices = [SelectChoice("", "No location")] + [SelectChoice(loc.id, loc.name) for loc in locations]
+
+
+@bp.get("/recalls")
+def list_recalls() -> str:
+    """Open recalls first, with their progress."""
+    recalls = db.session.scalars(sa.select(Recall).order_by(Recall.closed_at.is_not(None), Recall.opened_at.desc())
+                                 .options(selectinload(Recall.rows), selectinload(Recall.lots))).all()
+    return render_template("tracing/recalls.html", recalls=[(r, recalls_service.progress(r)) for r in recalls])
+
+
+@bp.route("/recalls/new", methods=["GET", "POST"])
+def new_recall() -> Response | tuple[str, int]:
+    """Open a recall for lots, or for a storage location and a time window."""
+    form = RecallForm()
+    _recall_choices(form)
+    if request.method == "GET":
+        form.notice_date.data = date.today()
+        if request.args.get("lot", "").isdigit():
+            form.lot_ids.data = [int(request.args["lot"])]
+        return render_template("tracing/recall_form.html", form=form), 200
+    if form.validate_on_submit():
+        try:
+            recall = recalls_service.open_recall(recalls_service.RecallInput(
+                reason=form.reason.data, source=form.source.data, reference=form.reference.data or "",
+                notice_date=form.notice_date.data, lot_ids=form.lot_ids.data or [], location_id=form.location_id.data,
+                window_start=form.window_start.data, window_end=form.window_end.data,
+            ), current_user)
+        except ClinicError as error:
+            db.session.rollback()
+            show_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Recall opened: {len(recall.lots)} lot{'s' if len(recall.lots) != 1 else ''} recalled, "
+                  f"{len(recall.rows)} patient{'s' if len(recall.rows) != 1 else ''} to contact.", "warning")
+            return redirect(url_for("tracing.show_recall", recall_id=recall.id))
+    return render_template("tracing/recall_form.html", form=form), 400
+
+
+@bp.get("/recalls/<int:recall_id>")
+def show_recall(recall_id: int) -> str:
+    """Progress, the lots, and (not for admins) the worklist of affected patients."""
+    recall = _load_recall(recall_id)
+    shows_patients = can(current_user, "tracing.contact", "POST")
+    if shows_patients:
+        record_event("read_worklist", record_type="recall", record_id=recall.id)
+        db.session.commit()
+    return render_template("tracing/recall.html", recall=recall, progress=recalls_service.progress(recall),
+                           shows_patients=shows_patients, action_form=ActionForm())
+
+
+@bp.route("/recalls/<int:recall_id>/patients/<int:row_id>", methods=["GET", "POST"])
+def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
+    """One affected patient: what they received, every attempt so far, and the next one."""
+    recall = _load_recall(recall_id)
+    row = db.session.get(RecallPatient, row_id)
+    if row is None or row.recall_id != recall.id:
+        abort(404)
+    form = ContactForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                recalls_service.record_contact(row, form.method.data, bool(form.reached.data), form.note.data or "",
+                                               current_user, outcome=form.outcome.data or "")
+            except ClinicError as error:
+                db.session.rollback()
+                show_error(form, error)
+            else:
+                db.session.commit()
+                flash(f"Contact recorded: {row.patient.full_name} is now “{row.status_label.lower()}”.", "success")
+                return redirect(url_for("tracing.show_recall", recall_id=recall.id))
+    else:
+        record_chart_read(row.patient)
+        db.session.commit()
+    lot_ids = {link.lot_id for link in recall.lots}
+    received = [r for r in services.lots_received_by(row.patient) if r.lot_id in lot_ids]
+    return render_template("tracing/contact.html", recall=recall, row=row, form=form, received=received), status
+
+
+@bp.get("/recalls/<int:recall_id>/patients/<int:row_id>/letter")
+def letter(recall_id: int, row_id: int) -> str:
+    """A printable letter to the patient about the recall."""
+    recall = _load_recall(recall_id)
+    row = db.session.get(RecallPatient, row_id)
+    if row is None or row.recall_id != recall.id:
+        abort(404)
+    record_event("export", record_type="recall_patient", record_id=row.id, reason="recall letter")
+    db.session.commit()
+    lot_ids = {link.lot_id for link in recall.lots}
+    received = [r for r in services.lots_received_by(row.patient) if r.lot_id in lot_ids and not r.session_voided]
+    return render_template("tracing/letter.html", recall=recall, row=row, received=received, today=date.today(),
+                           contact_line=current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"])
+
+
+@bp.post("/recalls/<int:recall_id>/close")
+def close_recall(recall_id: int) -> Response:
+    """Close the recall once every patient is closed or unreachable."""
+    recall = _load_recall(recall_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        recalls_service.close_recall(recall, current_user)
+    except ClinicError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash("Recall closed. Its report lists every patient and every contact.", "success")
+    return redirect(url_for("tracing.show_recall", recall_id=recall.id))
+
+
+def _report_context(recall: Recall) -> dict[str, object]:
+    rows = db.session.scalars(
+        sa.select(RecallPatient).where(RecallPatient.recall_id == recall.id).order_by(RecallPatient.id)
+        .options(selectinload(RecallPatient.patient),
+                 selectinload(RecallPatient.contacts).selectinload(RecallContact.contacted_by))).all()
+    return {"recall": recall, "rows": rows, "progress": recalls_service.progress(recall)}
+
+
+@bp.get("/recalls/<int:recall_id>/report")
+def recall_report(recall_id: int) -> str:
+    """Every patient, every contact attempt and who made it."""
+    recall = _load_recall(recall_id)
+    record_event("read_worklist", record_type="recall", record_id=recall.id, reason="report")
+    db.session.commit()
+    return render_template("tracing/report.html", **_report_context(recall))
+
+
+@bp.get("/recalls/<int:recall_id>/report.pdf")
+def recall_report_pdf(recall_id: int) -> Response:
+    """The recall report as a PDF, for the file and the manufacturer."""
+    recall = _load_recall(recall_id)
+    record_event("export", record_type="recall", record_id=recall.id, reason="report PDF")
+    db.session.commit()
+    html = render_template("tracing/report_pdf.html", **_report_context(recall))
+    return pdf_response(html, f"recall-{recall.id}-report.pdf")

@@ -1,0 +1,193 @@
+"""Opening a recall, working its worklist, and closing it. Services flush; callers commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app
+
+from clinic.auth.models import User
+from clinic.core.errors import ClinicError, FieldError
+from clinic.core.models import utcnow
+from clinic.extensions import db
+from clinic.inventory.models import Lot, LotReceipt, StorageLocation
+from clinic.records.treatments.models import Course, Preparation, PreparationComponent, TreatmentSession
+from clinic.tracing.models import (
+    CLOSED_ROW_STATUSES,
+    CONTACT_METHODS,
+    RECALL_SOURCES,
+    Recall,
+    RecallContact,
+    RecallLot,
+    RecallPatient,
+)
+
+
+@dataclass
+class RecallInput:
+    reason: str
+    source: str
+    reference: str = ""
+    notice_date: date | None = None
+    lot_ids: Sequence[int] = ()
+    location_id: int | None = None
+    window_start: date | None = None
+    window_end: date | None = None
+
+
+def lots_in_location(location_id: int, start: date, end: date) -> list[Lot]:
+    """Lots with units received into a location on or before the window's end that had not expired before it."""
+    return list(db.session.scalars(
+        sa.select(Lot).where(Lot.id.in_(
+            sa.select(LotReceipt.lot_id).where(LotReceipt.storage_location_id == location_id,
+                                               LotReceipt.received_on <= end, LotReceipt.voided_at.is_(None))
+        ), Lot.expiry_date >= start).order_by(Lot.id)
+    ))
+
+
+def affected_patient_ids(lot_ids: Sequence[int]) -> list[int]:
+    """Patients with a session (not voided) that used any of these lots."""
+    return list(db.session.scalars(
+        sa.select(Course.patient_id).distinct()
+        .join(TreatmentSession, TreatmentSession.course_id == Course.id)
+        .join(Preparation, Preparation.session_id == TreatmentSession.id)
+        .join(PreparationComponent, PreparationComponent.preparation_id == Preparation.id)
+        .where(PreparationComponent.lot_id.in_(list(lot_ids)), TreatmentSession.voided_at.is_(None))
+        .order_by(Course.patient_id)
+    ))
+
+
+def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> Recall:
+    """Mark the lots recalled (the sessions gate then refuses them) and build the worklist."""
+    today = today or date.today()
+    reason = (entry.reason or "").strip()
+    if not reason:
+        raise FieldError("reason", "Give the reason for the recall.")
+    if entry.source not in RECALL_SOURCES:
+        raise FieldError("source", "Choose where the recall comes from.")
+    notice = entry.notice_date or today
+    if notice > today:
+        raise FieldError("notice_date", "The notice date cannot be in the future.")
+    lots = list(db.session.scalars(sa.select(Lot).where(Lot.id.in_(list(entry.lot_ids))))) if entry.lot_ids else []
+    if len(lots) != len(set(entry.lot_ids)):
+        raise FieldError("lot_ids", "Choose lots from the register.")
+    by_location = entry.location_id is not None or entry.window_start is not None or entry.window_end is not None
+    if by_location:
+        if entry.location_id is None or entry.window_start is None or entry.window_end is None:
+            raise FieldError("location_id", "A recall by location needs the location and both window dates.")
+        if db.session.get(StorageLocation, entry.location_id) is None:
+            raise FieldError("location_id", "Choose a storage location.")
+        if entry.window_end < entry.window_start:
+            raise FieldError("window_end", "The window ends before it starts.")
+        known = {lot.id for lot in lots}
+        lots += [lot for lot in lots_in_location(entry.location_id, entry.window_start, entry.window_end)
+                 if lot.id not in known and lot.recalled_at is None]
+    if not lots:
+        raise FieldError("lot_ids", "Choose the lots to recall, or a storage location and time window "
+                                    "that held lots.")
+    already = [lot.lot_number for lot in lots if lot.recalled_at is not None]
+    if already:
+        raise FieldError("lot_ids", f"Already recalled: {', '.join(already)}. A recall is final; "
+                                    "it cannot be opened twice.")
+    recall = Recall(reason=reason, source=entry.source, reference=(entry.reference or "").strip()[:80],
+                    notice_date=notice, location_id=entry.location_id, window_start=entry.window_start,
+                    window_end=entry.window_end, opened_by_id=by.id)
+    now = utcnow()
+    for lot in lots:
+        lot.recalled_at = now
+        recall.lots.append(RecallLot(lot_id=lot.id))
+    for patient_id in affected_patient_ids([lot.id for lot in lots]):
+        recall.rows.append(RecallPatient(patient_id=patient_id))
+    db.session.add(recall)
+    db.session.flush()
+    return recall
+
+
+@dataclass
+class Progress:
+    affected: int
+    contacted: int
+    closed: int
+    unreachable: int
+
+    @property
+    def percent_done(self) -> int:
+        return round(100 * self.closed / self.affected) if self.affected else 100
+
+
+def progress(recall: Recall) -> Progress:
+    rows = recall.rows
+    return Progress(
+        affected=len(rows),
+        contacted=sum(1 for r in rows if r.status != "to_contact"),
+        closed=sum(1 for r in rows if r.status in CLOSED_ROW_STATUSES),
+        unreachable=sum(1 for r in rows if r.status == "unreachable"),
+    )
+
+
+def record_contact(row: RecallPatient, method: str, reached: bool, note: str, by: User,
+                   *, outcome: str = "") -> RecallContact:
+    """One attempt. Reached: contacted, or closed with the outcome. Not reached N times: unreachable."""
+    if not row.recall.is_open:
+        raise ClinicError("This recall is closed; no more contacts can be recorded.")
+    if row.is_closed:
+        raise ClinicError("This patient's row is already closed.")
+    if method not in CONTACT_METHODS:
+        raise FieldError("method", "Choose how the patient was contacted.")
+    note = (note or "").strip()
+    if outcome and outcome not in ("follow_up_booked", "no_action_needed"):
+        raise FieldError("outcome", "Choose the outcome.")
+    if outcome and not reached:
+        raise FieldError("outcome", "A row is closed with an outcome only when the patient was reached.")
+    if reached and not note:
+        raise FieldError("note", "Write what the patient was told and said.")
+    contact = RecallContact(row=row, method=method, reached=reached, note=note, contacted_by_id=by.id)
+    db.session.add(contact)
+    if reached:
+        row.status = outcome or "contacted"
+    else:
+        failures = sum(1 for c in row.contacts if not c.reached)
+        if failures >= current_app.config["RECALL_MAX_ATTEMPTS"]:
+            row.status = "unreachable"
+    if row.status in CLOSED_ROW_STATUSES:
+        row.closed_at, row.closed_by_id = utcnow(), by.id
+        row.outcome_note = note
+    db.session.flush()
+    return contact
+
+
+def close_row(row: RecallPatient, outcome: str, note: str, by: User) -> None:
+    """Close a contacted patient's row with the outcome."""
+    if not row.recall.is_open:
+        raise ClinicError("This recall is closed.")
+    if row.status != "contacted":
+        raise ClinicError("Record the contact with the patient first.")
+    if outcome not in ("follow_up_booked", "no_action_needed"):
+        raise FieldError("outcome", "Choose the outcome.")
+    row.status, row.outcome_note = outcome, (note or "").strip()
+    row.closed_at, row.closed_by_id = utcnow(), by.id
+    db.session.flush()
+
+
+def close_recall(recall: Recall, by: User) -> None:
+    """Only when every patient's row is closed or unreachable."""
+    if not recall.is_open:
+        raise ClinicError("This recall is already closed.")
+    open_rows = [r for r in recall.rows if not r.is_closed]
+    if open_rows:
+        raise ClinicError(f"{len(open_rows)} patient{'s are' if len(open_rows) != 1 else ' is'} still to be "
+                          "dealt with; every row must be closed or unreachable first.")
+    recall.closed_at, recall.closed_by_id = utcnow(), by.id
+    db.session.flush()
+
+
+def open_recalls_for(patient_id: int) -> list[Recall]:
+    """Open recalls in which this patient's row is not closed (the chart's badge)."""
+    return list(db.session.scalars(
+        sa.select(Recall).join(RecallPatient).where(
+            RecallPatient.patient_id == patient_id, Recall.closed_at.is_(None),
+            RecallPatient.status.not_in(list(CLOSED_ROW_STATUSES)))
+    ))

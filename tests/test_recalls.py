@@ -1,0 +1,122 @@
+"""Recalls: opening marks lots recalled and builds the worklist; contacts; unreachable; closing; badges."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from clinic.core.errors import ClinicError, FieldError
+from clinic.extensions import db
+from clinic.records.chart import load_chart
+from clinic.records.treatments import services as treatments
+from clinic.tracing import recalls
+from clinic.tracing.models import RecallPatient
+from tests.conftest import audit_rows
+from tests.factories import TODAY, entry, save
+
+
+def _open(staff, lot_ids, **overrides):
+    values = dict(reason="Manufacturer notice: possible particulate matter", source="manufacturer",
+                  reference="FSN-2026-114", lot_ids=lot_ids)
+    values.update(overrides)
+    made = recalls.open_recall(recalls.RecallInput(**values), staff["auditor"])
+    db.session.commit()
+    return made
+
+
+def test_opening_a_recall_marks_the_lots_and_lists_every_patient(course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    recall = _open(staff, [stock["ha"].id])
+    assert stock["ha"].recalled_at is not None
+    assert [row.patient_id for row in recall.rows] == [course.patient_id]
+    with pytest.raises(treatments.SessionRefused) as refused:
+        treatments.save_session(course, entry(stock, acknowledged=["interval"]), staff["doctor"])
+    assert any("recalled" in reason for reason in refused.value.reasons)
+
+
+def test_a_recall_needs_lots_or_a_location_and_window_and_cannot_repeat(stock, staff) -> None:
+    with pytest.raises(FieldError, match="Choose the lots"):
+        _open(staff, [])
+    with pytest.raises(FieldError, match="both window dates"):
+        _open(staff, [], location_id=stock["ha"].receipts[0].storage_location_id)
+    db.session.rollback()
+    _open(staff, [stock["ha"].id])
+    with pytest.raises(FieldError, match="Already recalled"):
+        _open(staff, [stock["ha"].id])
+
+
+def test_a_temperature_excursion_recalls_every_lot_in_the_location(stock, staff) -> None:
+    fridge = stock["ha"].receipts[0].storage_location_id
+    recall = _open(staff, [], source="internal", reference="", location_id=fridge,
+                   window_start=TODAY - timedelta(days=3), window_end=TODAY - timedelta(days=1))
+    assert {link.lot_id for link in recall.lots} == {stock["ha"].id, stock["vitamins"].id}
+
+
+def test_contacts_close_rows_unreachable_after_three_tries_then_the_recall_closes(course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    recall = _open(staff, [stock["ha"].id])
+    row = recall.rows[0]
+    with pytest.raises(ClinicError, match="still to be dealt with"):
+        recalls.close_recall(recall, staff["auditor"])
+    for _ in range(3):
+        recalls.record_contact(row, "phone", False, "voicemail", staff["nurse"])
+    assert row.status == "unreachable" and row.closed_by_id == staff["nurse"].id
+    recalls.close_recall(recall, staff["auditor"])
+    db.session.commit()
+    with pytest.raises(ClinicError, match="closed"):
+        recalls.record_contact(row, "phone", True, "late call", staff["nurse"])
+
+
+def test_a_reached_patient_needs_a_note_and_an_outcome_closes_the_row(course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    row = _open(staff, [stock["ha"].id]).rows[0]
+    with pytest.raises(FieldError, match="what the patient was told"):
+        recalls.record_contact(row, "phone", True, "", staff["nurse"])
+    recalls.record_contact(row, "phone", True, "No symptoms; check booked for Tuesday", staff["nurse"],
+                           outcome="follow_up_booked")
+    assert row.status == "follow_up_booked" and row.is_closed
+
+
+def test_the_chart_shows_the_recall_until_the_row_is_closed(course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    recall = _open(staff, [stock["ha"].id])
+    labels = [b.label for b in load_chart(course.patient, TODAY).badges]
+    assert "in recall FSN-2026-114: contact pending" in labels
+    recalls.record_contact(recall.rows[0], "phone", True, "fine", staff["nurse"], outcome="no_action_needed")
+    db.session.commit()
+    assert not any("in recall" in b.label for b in load_chart(course.patient, TODAY).badges)
+
+
+def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    opened = clients["auditor"].submit("/recalls/new", {
+        "reason": "Fridge alarm overnight", "source": "internal", "reference": "INC-7",
+        "notice_date": TODAY.isoformat(), "lot_ids": [str(stock["ha"].id)]})
+    assert opened.status_code == 302
+    recall_url = opened.location
+    row = db.session.scalar(sa.select(RecallPatient))
+    assert "Amélie Durand" in clients["nurse"].get(recall_url).get_data(as_text=True)
+    admin_page = clients["admin"].get(recall_url).get_data(as_text=True)
+    assert "Amélie Durand" not in admin_page and "not shown to admins" in admin_page
+    assert clients["admin"].get(f"/recalls/{row.recall_id}/patients/{row.id}").status_code == 403
+    done = clients["nurse"].submit(f"/recalls/{row.recall_id}/patients/{row.id}", {
+        "method": "phone", "reached": "y", "note": "No reaction; reassured", "outcome": "no_action_needed"})
+    assert done.status_code == 302
+    letter = clients["nurse"].get(f"/recalls/{row.recall_id}/patients/{row.id}/letter").get_data(as_text=True)
+    assert "L-HA" in letter and "FSN" not in letter and "INC-7" in letter
+    assert clients["admin"].submit(f"/recalls/{row.recall_id}/close").status_code == 302
+    report = clients["auditor"].get(f"/recalls/{row.recall_id}/report").get_data(as_text=True)
+    assert "No reaction; reassured" in report and "Test Nurse" in report
+    pdf = clients["auditor"].get(f"/recalls/{row.recall_id}/report.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert audit_rows("read_worklist")
+
+
+def test_a_recall_without_lots_is_refused_on_the_page_with_the_input_kept(auditor_client, stock) -> None:
+    response = auditor_client.submit("/recalls/new", {"reason": "kept reason", "source": "internal",
+                                                      "notice_date": TODAY.isoformat()})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Choose the lots" in page and "kept reason" in page
