@@ -85,6 +85,8 @@ class Config:
     PHONE_REGION = os.environ.get("PHONE_REGION", "GB")
     RECORD_NUMBER_PREFIX = os.environ.get("RECORD_NUMBER_PREFIX", "P")
     SCREENING_VALID_DAYS = _env_int("SCREENING_VALID_DAYS", 30)
+    # Failed attempts after which a recalled patient is marked unreachable.
+    RECALL_MAX_ATTEMPTS = _env_int("RECALL_MAX_ATTEMPTS", 3)
     # Printed on every aftercare sheet: whom the patient calls about a side effect.
     CLINIC_SIDE_EFFECTS_CONTACT = os.environ.get(
         "CLINIC_SIDE_EFFECTS_CONTACT", "Call the clinic on +44 20 7946 0000 (8:00–20:00); out of hours, call 111."
