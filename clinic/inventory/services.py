@@ -293,9 +293,24 @@ def stock_rows(query: sa.Select) -> list[LotStock]:
     return [LotStock(lot, int(rec), int(dis), int(use)) for lot, rec, dis, use in db.session.execute(query)]
 
 
+def lots_stock(lot_ids: list[int]) -> list[LotStock]:
+    """Stock of a few lots, aggregating only their own rows (the stock pages aggregate every lot)."""
+    from clinic.records.treatments.models import Preparation, PreparationComponent, TreatmentSession
+
+    received = (sa.select(sa.func.coalesce(sa.func.sum(LotReceipt.quantity), 0))
+                .where(LotReceipt.lot_id == Lot.id, LotReceipt.voided_at.is_(None)).scalar_subquery())
+    discarded = (sa.select(sa.func.coalesce(sa.func.sum(LotDiscard.quantity), 0))
+                 .where(LotDiscard.lot_id == Lot.id, LotDiscard.voided_at.is_(None)).scalar_subquery())
+    used = (sa.select(sa.func.coalesce(sa.func.sum(PreparationComponent.units), 0))
+            .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+            .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+            .where(PreparationComponent.lot_id == Lot.id, TreatmentSession.voided_at.is_(None)).scalar_subquery())
+    rows = db.session.execute(sa.select(Lot, received, discarded, used).where(Lot.id.in_(lot_ids)).order_by(Lot.id))
+    return [LotStock(lot, int(rec), int(dis), int(use)) for lot, rec, dis, use in rows]
+
+
 def lot_stock(lot: Lot) -> LotStock:
-    rows = stock_rows(stock_query().where(Lot.id == lot.id))
-    return rows[0]
+    return lots_stock([lot.id])[0]
 
 
 # --- status and usability ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from clinic.core.errors import ClinicError, FieldError
 from clinic.extensions import db
 from clinic.inventory.gs1 import LabelError, normalise_gtin, parse_label
 from clinic.inventory.models import Lot, Product
-from clinic.inventory.services import stock_query, stock_rows
+from clinic.inventory.services import lots_stock
 from clinic.records.catalogue.models import Area
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.models import (
@@ -143,9 +143,12 @@ def _decode(cursor: str | None) -> tuple[datetime, int, int] | None:
 
 def trace_statement(lot_ids: list[int]) -> sa.Select:
     """The trace as one statement (the page, the exports, the CLI and the benchmark run it)."""
+    # What each preparation drew in all, for the lot's share: only over the preparations that used the lot.
+    using_lot = sa.select(PreparationComponent.preparation_id).where(PreparationComponent.lot_id.in_(lot_ids))
     drawn = (
         sa.select(PreparationComponent.preparation_id, sa.func.sum(PreparationComponent.volume_ml).label("drawn"),
                   sa.func.count().label("components"))
+        .where(PreparationComponent.preparation_id.in_(using_lot))
         .group_by(PreparationComponent.preparation_id).subquery()
     )
     component = aliased(PreparationComponent)
@@ -201,7 +204,7 @@ def _totals(lots: list[Lot]) -> TraceTotals:
     patients, session_count = db.session.execute(
         sa.select(sa.func.count(sa.distinct(sessions.c.patient_id)), sa.func.count(sa.distinct(sessions.c.id)))
     ).one()
-    rows = stock_rows(stock_query().where(Lot.id.in_(lot_ids)))
+    rows = lots_stock(lot_ids)
     statement = trace_statement(lot_ids).where(TreatmentSession.voided_at.is_(None))
     shares = statement.with_only_columns(sa.func.sum(
         InjectionLog.volume_ml * statement.selected_columns.component_ml / statement.selected_columns.drawn
