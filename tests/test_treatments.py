@@ -285,7 +285,7 @@ def test_the_aftercare_sheet_turns_the_rules_into_dates() -> None:
     assert items["No sauna, Turkish bath or steam bath until"] == local + timedelta(days=5)
     assert items["No swimming pool until"] == local + timedelta(hours=48)
     assert items["Retinol, AHA/BHA acids and vitamin C serums only from"].date() == (local + timedelta(days=7)).date()
-    assert items["Use sunscreen SPF 50 and avoid direct sun throughout the course."] is None
+    assert items["Use sunscreen SPF 50 and avoid direct sun throughout the course"] is None
 
 
 def test_every_signed_change_is_audited(course, stock, staff) -> None:
@@ -451,3 +451,26 @@ def test_the_session_page_uses_a_fixed_number_of_queries(app, doctor_client, cou
     large = save(course, stock, staff["doctor"], when=NOW + timedelta(seconds=20), injections=rows,
                  acknowledged=["interval"])
     assert queries(small.id) == queries(large.id)
+
+
+def test_an_amended_volume_cannot_exceed_what_was_drawn_and_labels_are_understood(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    treatments_sign(session, staff)
+    target = f"injection:{session.injections[0].id}"
+    with pytest.raises(FieldError, match="only 5 ml was drawn"):
+        services.amend_session(session, staff["doctor"], target, "volume_ml", "50", "typo", PASSWORDS["doctor"])
+    amendment = services.amend_session(session, staff["doctor"], "session", "technique", "Papule",
+                                       "point-by-point papules, not nappage", PASSWORDS["doctor"])
+    assert amendment.new_value == "papule"
+
+
+def treatments_sign(session, staff) -> None:
+    services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+
+
+def test_unusable_lots_are_not_offered_on_the_session_form(doctor_client, course, stock, staff) -> None:
+    inventory.quarantine_lot(stock["ha"], staff["auditor"], "fridge alarm")
+    db.session.commit()
+    page = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
+    assert "L-VITAMINS" in page and "L-HA" not in page

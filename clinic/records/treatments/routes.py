@@ -21,7 +21,7 @@ from clinic.core.pdf import pdf_response
 from clinic.core.services import check_version
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
-from clinic.inventory.services import stock_query, stock_rows
+from clinic.inventory.services import lot_statuses, stock_query, stock_rows
 from clinic.records.catalogue.models import Area, Indication
 from clinic.records.patients.routes import load_patient
 from clinic.records.treatments import services
@@ -166,7 +166,10 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
     if session and session.anaesthetic_lot_id:
         held.add(session.anaesthetic_lot_id)
     rows = stock_rows(stock_query().where(Lot.recalled_at.is_(None)).order_by(Product.name, Lot.expiry_date))
-    offered = [r for r in rows if r.on_hand > 0 or r.lot.id in held]
+    today = date.today()
+    # Only lots a session may use (a draft keeps offering the lots it already holds).
+    offered = [r for r in rows if r.lot.id in held
+               or lot_statuses(r.lot, today, r.on_hand) == ["available"]]
     creams = [r for r in offered if r.lot.product.kind == "anaesthetic_cream"]
     products = [r for r in offered if r.lot.product.kind != "anaesthetic_cream"]
     lot_choices = [SelectChoice("", "Choose a lot…")] + [SelectChoice(r.lot.id, _lot_label(r.lot, r.on_hand))
@@ -402,6 +405,8 @@ def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
         sign_form=forms.get("sign_form") or SignForm(formdata=None),
         void_form=forms.get("void_form") or VoidSessionForm(formdata=None),
         skin_preparations=SKIN_PREPARATIONS, techniques=TECHNIQUES,
+        field_labels={**services.AMENDABLE_SESSION_FIELDS, **services.AMENDABLE_INJECTION_FIELDS},
+        target_areas={f"injection:{i.id}": i.area.name for i in session.injections},
     )
 
 

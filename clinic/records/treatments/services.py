@@ -560,8 +560,11 @@ def amend_session(session: TreatmentSession, doctor: User, target: str, name: st
     else:
         if not any(f"injection:{i.id}" == target for i in session.injections) or name not in AMENDABLE_INJECTION_FIELDS:
             raise FieldError("field", "Choose a field to correct.")
+    new_value = _code_for_label(name, new_value)
     _check_amended_value(name, new_value)
     old = current_value(session, target, name)
+    if name == "volume_ml" and target != "session":
+        _check_amended_volume(session, target, Decimal(new_value))
     if old == new_value:
         raise FieldError("new_value", "The new value is the same as the current one.")
     reauthenticate(doctor, password, code, purpose="amend session")
@@ -570,6 +573,31 @@ def amend_session(session: TreatmentSession, doctor: User, target: str, name: st
     db.session.add(amendment)
     db.session.flush()
     return amendment
+
+
+def _code_for_label(name: str, value: str) -> str:
+    """Doctors type what they see ("Papule"); the record keeps the code ("papule")."""
+    labels = {"technique": TECHNIQUES, "skin_preparation": SKIN_PREPARATIONS}.get(name)
+    if labels:
+        for code, label in labels.items():
+            if value.casefold() in (code.casefold(), label.casefold()):
+                return code
+    return value
+
+
+def _check_amended_volume(session: TreatmentSession, target: str, new_volume: Decimal) -> None:
+    """An amended volume still cannot exceed what its preparation drew."""
+    injection = next(i for i in session.injections if f"injection:{i.id}" == target)
+    preparation = injection.preparation
+    total = Decimal("0")
+    for other in session.injections:
+        if other.preparation_id != preparation.id or not other.administered:
+            continue
+        key = f"injection:{other.id}"
+        total += new_volume if key == target else Decimal(current_value(session, key, "volume_ml"))
+    if total > preparation.drawn_ml:
+        raise FieldError("new_value", f"{_ml(total)} ml would then be injected from {preparation.label}, "
+                                      f"but only {_ml(preparation.drawn_ml)} ml was drawn.")
 
 
 def _check_amended_value(name: str, value: str) -> None:
@@ -654,5 +682,5 @@ def aftercare(performed_at: datetime) -> list[AftercareItem]:
         AftercareItem("No sauna, Turkish bath or steam bath until", local + timedelta(days=5)),
         AftercareItem("Massage or lymphatic drainage of the area only from", local + timedelta(days=5)),
         AftercareItem("Retinol, AHA/BHA acids and vitamin C serums only from", local + timedelta(days=7)),
-        AftercareItem("Use sunscreen SPF 50 and avoid direct sun throughout the course."),
+        AftercareItem("Use sunscreen SPF 50 and avoid direct sun throughout the course"),
     ]
