@@ -192,25 +192,17 @@ def _row(r: sa.Row) -> TraceRow:
 
 
 def _totals(lots: list[Lot]) -> TraceTotals:
+    """Patients, sessions and ml of the lot administered (voided sessions left out) in one pass."""
     lot_ids = [lot.id for lot in lots]
-    sessions = (
-        sa.select(TreatmentSession.id, Course.patient_id)
-        .join(Preparation, Preparation.session_id == TreatmentSession.id)
-        .join(PreparationComponent, PreparationComponent.preparation_id == Preparation.id)
-        .join(Course, Course.id == TreatmentSession.course_id)
-        .where(PreparationComponent.lot_id.in_(lot_ids), TreatmentSession.voided_at.is_(None))
-        .subquery()
-    )
-    patients, session_count = db.session.execute(
-        sa.select(sa.func.count(sa.distinct(sessions.c.patient_id)), sa.func.count(sa.distinct(sessions.c.id)))
-    ).one()
-    rows = lots_stock(lot_ids)
     statement = trace_statement(lot_ids).where(TreatmentSession.voided_at.is_(None))
-    shares = statement.with_only_columns(sa.func.sum(
-        InjectionLog.volume_ml * statement.selected_columns.component_ml / statement.selected_columns.drawn
-    ))
-    lot_ml = Decimal(str(db.session.scalar(shares) or 0)).quantize(Decimal("0.01"))
-    return TraceTotals(patients=patients, sessions=session_count, lot_ml=lot_ml,
+    columns = statement.selected_columns
+    patients, session_count, lot_ml = db.session.execute(statement.with_only_columns(
+        sa.func.count(sa.distinct(Patient.id)), sa.func.count(sa.distinct(TreatmentSession.id)),
+        sa.func.sum(InjectionLog.volume_ml * columns.component_ml / columns.drawn),
+    )).one()
+    rows = lots_stock(lot_ids)
+    return TraceTotals(patients=patients, sessions=session_count,
+                       lot_ml=Decimal(str(lot_ml or 0)).quantize(Decimal("0.01")),
                        units_used=sum(r.used for r in rows), units_received=sum(r.received for r in rows))
 
 
