@@ -334,7 +334,7 @@ def test_doctor_logs_a_cocktail_session_on_the_diagram_signs_and_prints_aftercar
     expect(injection_cells(page, "Forehead").nth(5)).to_have_text("15")
     expect(page.locator("#amendments li")).to_have_count(1)
     expect(page.locator("#amendments li")).to_contain_text(
-        f"{DOCTOR_NAME}: points (injection:"
+        f"{DOCTOR_NAME}: Points (Cheeks) from"
     )
     expect(page.locator("#amendments li")).to_contain_text(
         "from 20 to 18. Reason: Counted again on the photographs: 18 points, not 20."
