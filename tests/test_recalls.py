@@ -89,6 +89,18 @@ def test_the_chart_shows_the_recall_until_the_row_is_closed(course, stock, staff
     assert not any("in recall" in b.label for b in load_chart(course.patient, TODAY).badges)
 
 
+def test_the_doctors_schedule_shows_the_recall_until_the_row_is_closed(clients, course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    recall = _open(staff, [stock["ha"].id])
+    home = clients["doctor"].get("/").get_data(as_text=True)
+    schedule = home.split('id="doctor-worklist"')[1]
+    assert schedule.count("in recall FSN-2026-114") == 2  # today's sessions and the unsigned drafts
+    assert f"/recalls/{recall.id}" in schedule
+    recalls.record_contact(recall.rows[0], "phone", True, "fine", staff["nurse"], outcome="no_action_needed")
+    db.session.commit()
+    assert "in recall" not in clients["doctor"].get("/").get_data(as_text=True)
+
+
 def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, course, stock, staff) -> None:
     save(course, stock, staff["doctor"])
     opened = clients["auditor"].submit("/recalls/new", {
@@ -97,10 +109,13 @@ def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, 
     assert opened.status_code == 302
     recall_url = opened.location
     row = db.session.scalar(sa.select(RecallPatient))
-    assert "Amélie Durand" in clients["nurse"].get(recall_url).get_data(as_text=True)
+    worklist = clients["nurse"].get(recall_url).get_data(as_text=True)
+    assert "Amélie Durand" in worklist and "session 1</a>: Cheeks, Forehead" in worklist
     admin_page = clients["admin"].get(recall_url).get_data(as_text=True)
     assert "Amélie Durand" not in admin_page and "not shown to admins" in admin_page
     assert clients["admin"].get(f"/recalls/{row.recall_id}/patients/{row.id}").status_code == 403
+    contact_page = clients["nurse"].get(f"/recalls/{row.recall_id}/patients/{row.id}").get_data(as_text=True)
+    assert "injected into cheeks, forehead" in contact_page
     done = clients["nurse"].submit(f"/recalls/{row.recall_id}/patients/{row.id}", {
         "method": "phone", "reached": "y", "note": "No reaction; reassured", "outcome": "no_action_needed"})
     assert done.status_code == 302

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import current_app
@@ -14,7 +14,14 @@ from clinic.core.errors import ClinicError, FieldError
 from clinic.core.models import utcnow
 from clinic.extensions import db
 from clinic.inventory.models import Lot, LotReceipt, StorageLocation
-from clinic.records.treatments.models import Course, Preparation, PreparationComponent, TreatmentSession
+from clinic.records.catalogue.models import Area
+from clinic.records.treatments.models import (
+    Course,
+    InjectionLog,
+    Preparation,
+    PreparationComponent,
+    TreatmentSession,
+)
 from clinic.tracing.models import (
     CLOSED_ROW_STATUSES,
     CONTACT_METHODS,
@@ -107,6 +114,48 @@ def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> R
 
 
 @dataclass
+class AffectedSession:
+    """A session of a worklist patient that used a recalled lot, and where it was injected."""
+
+    session_id: int
+    performed_at: datetime
+    number: int
+    lots: list[str] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)
+
+
+def affected_sessions(recall: Recall, patient_ids: Sequence[int] | None = None) -> dict[int, list[AffectedSession]]:
+    """Per patient, the sessions (not voided) that used the recall's lots, with the areas injected: one query."""
+    query = (
+        sa.select(Course.patient_id, TreatmentSession.id, TreatmentSession.performed_at, TreatmentSession.number,
+                  Lot.lot_number, Area.name)
+        .select_from(RecallLot)
+        .join(Lot, Lot.id == RecallLot.lot_id)
+        .join(PreparationComponent, PreparationComponent.lot_id == RecallLot.lot_id)
+        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+        .join(Course, Course.id == TreatmentSession.course_id)
+        .outerjoin(InjectionLog, sa.and_(InjectionLog.preparation_id == Preparation.id,
+                                         InjectionLog.administered.is_(True)))
+        .outerjoin(Area, Area.code == InjectionLog.area_code)
+        .where(RecallLot.recall_id == recall.id, TreatmentSession.voided_at.is_(None))
+        .order_by(Course.patient_id, TreatmentSession.performed_at, TreatmentSession.id, InjectionLog.id)
+    )
+    if patient_ids is not None:
+        query = query.where(Course.patient_id.in_(list(patient_ids)))
+    found: dict[int, list[AffectedSession]] = {}
+    for patient_id, session_id, performed_at, number, lot_number, area in db.session.execute(query):
+        sessions = found.setdefault(patient_id, [])
+        if not sessions or sessions[-1].session_id != session_id:
+            sessions.append(AffectedSession(session_id, performed_at, number))
+        if lot_number not in sessions[-1].lots:
+            sessions[-1].lots.append(lot_number)
+        if area and area not in sessions[-1].areas:
+            sessions[-1].areas.append(area)
+    return found
+
+
+@dataclass
 class Progress:
     affected: int
     contacted: int
@@ -186,8 +235,19 @@ def close_recall(recall: Recall, by: User) -> None:
 
 def open_recalls_for(patient_id: int) -> list[Recall]:
     """Open recalls in which this patient's row is not closed (the chart's badge)."""
-    return list(db.session.scalars(
-        sa.select(Recall).join(RecallPatient).where(
-            RecallPatient.patient_id == patient_id, Recall.closed_at.is_(None),
+    return open_recalls_by_patient([patient_id]).get(patient_id, [])
+
+
+def open_recalls_by_patient(patient_ids: list[int]) -> dict[int, list[Recall]]:
+    """The same for many patients in one query (the doctor's schedule)."""
+    if not patient_ids:
+        return {}
+    found: dict[int, list[Recall]] = {}
+    for patient_id, recall in db.session.execute(
+        sa.select(RecallPatient.patient_id, Recall).join(RecallPatient.recall).where(
+            RecallPatient.patient_id.in_(set(patient_ids)), Recall.closed_at.is_(None),
             RecallPatient.status.not_in(list(CLOSED_ROW_STATUSES)))
-    ))
+        .order_by(Recall.id)
+    ):
+        found.setdefault(patient_id, []).append(recall)
+    return found

@@ -62,7 +62,10 @@ def trace() -> Response | tuple[str, int]:
         getattr(form, error.field, form.lot).errors = [str(error)]
         return render_template("tracing/trace.html", form=form, page=None, close=[]), 400
     export = request.args.get("format")
-    page = services.trace_lot(lots, cursor=form.after.data or None, everything=export in ("csv", "json"))
+    order = request.args.get("sort", "date")
+    order = order if order in services.ORDERS else "date"
+    page = services.trace_lot(lots, cursor=form.after.data or None, everything=export in ("csv", "json"),
+                              order=order)
     numbers = ", ".join(sorted({lot.lot_number for lot in lots}))
     record_event("export" if export else "trace", record_type="lot",
                  record_id=",".join(str(lot.id) for lot in lots)[:60],
@@ -78,7 +81,9 @@ def trace() -> Response | tuple[str, int]:
                 "rows": [r.as_dict() for r in page.rows]}
         return Response(json.dumps(body, indent=1), mimetype="application/json",
                         headers={"Content-Disposition": f'attachment; filename="trace-{lots[0].lot_number}.json"'})
-    return render_template("tracing/trace.html", form=form, page=page, close=[]), 200
+    query = {"lot": form.lot.data or "", "gtin": form.gtin.data or "", "scan": form.scan.data or ""}
+    return render_template("tracing/trace.html", form=form, page=page, close=[], order=order,
+                           orders=services.ORDERS, query={k: v for k, v in query.items() if v}), 200
 
 
 @bp.get("/patients/<int:patient_id>/lots")
@@ -147,11 +152,17 @@ def show_recall(recall_id: int) -> str:
     """Progress, the lots, and (not for admins) the worklist of affected patients."""
     recall = _load_recall(recall_id)
     shows_patients = can(current_user, "tracing.contact", "POST")
+    rows = db.session.scalars(
+        sa.select(RecallPatient).where(RecallPatient.recall_id == recall.id).order_by(RecallPatient.id)
+        .options(selectinload(RecallPatient.patient), selectinload(RecallPatient.contacts))).all()
+    affected = {}
     if shows_patients:
+        affected = recalls_service.affected_sessions(recall)
         record_event("read_worklist", record_type="recall", record_id=recall.id)
         db.session.commit()
-    return render_template("tracing/recall.html", recall=recall, progress=recalls_service.progress(recall),
-                           shows_patients=shows_patients, action_form=ActionForm())
+    return render_template("tracing/recall.html", recall=recall, rows=rows, affected=affected,
+                           progress=recalls_service.progress(recall), shows_patients=shows_patients,
+                           action_form=ActionForm())
 
 
 @bp.route("/recalls/<int:recall_id>/patients/<int:row_id>", methods=["GET", "POST"])
@@ -179,9 +190,8 @@ def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
     else:
         record_chart_read(row.patient)
         db.session.commit()
-    lot_ids = {link.lot_id for link in recall.lots}
-    received = [r for r in services.lots_received_by(row.patient) if r.lot_id in lot_ids]
-    return render_template("tracing/contact.html", recall=recall, row=row, form=form, received=received), status
+    affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])
+    return render_template("tracing/contact.html", recall=recall, row=row, form=form, affected=affected), status
 
 
 @bp.get("/recalls/<int:recall_id>/patients/<int:row_id>/letter")

@@ -33,6 +33,7 @@ from clinic.records.treatments.forms import (
     StopCourseForm,
     VoidSessionForm,
 )
+from clinic.tracing.recalls import open_recalls_by_patient
 from clinic.records.treatments.models import (
     SKIN_PREPARATIONS,
     Amendment,
@@ -557,5 +558,7 @@ def doctor_worklist(doctor: User, today: date) -> dict[str, list]:
     open_courses = db.session.scalars(sa.select(Course).where(Course.status.in_(("planned", "active")))).all()
     overdue = [(c, due) for c in open_courses if (due := services.next_due(c)) is not None and due < today]
     overdue.sort(key=lambda pair: pair[1])
-    return {"todays": todays, "drafts": drafts, "overdue": overdue}
+    patient_ids = [s.course.patient_id for s in [*todays, *drafts]] + [c.patient_id for c, _ in overdue]
+    return {"todays": todays, "drafts": drafts, "overdue": overdue,
+            "recalls": open_recalls_by_patient(patient_ids)}
 
