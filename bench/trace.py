@@ -23,7 +23,7 @@ from clinic.auth.services import create_user
 from clinic.extensions import db
 from clinic.inventory.models import Lot
 from clinic.records.treatments.models import InjectionLog, PreparationComponent
-from clinic.tracing.services import PAGE_SIZE, trace_statement
+from clinic.tracing.services import ORDERS, page_statement
 
 PASSWORD = "bench auditor passphrase 2026"
 
@@ -34,7 +34,7 @@ def _p95(values: list[float]) -> float:
 
 
 def _raw_sql(lot_id: int) -> str:
-    statement = trace_statement([lot_id]).order_by(sa.text("performed_at, session_id")).limit(PAGE_SIZE + 1)
+    statement = page_statement([lot_id], ORDERS["date"])
     return str(statement.compile(db.engine, compile_kwargs={"literal_binds": True}))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -50,6 +51,30 @@ def test_a_lot_is_found_by_number_in_any_case_or_from_a_scan(stock) -> None:
     assert services.find_lots("l-ha") == [stock["ha"]]
 
 
+def _more_patients_received_the_lot(course, stock, staff, count: int = 3) -> None:
+    for number in range(count):
+        other = register(staff["nurse"], first=f"Trace{number}", last=f"Patient{'ZYX'[number % 3]}")
+        record_history(other, staff["nurse"])
+        sign_consent(other, staff["nurse"])
+        screen(other, staff["nurse"])
+        other_course = treatments.plan_course(other, treatments.CourseInput(
+            course.indication_code, course.area_codes, starts_on=course.starts_on), staff["doctor"])
+        db.session.commit()
+        save(other_course, stock, staff["doctor"], when=NOW - timedelta(seconds=number + 1),
+             acknowledged=["first_time_no_patch_test"])
+
+
+def _all_pages(lots, page_size: int, order: str = "date") -> tuple[list[services.TraceRow], int]:
+    rows, cursor, pages = [], None, 0
+    while True:
+        page = services.trace_lot(lots, cursor=cursor, page_size=page_size, order=order)
+        rows.extend(page.rows)
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            return rows, pages
+
+
 def test_pages_are_keyset_and_the_query_count_stays_fixed(app, staff, stock, course) -> None:
     def queries(page_size: int) -> tuple[int, int]:
         counted = []
@@ -59,35 +84,51 @@ def test_pages_are_keyset_and_the_query_count_stays_fixed(app, staff, stock, cou
 
         sa.event.listen(db.engine, "before_cursor_execute", count)
         try:
-            rows, cursor, pages = [], None, 0
-            while True:
-                page = services.trace_lot([stock["ha"]], cursor=cursor, page_size=page_size)
-                rows.extend(page.rows)
-                pages += 1
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
+            rows, pages = _all_pages([stock["ha"]], page_size)
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", count)
         return len(rows), len(counted) // pages
 
     save(course, stock, staff["doctor"])
     few_rows, per_page_few = queries(500)
-    for number in range(3):
-        other = register(staff["nurse"], first=f"Trace{number}", last="Patient")
-        record_history(other, staff["nurse"])
-        sign_consent(other, staff["nurse"])
-        screen(other, staff["nurse"])
-        other_course = treatments.plan_course(other, treatments.CourseInput(
-            course.indication_code, course.area_codes, starts_on=course.starts_on), staff["doctor"])
-        db.session.commit()
-        save(other_course, stock, staff["doctor"], when=NOW - timedelta(seconds=number + 1),
-             acknowledged=["first_time_no_patch_test"])
+    _more_patients_received_the_lot(course, stock, staff)
     many_rows, per_page_many = queries(500)
     assert (few_rows, many_rows) == (2, 8)
     assert per_page_few == per_page_many
     paged_rows, _ = queries(3)
     assert paged_rows == 8
+
+
+@pytest.mark.parametrize("order", list(services.ORDERS))
+def test_every_sort_order_pages_through_every_row_once_in_order(staff, stock, course, order) -> None:
+    save(course, stock, staff["doctor"])
+    _more_patients_received_the_lot(course, stock, staff)
+    everything = services.trace_lot([stock["ha"]], everything=True, order=order).rows
+    paged, pages = _all_pages([stock["ha"]], 3, order)
+    assert pages == 3
+    assert [(r.session_id, r.injection_id) for r in paged] == [(r.session_id, r.injection_id) for r in everything]
+    assert len({(r.session_id, r.injection_id) for r in paged}) == 8
+    keys = {
+        "date": lambda r: r.performed_at, "-date": lambda r: r.performed_at,
+        "patient": lambda r: r.patient_name.split()[-1], "doctor": lambda r: r.doctor,
+    }
+    values = [keys[order](r) for r in paged]
+    assert values == sorted(values, reverse=order == "-date")
+
+
+def test_the_page_sorts_by_a_column_heading(auditor_client, staff, stock, course) -> None:
+    save(course, stock, staff["doctor"])
+    _more_patients_received_the_lot(course, stock, staff)
+    page = auditor_client.get("/trace?lot=L-HA&sort=patient").get_data(as_text=True)
+    assert "Sorted by patient." in page
+    names = [line.split(">")[1].split("<")[0] for line in page.split('<td><a href="/patients/')[1:]]
+    assert [n.split()[-1] for n in names] == sorted(n.split()[-1] for n in names)
+    assert 'aria-sort="ascending"' in page and "sort=date" in page
+    csv_link = next(h for h in re.findall(r'href="(/trace[^"]*)"', page) if "format=csv" in h)
+    assert "sort=patient" in csv_link
+    newest_first = auditor_client.get("/trace?lot=L-HA").get_data(as_text=True)
+    assert "sort=-date" in newest_first
+    assert auditor_client.get("/trace?lot=L-HA&sort=nonsense&after=garbage").status_code == 200
 
 
 def test_the_trace_page_csv_and_json_are_audited_and_neutralised(auditor_client, course, stock, staff, patient) -> None:

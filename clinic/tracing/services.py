@@ -126,31 +126,57 @@ class TracePage:
     next_cursor: str | None
 
 
-def _cursor(row: TraceRow) -> str:
-    raw = json.dumps([row.performed_at.isoformat(), row.session_id, row.injection_id or 0]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+@dataclass(frozen=True)
+class TraceOrder:
+    """A sort order of the trace: its key columns, all one direction, so a page's cursor is a row value."""
+
+    label: str
+    columns: tuple[str, ...]  # labels in the trace statement
+    descending: bool = False
 
 
-def _decode(cursor: str | None) -> tuple[datetime, int, int] | None:
+# The session and injection ids end every key: a cursor then points at exactly one row.
+ORDERS = {
+    "date": TraceOrder("session date, oldest first", ("performed_at", "session_id", "injection_key")),
+    "-date": TraceOrder("session date, newest first", ("performed_at", "session_id", "injection_key"),
+                        descending=True),
+    "patient": TraceOrder("patient", ("last_name", "first_name", "patient_id", "performed_at", "session_id",
+                                      "injection_key")),
+    "doctor": TraceOrder("doctor", ("doctor", "performed_at", "session_id", "injection_key")),
+}
+
+
+def _cursor(raw: sa.Row, order: TraceOrder) -> str:
+    values = [[0, v.isoformat()] if isinstance(v, datetime) else [1, v] for v in (getattr(raw, c) for c in order.columns)]
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None, order: TraceOrder) -> tuple[object, ...] | None:
+    """The key values a cursor holds, or None for a cursor that is not one of ours (the first page then)."""
     if not cursor:
         return None
     try:
-        at, session_id, injection_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(at), int(session_id), int(injection_id)
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        decoded = tuple(datetime.fromisoformat(v) if kind == 0 else v for kind, v in values)
     except (ValueError, TypeError):
         return None
+    return decoded if len(decoded) == len(order.columns) else None
 
 
-def trace_statement(lot_ids: list[int]) -> sa.Select:
-    """The trace as one statement (the page, the exports, the CLI and the benchmark run it)."""
-    # What each preparation drew in all, for the lot's share: only over the preparations that used the lot.
+def _drawn(lot_ids: list[int]) -> sa.Subquery:
+    """What each preparation that used the lots drew in all (for the lot's share of an injection)."""
     using_lot = sa.select(PreparationComponent.preparation_id).where(PreparationComponent.lot_id.in_(lot_ids))
-    drawn = (
+    return (
         sa.select(PreparationComponent.preparation_id, sa.func.sum(PreparationComponent.volume_ml).label("drawn"),
                   sa.func.count().label("components"))
         .where(PreparationComponent.preparation_id.in_(using_lot))
         .group_by(PreparationComponent.preparation_id).subquery()
     )
+
+
+def trace_statement(lot_ids: list[int]) -> sa.Select:
+    """The trace as one statement (the page, the exports, the CLI and the benchmark run it)."""
+    drawn = _drawn(lot_ids)
     component = aliased(PreparationComponent)
     return (
         sa.select(
@@ -161,6 +187,123 @@ def trace_statement(lot_ids: list[int]) -> sa.Select:
             drawn.c.components, drawn.c.drawn, component.volume_ml.label("component_ml"),
             InjectionLog.id.label("injection_id"), Area.name.label("area"), InjectionLog.administered,
             InjectionLog.volume_ml.label("injected_ml"),
+            sa.func.coalesce(InjectionLog.id, 0).label("injection_key"),
+        )
+        .select_from(component)
+        .join(Lot, Lot.id == component.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .join(Preparation, Preparation.id == component.preparation_id)
+        .join(drawn, drawn.c.preparation_id == Preparation.id)
+        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+        .join(Course, Course.id == TreatmentSession.course_id)
+        .join(Patient, Patient.id == Course.patient_id)
+        .join(User, User.id == TreatmentSession.doctor_id)
+        .outerjoin(InjectionLog, InjectionLog.preparation_id == Preparation.id)
+        .outerjoin(Area, Area.code == InjectionLog.area_code)
+        .where(component.lot_id.in_(lot_ids))
+    )
+
+
+def _row(r: sa.Row) -> TraceRow:
+    share = None
+    if r.injected_ml is not None and r.drawn:
+        share = (Decimal(r.injected_ml) * Decimal(r.component_ml) / Decimal(r.drawn)).quantize(Decimal("0.01"))
+    return TraceRow(
+        performed_at=r.performed_at, session_id=r.session_id, session_number=r.number,
+        session_voided=r.voided_at is not None, session_signed=r.locked_at is not None, patient_id=r.patient_id,
+        record_number=r.record_number, patient_name=f"{r.first_name} {r.last_name}", phone=r.phone or "",
+        doctor=r.doctor, lot_number=r.lot_number, product=r.product, in_cocktail=r.components > 1,
+        injection_id=r.injection_id, area=r.area, administered=r.administered, injected_ml=r.injected_ml,
+        lot_ml=share,
+    )
+
+
+def _totals(lots: list[Lot]) -> TraceTotals:
+    """Patients, sessions and ml of the lot administered (voided sessions left out) in one pass.
+
+    Only the joins the sums need: names of patients, doctors and areas would cost as much again.
+    """
+    lot_ids = [lot.id for lot in lots]
+    drawn = _drawn(lot_ids)
+    patients, session_count, lot_ml = db.session.execute(
+        sa.select(sa.func.count(sa.distinct(Course.patient_id)), sa.func.count(sa.distinct(TreatmentSession.id)),
+                  sa.func.sum(InjectionLog.volume_ml * PreparationComponent.volume_ml / drawn.c.drawn))
+        .select_from(PreparationComponent)
+        .join(drawn, drawn.c.preparation_id == PreparationComponent.preparation_id)
+        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+        .join(Course, Course.id == TreatmentSession.course_id)
+        .outerjoin(InjectionLog, InjectionLog.preparation_id == Preparation.id)
+        .where(PreparationComponent.lot_id.in_(lot_ids), TreatmentSession.voided_at.is_(None))
+    ).one()
+    rows = lots_stock(lot_ids)
+    return TraceTotals(patients=patients, sessions=session_count,
+                       lot_ml=Decimal(str(lot_ml or 0)).quantize(Decimal("0.01")),
+                       units_used=sum(r.used for r in rows), units_received=sum(r.received for r in rows))
+
+
+@dataclass(frozen=True)
+class TraceOrder:
+    """A sort order of the trace: its key columns, all one direction, so a page's cursor is a row value."""
+
+    label: str
+    columns: tuple[str, ...]  # labels in the trace statement
+    descending: bool = False
+
+
+# The session and injection ids end every key: a cursor then points at exactly one row.
+ORDERS = {
+    "date": TraceOrder("session date, oldest first", ("performed_at", "session_id", "injection_key")),
+    "-date": TraceOrder("session date, newest first", ("performed_at", "session_id", "injection_key"),
+                        descending=True),
+    "patient": TraceOrder("patient", ("last_name", "first_name", "patient_id", "performed_at", "session_id",
+                                      "injection_key")),
+    "doctor": TraceOrder("doctor", ("doctor", "performed_at", "session_id", "injection_key")),
+}
+
+
+def _cursor(raw: sa.Row, order: TraceOrder) -> str:
+    values = [[0, v.isoformat()] if isinstance(v, datetime) else [1, v] for v in (getattr(raw, c) for c in order.columns)]
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None, order: TraceOrder) -> tuple[object, ...] | None:
+    """The key values a cursor holds, or None for a cursor that is not one of ours (the first page then)."""
+    if not cursor:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        decoded = tuple(datetime.fromisoformat(v) if kind == 0 else v for kind, v in values)
+    except (ValueError, TypeError):
+        return None
+    return decoded if len(decoded) == len(order.columns) else None
+
+
+def _drawn(lot_ids: list[int]) -> sa.Subquery:
+    """What each preparation that used the lots drew in all (for the lot's share of an injection)."""
+    using_lot = sa.select(PreparationComponent.preparation_id).where(PreparationComponent.lot_id.in_(lot_ids))
+    return (
+        sa.select(PreparationComponent.preparation_id, sa.func.sum(PreparationComponent.volume_ml).label("drawn"),
+                  sa.func.count().label("components"))
+        .where(PreparationComponent.preparation_id.in_(using_lot))
+        .group_by(PreparationComponent.preparation_id).subquery()
+    )
+
+
+def trace_statement(lot_ids: list[int]) -> sa.Select:
+    """The trace as one statement (the page, the exports, the CLI and the benchmark run it)."""
+    drawn = _drawn(lot_ids)
+    component = aliased(PreparationComponent)
+    return (
+        sa.select(
+            TreatmentSession.performed_at, TreatmentSession.id.label("session_id"),
+            TreatmentSession.number, TreatmentSession.voided_at, TreatmentSession.locked_at,
+            Patient.id.label("patient_id"), Patient.record_number, Patient.first_name, Patient.last_name,
+            Patient.phone, User.full_name.label("doctor"), Lot.lot_number, Product.name.label("product"),
+            drawn.c.components, drawn.c.drawn, component.volume_ml.label("component_ml"),
+            InjectionLog.id.label("injection_id"), Area.name.label("area"), InjectionLog.administered,
+            InjectionLog.volume_ml.label("injected_ml"),
+            sa.func.coalesce(InjectionLog.id, 0).label("injection_key"),
         )
         .select_from(component)
         .join(Lot, Lot.id == component.lot_id)
@@ -206,26 +349,30 @@ def _totals(lots: list[Lot]) -> TraceTotals:
                        units_used=sum(r.used for r in rows), units_received=sum(r.received for r in rows))
 
 
-def trace_lot(lots: list[Lot], *, cursor: str | None = None, page_size: int = PAGE_SIZE,
-              everything: bool = False) -> TracePage:
-    """One page of the trace (or all of it, for exports), oldest session first, and the totals."""
-    lot_ids = [lot.id for lot in lots]
+def page_statement(lot_ids: list[int], sort: TraceOrder, after: tuple[object, ...] | None = None,
+                   limit: int | None = PAGE_SIZE + 1) -> sa.Select:
+    """The trace in one sort order, from just after a cursor's row (the page runs it; so does the benchmark)."""
     statement = trace_statement(lot_ids)
-    after = _decode(cursor)
+    key = [statement.selected_columns[c] for c in sort.columns]
     if after is not None:
-        statement = statement.where(sa.tuple_(
-            TreatmentSession.performed_at, TreatmentSession.id, sa.func.coalesce(InjectionLog.id, 0)
-        ) > sa.tuple_(*after))
-    statement = statement.order_by(TreatmentSession.performed_at, TreatmentSession.id,
-                                   sa.func.coalesce(InjectionLog.id, 0))
-    if not everything:
-        statement = statement.limit(page_size + 1)
-    rows = [_row(r) for r in db.session.execute(statement)]
+        row_key, cursor_key = sa.tuple_(*key), sa.tuple_(*(sa.literal(v) for v in after))
+        statement = statement.where(row_key < cursor_key if sort.descending else row_key > cursor_key)
+    statement = statement.order_by(*(c.desc() if sort.descending else c for c in key))
+    return statement if limit is None else statement.limit(limit)
+
+
+def trace_lot(lots: list[Lot], *, cursor: str | None = None, page_size: int = PAGE_SIZE,
+              everything: bool = False, order: str = "date") -> TracePage:
+    """One page of the trace (or all of it, for exports) in the order asked for, and the totals."""
+    sort = ORDERS.get(order, ORDERS["date"])
+    statement = page_statement([lot.id for lot in lots], sort, _decode(cursor, sort),
+                               None if everything else page_size + 1)
+    raw = db.session.execute(statement).all()
     next_cursor = None
-    if not everything and len(rows) > page_size:
-        rows = rows[:page_size]
-        next_cursor = _cursor(rows[-1])
-    return TracePage(lots, rows, _totals(lots), next_cursor)
+    if not everything and len(raw) > page_size:
+        raw = raw[:page_size]
+        next_cursor = _cursor(raw[-1], sort)
+    return TracePage(lots, [_row(r) for r in raw], _totals(lots), next_cursor)
 
 
 @dataclass

@@ -138,6 +138,12 @@ def _wait_for_health(base_url: str, process: subprocess.Popen, log_path: Path) -
     )
 
 
+# The live server's database and secrets, for tests that set up records behind its back (``live_app``).
+_LIVE: dict[str, str] = {}
+LIVE_SECRET_KEY = "browser-test-secret-key-not-for-production"  # noqa: S105
+LIVE_AUDIT_KEY = "browser-test-audit-key-not-for-production"
+
+
 @pytest.fixture(scope="session")
 def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app under gunicorn on a free port, on a fresh database with the demo accounts."""
@@ -157,8 +163,8 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
         "CLINIC_ENV": "development",
         "CLINIC_INSTANCE_DIR": str(tmp),
         "DATABASE_URL": app_database_url,
-        "SECRET_KEY": "browser-test-secret-key-not-for-production",
-        "AUDIT_HMAC_KEY": "browser-test-audit-key-not-for-production",
+        "SECRET_KEY": LIVE_SECRET_KEY,
+        "AUDIT_HMAC_KEY": LIVE_AUDIT_KEY,
         "PYTHONUNBUFFERED": "1",
     }
     # Coverage of the parent run must not follow into the subprocesses.
@@ -167,6 +173,7 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
 
     _run_flask(["db", "upgrade"], env)
     _run_flask(["demo", "seed"], env)
+    _LIVE["database_url"] = app_database_url
 
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -192,6 +199,26 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
             process.wait(timeout=15)
         if pg_url is not None:
             _drop_postgres_database(pg_url)
+
+
+@pytest.fixture(scope="session")
+def live_app(live_server: str):  # type: ignore[no-untyped-def]
+    """An app on the live server's database and audit key: what a test sets up through the services is
+    committed, audited and hash-chained as if a user had done it, and the live server shows it."""
+    from clinic import create_app
+    from config import TestConfig
+
+    class LiveConfig(TestConfig):
+        SQLALCHEMY_DATABASE_URI = _LIVE["database_url"]
+        SECRET_KEY = LIVE_SECRET_KEY
+        AUDIT_HMAC_KEY = LIVE_AUDIT_KEY
+
+    app = create_app(LiveConfig())
+    yield app
+    with app.app_context():
+        from clinic.extensions import db
+
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
