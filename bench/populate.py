@@ -3,7 +3,7 @@
     python -m bench.populate --patients 100000 --injections 10000000 \\
         --database postgresql+psycopg://postgres@127.0.0.1:5432/clinic_bench
 
-Bulk Core inserts with a fixed seed: patients, one course each, sessions of
+Bulk loads with a fixed seed (COPY on PostgreSQL, Core inserts on SQLite): patients, one course each, sessions of
 about four injection rows, one preparation per session (a third of them
 cocktails of two lots). Each lot is used over a few weeks; one lot in twenty
 is scattered over the whole period. The database is migrated first and must
@@ -41,8 +41,28 @@ DAYS = 730
 
 
 def _insert(table: sa.Table, rows: list[dict]) -> None:
-    if rows:
+    """Core executemany on SQLite; COPY on PostgreSQL, about ten times faster than INSERTs there."""
+    if not rows:
+        return
+    if db.engine.dialect.name != "postgresql":
         db.session.execute(sa.insert(table), rows)
+        return
+    names = list(rows[0])
+    defaults = {}  # what the models fill in Python for the columns a row leaves out
+    for column in table.columns:
+        if column.name in names or column.server_default is not None or column.default is None:
+            continue
+        defaults[column.name] = column.default.arg(None) if column.default.is_callable else column.default.arg
+    quote = db.engine.dialect.identifier_preparer
+    columns = ", ".join(quote.quote(name) for name in [*names, *defaults])
+    tail = tuple(defaults.values())
+    connection = db.session.connection()
+    # The rows are consistent by construction: skip the per-row foreign-key triggers for this transaction.
+    connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {quote.format_table(table)} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row((*(row[name] for name in names), *tail))
 
 
 def _catalogue(rng: random.Random, lots_wanted: int, doctor_id: int) -> list[int]:
@@ -135,8 +155,11 @@ def populate(patients: int, injections: int, seed: int = 20261122) -> None:
     flush()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect() as conn:
-            conn.execute(sa.text("ANALYZE"))
+            for table in (session_table, prep_table):  # ids were given: move the sequences past them
+                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                                     f"(SELECT max(id) FROM {table.name}))"))
             conn.commit()
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
     print(f"{len(patient_ids):,} patients, {sessions_wanted:,} sessions, {made_injections:,} injection rows, "
           f"{len(lot_ids):,} lots in {time.perf_counter() - started:.0f} s")
 

@@ -164,6 +164,10 @@ def test_the_reverse_trace_lists_every_lot_a_patient_received(nurse_client, cour
     assert sorted(r.lot_number for r in received) == ["L-HA", "L-VITAMINS"]
     page = nurse_client.get(f"/patients/{course.patient_id}/lots").get_data(as_text=True)
     assert "L-HA" in page and "L-VITAMINS" in page
+    exported = nurse_client.get(f"/patients/{course.patient_id}/lots?format=csv")
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    assert sorted(row[5] for row in rows[1:]) == ["L-HA", "L-VITAMINS"]
+    assert audit_rows("export")[-1].reason == "lots received as csv"
 
 
 def test_the_cli_traces_as_table_csv_and_json(app, runner, course, stock, staff) -> None:

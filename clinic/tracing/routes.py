@@ -67,6 +67,8 @@ def trace() -> Response | tuple[str, int]:
     page = services.trace_lot(lots, cursor=form.after.data or None, everything=export in ("csv", "json"),
                               order=order)
     numbers = ", ".join(sorted({lot.lot_number for lot in lots}))
+    # The audit row is the only write: keep the loaded lots, rows and user after its commit.
+    db.session().expire_on_commit = False
     record_event("export" if export else "trace", record_type="lot",
                  record_id=",".join(str(lot.id) for lot in lots)[:60],
                  reason=f"trace of lot {numbers}" + (f" as {export}" if export else ""))
@@ -87,12 +89,23 @@ def trace() -> Response | tuple[str, int]:
 
 
 @bp.get("/patients/<int:patient_id>/lots")
-def patient_lots(patient_id: int) -> str:
-    """Every lot this patient received, session by session."""
+def patient_lots(patient_id: int) -> str | Response:
+    """Every lot this patient received, session by session (CSV for the patient's own copy)."""
     patient = load_patient(patient_id)
+    received = services.lots_received_by(patient)
+    if request.args.get("format") == "csv":
+        record_event("export", record_type="patient", record_id=patient.id, reason="lots received as csv")
+        db.session.commit()
+        return csv_response(
+            f"lots-received-{patient.record_number}.csv",
+            ("session_date", "session_number", "voided", "treatment", "product", "lot", "expiry", "units",
+             "ml_drawn", "lot_recalled"),
+            [(r.performed_at.astimezone().strftime("%Y-%m-%d %H:%M"), r.session_number,
+              "yes" if r.session_voided else "", r.indication, r.product, r.lot_number, r.expiry.isoformat(),
+              r.units, r.volume_ml, "yes" if r.recalled else "") for r in received])
     record_chart_read(patient)
     db.session.commit()
-    return render_template("tracing/patient_lots.html", patient=patient, received=services.lots_received_by(patient))
+    return render_template("tracing/patient_lots.html", patient=patient, received=received)
 
 
 # --- recalls -----------------------------------------------------------------------------------

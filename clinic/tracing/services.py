@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager
 
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
@@ -60,7 +60,8 @@ def find_lots(lot_number: str = "", gtin: str = "", scan: str = "") -> list[Lot]
         lot_number, gtin = label.lot_number, label.gtin
     if not lot_number:
         raise FieldError("lot", "Enter a lot number, or scan the label.")
-    query = sa.select(Lot).join(Product).where(sa.func.upper(Lot.lot_number) == lot_number.upper())
+    query = (sa.select(Lot).join(Product).options(contains_eager(Lot.product))
+             .where(sa.func.upper(Lot.lot_number) == lot_number.upper()))
     if gtin:
         try:
             query = query.where(Product.gtin == normalise_gtin(gtin))
@@ -236,113 +237,6 @@ def _totals(lots: list[Lot]) -> TraceTotals:
         .outerjoin(InjectionLog, InjectionLog.preparation_id == Preparation.id)
         .where(PreparationComponent.lot_id.in_(lot_ids), TreatmentSession.voided_at.is_(None))
     ).one()
-    rows = lots_stock(lot_ids)
-    return TraceTotals(patients=patients, sessions=session_count,
-                       lot_ml=Decimal(str(lot_ml or 0)).quantize(Decimal("0.01")),
-                       units_used=sum(r.used for r in rows), units_received=sum(r.received for r in rows))
-
-
-@dataclass(frozen=True)
-class TraceOrder:
-    """A sort order of the trace: its key columns, all one direction, so a page's cursor is a row value."""
-
-    label: str
-    columns: tuple[str, ...]  # labels in the trace statement
-    descending: bool = False
-
-
-# The session and injection ids end every key: a cursor then points at exactly one row.
-ORDERS = {
-    "date": TraceOrder("session date, oldest first", ("performed_at", "session_id", "injection_key")),
-    "-date": TraceOrder("session date, newest first", ("performed_at", "session_id", "injection_key"),
-                        descending=True),
-    "patient": TraceOrder("patient", ("last_name", "first_name", "patient_id", "performed_at", "session_id",
-                                      "injection_key")),
-    "doctor": TraceOrder("doctor", ("doctor", "performed_at", "session_id", "injection_key")),
-}
-
-
-def _cursor(raw: sa.Row, order: TraceOrder) -> str:
-    values = [[0, v.isoformat()] if isinstance(v, datetime) else [1, v] for v in (getattr(raw, c) for c in order.columns)]
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str | None, order: TraceOrder) -> tuple[object, ...] | None:
-    """The key values a cursor holds, or None for a cursor that is not one of ours (the first page then)."""
-    if not cursor:
-        return None
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        decoded = tuple(datetime.fromisoformat(v) if kind == 0 else v for kind, v in values)
-    except (ValueError, TypeError):
-        return None
-    return decoded if len(decoded) == len(order.columns) else None
-
-
-def _drawn(lot_ids: list[int]) -> sa.Subquery:
-    """What each preparation that used the lots drew in all (for the lot's share of an injection)."""
-    using_lot = sa.select(PreparationComponent.preparation_id).where(PreparationComponent.lot_id.in_(lot_ids))
-    return (
-        sa.select(PreparationComponent.preparation_id, sa.func.sum(PreparationComponent.volume_ml).label("drawn"),
-                  sa.func.count().label("components"))
-        .where(PreparationComponent.preparation_id.in_(using_lot))
-        .group_by(PreparationComponent.preparation_id).subquery()
-    )
-
-
-def trace_statement(lot_ids: list[int]) -> sa.Select:
-    """The trace as one statement (the page, the exports, the CLI and the benchmark run it)."""
-    drawn = _drawn(lot_ids)
-    component = aliased(PreparationComponent)
-    return (
-        sa.select(
-            TreatmentSession.performed_at, TreatmentSession.id.label("session_id"),
-            TreatmentSession.number, TreatmentSession.voided_at, TreatmentSession.locked_at,
-            Patient.id.label("patient_id"), Patient.record_number, Patient.first_name, Patient.last_name,
-            Patient.phone, User.full_name.label("doctor"), Lot.lot_number, Product.name.label("product"),
-            drawn.c.components, drawn.c.drawn, component.volume_ml.label("component_ml"),
-            InjectionLog.id.label("injection_id"), Area.name.label("area"), InjectionLog.administered,
-            InjectionLog.volume_ml.label("injected_ml"),
-            sa.func.coalesce(InjectionLog.id, 0).label("injection_key"),
-        )
-        .select_from(component)
-        .join(Lot, Lot.id == component.lot_id)
-        .join(Product, Product.id == Lot.product_id)
-        .join(Preparation, Preparation.id == component.preparation_id)
-        .join(drawn, drawn.c.preparation_id == Preparation.id)
-        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
-        .join(Course, Course.id == TreatmentSession.course_id)
-        .join(Patient, Patient.id == Course.patient_id)
-        .join(User, User.id == TreatmentSession.doctor_id)
-        .outerjoin(InjectionLog, InjectionLog.preparation_id == Preparation.id)
-        .outerjoin(Area, Area.code == InjectionLog.area_code)
-        .where(component.lot_id.in_(lot_ids))
-    )
-
-
-def _row(r: sa.Row) -> TraceRow:
-    share = None
-    if r.injected_ml is not None and r.drawn:
-        share = (Decimal(r.injected_ml) * Decimal(r.component_ml) / Decimal(r.drawn)).quantize(Decimal("0.01"))
-    return TraceRow(
-        performed_at=r.performed_at, session_id=r.session_id, session_number=r.number,
-        session_voided=r.voided_at is not None, session_signed=r.locked_at is not None, patient_id=r.patient_id,
-        record_number=r.record_number, patient_name=f"{r.first_name} {r.last_name}", phone=r.phone or "",
-        doctor=r.doctor, lot_number=r.lot_number, product=r.product, in_cocktail=r.components > 1,
-        injection_id=r.injection_id, area=r.area, administered=r.administered, injected_ml=r.injected_ml,
-        lot_ml=share,
-    )
-
-
-def _totals(lots: list[Lot]) -> TraceTotals:
-    """Patients, sessions and ml of the lot administered (voided sessions left out) in one pass."""
-    lot_ids = [lot.id for lot in lots]
-    statement = trace_statement(lot_ids).where(TreatmentSession.voided_at.is_(None))
-    columns = statement.selected_columns
-    patients, session_count, lot_ml = db.session.execute(statement.with_only_columns(
-        sa.func.count(sa.distinct(Patient.id)), sa.func.count(sa.distinct(TreatmentSession.id)),
-        sa.func.sum(InjectionLog.volume_ml * columns.component_ml / columns.drawn),
-    )).one()
     rows = lots_stock(lot_ids)
     return TraceTotals(patients=patients, sessions=session_count,
                        lot_ml=Decimal(str(lot_ml or 0)).quantize(Decimal("0.01")),
