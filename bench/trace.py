@@ -2,8 +2,8 @@
 
     python -m bench.trace --database postgresql+psycopg://postgres@127.0.0.1:5432/clinic_bench
 
-Picks the lots with the most injection rows (about the busiest first), runs the
-trace statement raw through the DB-API cursor, then GETs the trace page as a
+Picks the lots with the most injection rows (or, with --rows N, the lots
+nearest N rows), runs the page's statement (rows and totals) raw through the DB-API cursor, then GETs the trace page as a
 signed-in auditor in the same process, and prints p50/p95 of each, the ratio,
 and the first ("cold": new connection, plan not cached) run of each.
 """
@@ -41,18 +41,23 @@ def _raw_sql(lot_id: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default="sqlite:////tmp/clinic-bench.sqlite")
-    parser.add_argument("--lots", type=int, default=5, help="how many of the busiest lots to trace")
+    parser.add_argument("--lots", type=int, default=5, help="how many lots to trace")
+    parser.add_argument("--rows", type=int, default=None,
+                        help="trace the lots with about this many rows (default: the busiest lots)")
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     config = _config(args.database)
     config.WTF_CSRF_ENABLED = False
     app = create_app(config)
     with app.app_context():
-        busiest = db.session.execute(
+        per_lot = (
             sa.select(PreparationComponent.lot_id, sa.func.count(InjectionLog.id).label("rows"))
             .join(InjectionLog, InjectionLog.preparation_id == PreparationComponent.preparation_id)
-            .group_by(PreparationComponent.lot_id).order_by(sa.text("rows DESC")).limit(args.lots)
-        ).all()
+            .group_by(PreparationComponent.lot_id)
+        )
+        rows = sa.func.count(InjectionLog.id)
+        order = rows.desc() if args.rows is None else sa.func.abs(rows - args.rows)
+        busiest = db.session.execute(per_lot.order_by(order).limit(args.lots)).all()
         if db.session.scalar(sa.select(User).where(User.email == "bench.auditor@example.test")) is None:
             create_user("bench.auditor@example.test", "Bench Auditor", "auditor", PASSWORD)
             db.session.commit()

@@ -13,10 +13,12 @@ import pytest
 import sqlalchemy as sa
 
 from clinic.extensions import db
+from clinic.inventory import services as inventory
+from clinic.records.treatments.models import TreatmentSession
 from clinic.records.treatments import services as treatments
 from clinic.tracing import services
 from tests.conftest import ON_POSTGRES, audit_rows
-from tests.factories import NOW, register, record_history, save, screen, sign_consent
+from tests.factories import NOW, TODAY, register, record_history, save, screen, sign_consent
 
 
 def test_a_cocktail_lot_is_traced_with_its_share_of_each_injection(course, stock, staff) -> None:
@@ -39,6 +41,76 @@ def test_a_voided_session_stays_in_the_trace_marked_and_out_of_the_totals(course
     page = services.trace_lot([stock["vitamins"]])
     assert page.rows and all(r.session_voided for r in page.rows)
     assert (page.totals.patients, page.totals.sessions) == (0, 0)
+
+
+def _independent_trace(lot) -> tuple[set[tuple[int, int | None]], tuple[int, int, Decimal, int]]:
+    """Walk every session through the ORM, not the trace SQL: the rows that used ``lot`` and the totals."""
+    rows, patients, sessions, lot_ml, units = set(), set(), set(), Decimal(0), 0
+    for session in db.session.scalars(sa.select(TreatmentSession)):
+        for preparation in session.preparations:
+            mine = [c for c in preparation.components if c.lot_id == lot.id]
+            if not mine:
+                continue
+            drawn = sum(c.volume_ml for c in preparation.components)
+            injections = [i for i in session.injections if i.preparation_id == preparation.id]
+            rows |= {(session.id, i.id) for i in injections} or {(session.id, None)}
+            if session.voided_at is None:
+                patients.add(session.course.patient_id)
+                sessions.add(session.id)
+                units += sum(c.units for c in mine)
+                lot_ml += sum(i.volume_ml * c.volume_ml / drawn for i in injections for c in mine)
+    return rows, (len(patients), len(sessions), lot_ml.quantize(Decimal("0.01")), units)
+
+
+def test_trace_completeness_alone_in_two_and_three_lot_cocktails_voided_and_across_patients(
+    course, stock, staff, vitamin_product
+) -> None:
+    peptide, _ = inventory.receive_lot(inventory.Receipt(
+        product=vitamin_product, lot_number="L-PEPTIDE", expiry_date=TODAY + timedelta(days=100), quantity=4,
+        supplier="MedAesthetic Supplies", received_on=TODAY, location=stock["ha"].receipts[0].storage_location,
+    ), staff["nurse"])
+    db.session.commit()
+    three = [treatments.PreparationInput("Triple", [
+        treatments.ComponentInput(stock["vitamins"].id, Decimal("2")), treatments.ComponentInput(stock["ha"].id,
+                                                                                                Decimal("1")),
+        treatments.ComponentInput(peptide.id, Decimal("1"))])]
+    alone = [treatments.PreparationInput("HA", [treatments.ComponentInput(stock["ha"].id, Decimal("2"))])]
+    vitamins_only = [treatments.PreparationInput("Vit", [treatments.ComponentInput(stock["vitamins"].id,
+                                                                                   Decimal("3"))])]
+    one_area = [treatments.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1.7"), points=20)]
+    save(course, stock, staff["doctor"], preparations=three, injections=one_area)  # three-lot cocktail
+    plans = [("Alone", alone, one_area, False), ("Pair", None, None, False), ("Voided", None, None, True),
+             ("Vitamins", vitamins_only, one_area, False), ("Pair2", None, None, False)]
+    for first, preparations, injections, voided in plans:
+        other = register(staff["nurse"], first=first, last="Traced")
+        record_history(other, staff["nurse"])
+        sign_consent(other, staff["nurse"])
+        screen(other, staff["nurse"])
+        other_course = treatments.plan_course(other, treatments.CourseInput(
+            course.indication_code, course.area_codes, starts_on=course.starts_on), staff["doctor"])
+        db.session.commit()
+        made = save(other_course, stock, staff["doctor"], preparations=preparations, injections=injections,
+                    acknowledged=["first_time_no_patch_test"])
+        if voided:
+            treatments.void_session(made, staff["doctor"], "entered on the wrong chart")
+            db.session.commit()
+
+    expected_rows, expected_totals = _independent_trace(stock["ha"])
+    page = services.trace_lot([stock["ha"]])
+    assert {(r.session_id, r.injection_id) for r in page.rows} == expected_rows
+    assert len(page.rows) == len(expected_rows) == 1 + 1 + 2 + 2 + 2
+    totals = page.totals
+    assert (totals.patients, totals.sessions, totals.lot_ml, totals.units_used) == expected_totals
+    assert expected_totals[:2] == (4, 4) and totals.units_received == 10
+    assert sum(r.session_voided for r in page.rows) == 2
+    assert "Vitamins Traced" not in {r.patient_name for r in page.rows}
+    # The same totals on every page, and from the plain aggregate used past the last row.
+    for size in (1, 3):
+        assert services.trace_lot([stock["ha"]], page_size=size).totals == totals
+    assert services._totals([stock["ha"]]) == totals
+    peptide_page = services.trace_lot([peptide])
+    assert {r.patient_id for r in peptide_page.rows} == {course.patient_id}
+    assert peptide_page.totals.units_used == 1
 
 
 def test_an_unknown_lot_answers_no_such_lot_with_close_matches(stock) -> None:
@@ -183,7 +255,7 @@ def test_the_cli_traces_as_table_csv_and_json(app, runner, course, stock, staff)
 def test_the_trace_query_uses_the_lot_index_on_postgresql(app, stock) -> None:
     if not ON_POSTGRES:
         pytest.skip("EXPLAIN plans are checked on PostgreSQL")
-    statement = services.trace_statement([stock["ha"].id])
+    statement = services.page_statement([stock["ha"].id], services.ORDERS["date"])
     compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
     with db.engine.connect() as conn:
         conn.execute(sa.text("SET enable_seqscan = off"))
