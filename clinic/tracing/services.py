@@ -184,16 +184,14 @@ def trace_statement(lot_ids: list[int]) -> sa.Select:
             TreatmentSession.performed_at, TreatmentSession.id.label("session_id"),
             TreatmentSession.number, TreatmentSession.voided_at, TreatmentSession.locked_at,
             Patient.id.label("patient_id"), Patient.record_number, Patient.first_name, Patient.last_name,
-            Patient.phone, User.full_name.label("doctor"), Lot.lot_number, Product.name.label("product"),
+            Patient.phone, User.full_name.label("doctor"), component.lot_id,
             drawn.c.components, drawn.c.drawn, component.volume_ml.label("component_ml"),
-            InjectionLog.id.label("injection_id"), Area.name.label("area"), InjectionLog.administered,
+            InjectionLog.id.label("injection_id"), InjectionLog.area_code, InjectionLog.administered,
             InjectionLog.volume_ml.label("injected_ml"),
             sa.func.coalesce(InjectionLog.id, 0).label("injection_key"),
             component.id.label("component_id"), component.units.label("component_units"),
         )
         .select_from(component)
-        .join(Lot, Lot.id == component.lot_id)
-        .join(Product, Product.id == Lot.product_id)
         .join(Preparation, Preparation.id == component.preparation_id)
         .join(drawn, drawn.c.preparation_id == Preparation.id)
         .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
@@ -201,7 +199,6 @@ def trace_statement(lot_ids: list[int]) -> sa.Select:
         .join(Patient, Patient.id == Course.patient_id)
         .join(User, User.id == TreatmentSession.doctor_id)
         .outerjoin(InjectionLog, InjectionLog.preparation_id == Preparation.id)
-        .outerjoin(Area, Area.code == InjectionLog.area_code)
         .where(component.lot_id.in_(lot_ids))
     )
 
@@ -290,8 +287,18 @@ def page_statement(lot_ids: list[int], sort: TraceOrder, after: tuple[object, ..
     if after is not None:
         row_key, cursor_key = sa.tuple_(*key), sa.tuple_(*(sa.literal(v) for v in after))
         statement = statement.where(row_key < cursor_key if sort.descending else row_key > cursor_key)
-    statement = statement.order_by(*(c.desc() if sort.descending else c for c in key))
-    return statement if limit is None else statement.limit(limit)
+    direction = (lambda c: c.desc()) if sort.descending else (lambda c: c)
+    statement = statement.order_by(*map(direction, key))
+    if limit is not None:
+        statement = statement.limit(limit)
+    # Names of areas, lots and products only for the rows of the page, not for every row of the lot.
+    page = statement.subquery("page")
+    return (
+        sa.select(page, Area.name.label("area"), Lot.lot_number, Product.name.label("product"))
+        .join(Lot, Lot.id == page.c.lot_id).join(Product, Product.id == Lot.product_id)
+        .outerjoin(Area, Area.code == page.c.area_code)
+        .order_by(*map(direction, (page.c[c] for c in sort.columns)))
+    )
 
 
 def _totals_of(row: sa.Row) -> TraceTotals:
