@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from clinic.core.errors import ClinicError, FieldError
+from clinic.core.models import utcnow
 from clinic.extensions import db
 from clinic.records.chart import load_chart
 from clinic.records.treatments import services as treatments
@@ -32,7 +33,7 @@ def test_opening_a_recall_marks_the_lots_and_lists_every_patient(course, stock, 
     assert stock["ha"].recalled_at is not None
     assert [row.patient_id for row in recall.rows] == [course.patient_id]
     with pytest.raises(treatments.SessionRefused) as refused:
-        treatments.save_session(course, entry(stock, acknowledged=["interval"]), staff["doctor"])
+        treatments.save_session(course, entry(stock, when=utcnow(), acknowledged=["interval"]), staff["doctor"])
     assert any("recalled" in reason for reason in refused.value.reasons)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -17,7 +18,17 @@ from clinic.inventory.models import Ingredient
 from clinic.records.treatments import services
 from clinic.records.treatments.models import FollowUpTask, InjectionLog, TreatmentSession
 from tests.conftest import PASSWORDS, audit_rows
-from tests.factories import AREAS, INDICATION, NOW, TODAY, entry, record_history, save, screen, sign_consent
+from tests.factories import (
+    AREAS,
+    INDICATION,
+    NOW,
+    TODAY,
+    entry,
+    record_history,
+    save,
+    screen,
+    sign_consent,
+)
 
 # --- courses ------------------------------------------------------------------------------------
 
@@ -474,3 +485,48 @@ def test_unusable_lots_are_not_offered_on_the_session_form(doctor_client, course
     db.session.commit()
     page = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
     assert "L-VITAMINS" in page and "L-HA" not in page
+
+
+def test_a_draft_whose_lot_is_recalled_afterwards_is_still_edited_and_joins_the_worklist(
+    doctor_client, course, stock, staff
+) -> None:
+    from clinic.tracing import recalls
+
+    session = save(course, stock, staff["doctor"])
+    recall = recalls.open_recall(recalls.RecallInput(
+        reason="Manufacturer notice", source="manufacturer", reference="FSN-9", lot_ids=[stock["ha"].id]),
+        staff["auditor"])
+    db.session.commit()
+    row = recall.rows[0]
+    db.session.delete(row)  # as if the draft's patient had not been on the worklist
+    db.session.commit()
+    form = doctor_client.get(f"/sessions/{session.id}/edit").get_data(as_text=True)
+    assert re.search(r'<option selected value="%d">HydraVeil HA 1.5%% — lot L-HA[^<]*recalled' % stock["ha"].id, form)
+    data = _session_post(stock, version=str(session.version), notes="completed after the recall")
+    asked = doctor_client.submit(f"/sessions/{session.id}/edit", data)
+    assert asked.status_code == 400
+    assert "was recalled after this session" in asked.get_data(as_text=True)
+    warning_codes = re.findall(r'name="acknowledged" value="([^"]+)"', asked.get_data(as_text=True))
+    saved = doctor_client.submit(f"/sessions/{session.id}/edit", {**data, "acknowledged": warning_codes})
+    assert saved.status_code == 302
+    assert [r.patient_id for r in db.session.get(type(recall), recall.id).rows] == [course.patient_id]
+
+
+def test_a_session_after_the_recall_is_refused_and_every_form_error_is_shown(doctor_client, course, stock,
+                                                                             staff) -> None:
+    from clinic.tracing import recalls
+
+    recalls.open_recall(recalls.RecallInput(reason="Manufacturer notice", source="manufacturer",
+                                            lot_ids=[stock["ha"].id]), staff["auditor"])
+    stock["ha"].recalled_at = NOW - timedelta(hours=1)  # recalled before the session took place
+    db.session.commit()
+    stale = doctor_client.submit(f"/courses/{course.id}/sessions/new", _session_post(stock))
+    assert stale.status_code == 400 and "has been recalled" in stale.get_data(as_text=True)
+    no_lot = doctor_client.submit(f"/courses/{course.id}/sessions/new", _session_post(
+        stock, **{"preparations-0-components-1-lot_id": ""}))
+    assert no_lot.status_code == 400
+    assert 'class="field-error"' in no_lot.get_data(as_text=True)
+    nothing_drawn = doctor_client.submit(f"/courses/{course.id}/sessions/new", _session_post(
+        stock, **{"preparations-0-components-0-lot_id": "", "preparations-0-components-1-lot_id": ""}))
+    assert nothing_drawn.status_code == 400
+    assert "Record what was drawn up" in nothing_drawn.get_data(as_text=True)

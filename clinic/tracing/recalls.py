@@ -113,6 +113,20 @@ def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> R
     return recall
 
 
+def open_recall_of_lot(lot: Lot) -> Recall | None:
+    return db.session.scalar(sa.select(Recall).join(RecallLot).where(RecallLot.lot_id == lot.id,
+                                                                     Recall.closed_at.is_(None)))
+
+
+def add_to_worklist(recall: Recall, patient_id: int) -> None:
+    """A session that used a recalled lot was recorded after the recall opened: its patient joins the list."""
+    if recall.closed_at is not None:
+        raise ClinicError("This recall is closed; nobody can be added to it.")
+    if not any(row.patient_id == patient_id for row in recall.rows):
+        recall.rows.append(RecallPatient(patient_id=patient_id))
+        db.session.flush()
+
+
 @dataclass
 class AffectedSession:
     """A session of a worklist patient that used a recalled lot, and where it was injected."""

@@ -33,17 +33,17 @@ from clinic.records.treatments.forms import (
     StopCourseForm,
     VoidSessionForm,
 )
-from clinic.tracing.recalls import open_recalls_by_patient
 from clinic.records.treatments.models import (
     SKIN_PREPARATIONS,
-    Amendment,
-    InjectionLog,
     TECHNIQUES,
+    Amendment,
     Course,
+    InjectionLog,
     Preparation,
     PreparationComponent,
     TreatmentSession,
 )
+from clinic.tracing.recalls import open_recalls_by_patient
 
 bp = Blueprint("treatments", __name__)
 
@@ -159,16 +159,21 @@ def complete_course(course_id: int) -> Response:
 
 
 def _lot_label(lot: Lot, on_hand: int) -> str:
-    return f"{lot.product.name} — lot {lot.lot_number}, exp. {lot.expiry_date:%d %b %Y}, {on_hand} left"
+    label = f"{lot.product.name} — lot {lot.lot_number}, exp. {lot.expiry_date:%d %b %Y}"
+    return f"{label}, recalled {lot.recalled_at.astimezone():%d %b %Y}" if lot.recalled_at else f"{label}, {on_hand} left"
 
 
 def _session_choices(form: SessionForm, course: Course, session: TreatmentSession | None) -> None:
     held = {c.lot_id for p in (session.preparations if session else []) for c in p.components}
+    # What the doctor just chose stays chosen (and named) on a refused form, whatever its status now.
+    held |= {c.form.lot_id.data for p in form.preparations.entries for c in p.form.components.entries
+             if isinstance(c.form.lot_id.data, int)}
     if session and session.anaesthetic_lot_id:
         held.add(session.anaesthetic_lot_id)
-    rows = stock_rows(stock_query().where(Lot.recalled_at.is_(None)).order_by(Product.name, Lot.expiry_date))
+    rows = stock_rows(stock_query().where(sa.or_(Lot.recalled_at.is_(None), Lot.id.in_(held)))
+                      .order_by(Product.name, Lot.expiry_date))
     today = date.today()
-    # Only lots a session may use (a draft keeps offering the lots it already holds).
+    # Only lots a session may use (a draft keeps offering the lots it already holds, even if since recalled).
     offered = [r for r in rows if r.lot.id in held
                or lot_statuses(r.lot, today, r.on_hand) == ["available"]]
     creams = [r for r in offered if r.lot.product.kind == "anaesthetic_cream"]
@@ -292,8 +297,10 @@ def _session_input(form: SessionForm) -> tuple[services.SessionInput, _RowMap]:
 def _row_error(error: FieldError, rows: _RowMap) -> tuple[str, str] | None:
     """Translate "injections-2" (the service's index) into the form row it came from."""
     kind, _, index = error.field.partition("-")
-    if kind not in ("preparations", "injections") or not index.isdigit():
+    if kind not in ("preparations", "injections"):
         return None
+    if not index.isdigit():  # about the rows as a whole ("record what was drawn up"): shown on the first
+        return f"{kind}-0", str(error)
     mapping = rows.preparations if kind == "preparations" else rows.injections
     position = int(index)
     form_index = mapping[position] if position < len(mapping) else position

@@ -46,6 +46,7 @@ from clinic.records.treatments.models import (
     SessionSignature,
     TreatmentSession,
 )
+from clinic.tracing.models import Recall
 
 # Follow-up calls after a signed session, in days; mesolift and body treatments also on day 3.
 FOLLOW_UP_DAYS = {"default": (1,), "mesolift": (1, 3), "cellulite": (1, 3), "localized_fat": (1, 3)}
@@ -210,6 +211,7 @@ class SessionCheck:
     reasons: list[str] = field(default_factory=list)
     warnings: list[GateWarning] = field(default_factory=list)
     lots: dict[int, Lot] = field(default_factory=dict)
+    recalls: list[Recall] = field(default_factory=list)  # open recalls of lots recalled after the session
 
 
 def _decimal(value: object, name: str, message: str) -> Decimal:
@@ -266,6 +268,15 @@ def _first_treatment(patient: Patient, excluding: int | None) -> bool:
     if excluding is not None:
         query = query.where(TreatmentSession.id != excluding)
     return db.session.scalar(query) == 0
+
+
+def _recalled_after(lot: Lot, performed_at: datetime) -> Recall | None:
+    """The open recall of a lot recalled only after the session took place, if any."""
+    from clinic.tracing.recalls import open_recall_of_lot
+
+    if lot.recalled_at is None or lot.recalled_at <= performed_at:
+        return None
+    return open_recall_of_lot(lot)
 
 
 def check_session(course: Course, entry: SessionInput, *, session: TreatmentSession | None = None,
@@ -350,6 +361,15 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
         lot = lots[lot_id]
         usable = check_lot_usable(lot, on)
         reasons = [r for r in usable.reasons if not r.startswith("No units")]
+        recall = _recalled_after(lot, entry.performed_at)
+        if recall is not None:
+            # The lot was usable when the session took place: record the truth, and put the patient on the list.
+            reasons.remove(f"Lot {lot.lot_number} has been recalled.")
+            check.recalls.append(recall)
+            check.warnings.append(GateWarning(
+                f"recalled_after:{lot.id}",
+                f"Lot {lot.lot_number} was recalled after this session (recall "
+                f"{recall.reference or '#' + str(recall.id)}); saving puts the patient on its worklist."))
         check.reasons.extend(reasons)
         on_hand = lot_stock(lot).on_hand + held.get(lot_id, 0)
         if units > on_hand:
@@ -447,6 +467,10 @@ def save_session(course: Course, entry: SessionInput, doctor: User, *, session: 
         session.preparations.clear()
         db.session.flush()
     _build_children(session, entry)
+    for recall in check.recalls:
+        from clinic.tracing.recalls import add_to_worklist
+
+        add_to_worklist(recall, course.patient_id)
     if course.status == "planned":
         course.status = "active"
     db.session.flush()
