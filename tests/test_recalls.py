@@ -15,7 +15,7 @@ from clinic.records.treatments import services as treatments
 from clinic.tracing import recalls
 from clinic.tracing.models import RecallPatient
 from tests.conftest import audit_rows
-from tests.factories import TODAY, entry, save
+from tests.factories import NOW, TODAY, entry, save
 
 
 def _open(staff, lot_ids, **overrides):
@@ -46,6 +46,24 @@ def test_a_recall_needs_lots_or_a_location_and_window_and_cannot_repeat(stock, s
     _open(staff, [stock["ha"].id])
     with pytest.raises(FieldError, match="Already recalled"):
         _open(staff, [stock["ha"].id])
+
+
+def test_a_temperature_excursion_affects_sessions_from_the_window_on_and_cannot_be_in_the_future(
+    course, stock, staff
+) -> None:
+    fridge = stock["ha"].receipts[0].storage_location_id
+    earlier = save(course, stock, staff["doctor"])
+    earlier.performed_at = NOW - timedelta(days=5)  # logged for a session five days ago
+    db.session.commit()
+    with pytest.raises(FieldError, match="cannot end in the future"):
+        _open(staff, [], source="internal", location_id=fridge, window_start=TODAY,
+              window_end=TODAY + timedelta(days=1))
+    db.session.rollback()
+    later = _open(staff, [], source="internal", reference="", location_id=fridge,
+                  window_start=TODAY - timedelta(days=3), window_end=TODAY - timedelta(days=1))
+    assert later.rows == []  # the session five days ago used the lots before the fridge failed
+    assert all(link.affected_from is not None for link in later.lots)
+    assert recalls.affected_sessions(later) == {}
 
 
 def test_a_temperature_excursion_recalls_every_lot_in_the_location(stock, staff) -> None:
@@ -104,9 +122,16 @@ def test_the_doctors_schedule_shows_the_recall_until_the_row_is_closed(clients, 
 
 def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, course, stock, staff) -> None:
     save(course, stock, staff["doctor"])
-    opened = clients["auditor"].submit("/recalls/new", {
-        "reason": "Fridge alarm overnight", "source": "internal", "reference": "INC-7",
-        "notice_date": TODAY.isoformat(), "lot_ids": [str(stock["ha"].id)]})
+    form = {"reason": "Fridge alarm overnight", "source": "internal", "reference": "INC-7",
+            "notice_date": TODAY.isoformat(), "lot_ids": [str(stock["ha"].id)]}
+    preview = clients["auditor"].submit("/recalls/new", form)
+    assert preview.status_code == 200
+    assert "Recall 1 lot now" in preview.get_data(as_text=True) and "<strong>1 patient</strong>" in preview.get_data(
+        as_text=True)
+    assert stock["ha"].recalled_at is None and db.session.scalar(sa.select(sa.func.count(RecallPatient.id))) == 0
+    stale = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": "999"})
+    assert stale.status_code == 200 and stock["ha"].recalled_at is None  # shown again, not opened
+    opened = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": str(stock["ha"].id)})
     assert opened.status_code == 302
     recall_url = opened.location
     row = db.session.scalar(sa.select(RecallPatient))

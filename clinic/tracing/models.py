@@ -59,6 +59,9 @@ class RecallLot(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     recall_id: Mapped[int] = mapped_column(sa.ForeignKey("recall.id"), index=True)
     lot_id: Mapped[int] = mapped_column(sa.ForeignKey("lot.id"), unique=True)
+    # A temperature excursion spoils a lot from the start of its window: earlier sessions are not affected.
+    # Empty for a manufacturer's recall, which affects every session that used the lot.
+    affected_from: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     recall: Mapped[Recall] = relationship(back_populates="lots")
     lot: Mapped["Lot"] = relationship()  # noqa: F821

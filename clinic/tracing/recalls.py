@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import sqlalchemy as sa
 from flask import current_app
 
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
+from clinic.core.forms import local_to_utc
 from clinic.core.models import utcnow
 from clinic.extensions import db
 from clinic.inventory.models import Lot, LotReceipt, StorageLocation
@@ -55,20 +56,40 @@ def lots_in_location(location_id: int, start: date, end: date) -> list[Lot]:
     ))
 
 
-def affected_patient_ids(lot_ids: Sequence[int]) -> list[int]:
-    """Patients with a session (not voided) that used any of these lots."""
+def _affected(lot_from: dict[int, datetime | None]) -> sa.ColumnElement[bool]:
+    """Sessions that used one of the lots, from its affected_from on where it has one."""
+    return sa.or_(*(
+        sa.and_(PreparationComponent.lot_id == lot_id, TreatmentSession.performed_at >= since)
+        if since is not None else PreparationComponent.lot_id == lot_id
+        for lot_id, since in lot_from.items()
+    ))
+
+
+def affected_patient_ids(lot_from: dict[int, datetime | None]) -> list[int]:
+    """Patients with a session (not voided) that used any of these lots while affected."""
+    if not lot_from:
+        return []
     return list(db.session.scalars(
         sa.select(Course.patient_id).distinct()
         .join(TreatmentSession, TreatmentSession.course_id == Course.id)
         .join(Preparation, Preparation.session_id == TreatmentSession.id)
         .join(PreparationComponent, PreparationComponent.preparation_id == Preparation.id)
-        .where(PreparationComponent.lot_id.in_(list(lot_ids)), TreatmentSession.voided_at.is_(None))
+        .where(_affected(lot_from), TreatmentSession.voided_at.is_(None))
         .order_by(Course.patient_id)
     ))
 
 
-def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> Recall:
-    """Mark the lots recalled (the sessions gate then refuses them) and build the worklist."""
+@dataclass
+class RecallPlan:
+    """What opening a recall will do, shown for confirmation before anything is written."""
+
+    lots: list[Lot]
+    affected_from: dict[int, datetime | None]
+    patient_ids: list[int]
+
+
+def plan_recall(entry: RecallInput, *, today: date | None = None) -> RecallPlan:
+    """Check a recall and find its lots and patients; writes nothing."""
     today = today or date.today()
     reason = (entry.reason or "").strip()
     if not reason:
@@ -81,6 +102,7 @@ def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> R
     lots = list(db.session.scalars(sa.select(Lot).where(Lot.id.in_(list(entry.lot_ids))))) if entry.lot_ids else []
     if len(lots) != len(set(entry.lot_ids)):
         raise FieldError("lot_ids", "Choose lots from the register.")
+    affected_from: dict[int, datetime | None] = {lot.id: None for lot in lots}
     by_location = entry.location_id is not None or entry.window_start is not None or entry.window_end is not None
     if by_location:
         if entry.location_id is None or entry.window_start is None or entry.window_end is None:
@@ -89,9 +111,13 @@ def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> R
             raise FieldError("location_id", "Choose a storage location.")
         if entry.window_end < entry.window_start:
             raise FieldError("window_end", "The window ends before it starts.")
-        known = {lot.id for lot in lots}
-        lots += [lot for lot in lots_in_location(entry.location_id, entry.window_start, entry.window_end)
-                 if lot.id not in known and lot.recalled_at is None]
+        if entry.window_end > today:
+            raise FieldError("window_end", "The window cannot end in the future: recall what has happened.")
+        window_opens = local_to_utc(datetime.combine(entry.window_start, time.min))
+        for lot in lots_in_location(entry.location_id, entry.window_start, entry.window_end):
+            if lot.id not in affected_from and lot.recalled_at is None:
+                lots.append(lot)
+                affected_from[lot.id] = window_opens
     if not lots:
         raise FieldError("lot_ids", "Choose the lots to recall, or a storage location and time window "
                                     "that held lots.")
@@ -99,23 +125,31 @@ def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> R
     if already:
         raise FieldError("lot_ids", f"Already recalled: {', '.join(already)}. A recall is final; "
                                     "it cannot be opened twice.")
-    recall = Recall(reason=reason, source=entry.source, reference=(entry.reference or "").strip()[:80],
-                    notice_date=notice, location_id=entry.location_id, window_start=entry.window_start,
+    return RecallPlan(lots, affected_from, affected_patient_ids(affected_from))
+
+
+def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> Recall:
+    """Mark the lots recalled (the sessions gate then refuses them) and build the worklist."""
+    plan = plan_recall(entry, today=today)
+    recall = Recall(reason=entry.reason.strip(), source=entry.source,
+                    reference=(entry.reference or "").strip()[:80], notice_date=entry.notice_date or date.today(),
+                    location_id=entry.location_id, window_start=entry.window_start,
                     window_end=entry.window_end, opened_by_id=by.id)
     now = utcnow()
-    for lot in lots:
+    for lot in plan.lots:
         lot.recalled_at = now
-        recall.lots.append(RecallLot(lot_id=lot.id))
-    for patient_id in affected_patient_ids([lot.id for lot in lots]):
+        recall.lots.append(RecallLot(lot_id=lot.id, affected_from=plan.affected_from[lot.id]))
+    for patient_id in plan.patient_ids:
         recall.rows.append(RecallPatient(patient_id=patient_id))
     db.session.add(recall)
     db.session.flush()
     return recall
 
 
-def open_recall_of_lot(lot: Lot) -> Recall | None:
-    return db.session.scalar(sa.select(Recall).join(RecallLot).where(RecallLot.lot_id == lot.id,
-                                                                     Recall.closed_at.is_(None)))
+def open_recall_of_lot(lot: Lot) -> tuple[Recall, RecallLot] | None:
+    found = db.session.execute(sa.select(Recall, RecallLot).join(RecallLot).where(
+        RecallLot.lot_id == lot.id, Recall.closed_at.is_(None))).first()
+    return (found[0], found[1]) if found else None
 
 
 def add_to_worklist(recall: Recall, patient_id: int) -> None:
@@ -152,7 +186,8 @@ def affected_sessions(recall: Recall, patient_ids: Sequence[int] | None = None) 
         .outerjoin(InjectionLog, sa.and_(InjectionLog.preparation_id == Preparation.id,
                                          InjectionLog.administered.is_(True)))
         .outerjoin(Area, Area.code == InjectionLog.area_code)
-        .where(RecallLot.recall_id == recall.id, TreatmentSession.voided_at.is_(None))
+        .where(RecallLot.recall_id == recall.id, TreatmentSession.voided_at.is_(None),
+               sa.or_(RecallLot.affected_from.is_(None), TreatmentSession.performed_at >= RecallLot.affected_from))
         .order_by(Course.patient_id, TreatmentSession.performed_at, TreatmentSession.id, InjectionLog.id)
     )
     if patient_ids is not None:

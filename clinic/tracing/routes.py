@@ -143,12 +143,17 @@ def new_recall() -> Response | tuple[str, int]:
             form.lot_ids.data = [int(request.args["lot"])]
         return render_template("tracing/recall_form.html", form=form), 200
     if form.validate_on_submit():
+        entry = recalls_service.RecallInput(
+            reason=form.reason.data, source=form.source.data, reference=form.reference.data or "",
+            notice_date=form.notice_date.data, lot_ids=form.lot_ids.data or [], location_id=form.location_id.data,
+            window_start=form.window_start.data, window_end=form.window_end.data)
         try:
-            recall = recalls_service.open_recall(recalls_service.RecallInput(
-                reason=form.reason.data, source=form.source.data, reference=form.reference.data or "",
-                notice_date=form.notice_date.data, lot_ids=form.lot_ids.data or [], location_id=form.location_id.data,
-                window_start=form.window_start.data, window_end=form.window_end.data,
-            ), current_user)
+            plan = recalls_service.plan_recall(entry)
+            # The confirmation holds the lots it showed: a changed form is shown again, never opened unseen.
+            plan_key = ",".join(str(lot.id) for lot in sorted(plan.lots, key=lambda lot: lot.id))
+            if request.form.get("confirm_plan") != plan_key:
+                return render_template("tracing/recall_form.html", form=form, plan=plan, plan_key=plan_key), 200
+            recall = recalls_service.open_recall(entry, current_user)
         except ClinicError as error:
             db.session.rollback()
             show_error(form, error)

@@ -102,14 +102,20 @@ def test_auditor_recalls_a_lot_used_in_a_cocktail_contacts_every_patient_and_clo
     page.get_by_role("button", name="Open a recall for this lot").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("recall")
     expect(page.get_by_role("checkbox", name=lot)).to_be_checked()
-    page.get_by_role("button", name="Open the recall").click()
+    page.get_by_role("button", name="Check the recall").click()
     expect(page.get_by_label("Reason")).to_be_visible()  # refused: no reason or source yet, lot kept
     expect(page.get_by_text("Give the reason for the recall.")).to_be_visible()
     expect(page.get_by_role("checkbox", name=lot)).to_be_checked()
     page.get_by_label("Reason").fill("Manufacturer field safety notice: possible particles in the vial")
     page.get_by_label("Source").select_option(label="Manufacturer notice")
     page.get_by_label("Reference").fill(f"FSN-{tag}")
-    page.get_by_role("button", name="Open the recall").click()
+    page.get_by_role("button", name="Check the recall").click()
+    # Nothing is recalled yet: the lots and the number of patients, then a deliberate confirmation.
+    preview = page.locator("#recall-preview")
+    expect(preview).to_contain_text("1 lot")
+    expect(preview).to_contain_text("2 patients")
+    expect(preview).to_contain_text(lot)
+    preview.get_by_role("button", name="Recall 1 lot now").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Recall FSN-{tag}")
     progress = page.locator("#recall-progress")

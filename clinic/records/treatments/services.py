@@ -270,13 +270,18 @@ def _first_treatment(patient: Patient, excluding: int | None) -> bool:
     return db.session.scalar(query) == 0
 
 
-def _recalled_after(lot: Lot, performed_at: datetime) -> Recall | None:
-    """The open recall of a lot recalled only after the session took place, if any."""
+def _recalled_after(lot: Lot, performed_at: datetime) -> tuple[Recall, bool] | None:
+    """For a lot recalled only after the session took place: its open recall, and whether the session is
+    affected by it (a storage-window recall spares sessions before the window)."""
     from clinic.tracing.recalls import open_recall_of_lot
 
     if lot.recalled_at is None or lot.recalled_at <= performed_at:
         return None
-    return open_recall_of_lot(lot)
+    found = open_recall_of_lot(lot)
+    if found is None:
+        return None
+    recall, link = found
+    return recall, link.affected_from is None or performed_at >= link.affected_from
 
 
 def check_session(course: Course, entry: SessionInput, *, session: TreatmentSession | None = None,
@@ -361,10 +366,12 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
         lot = lots[lot_id]
         usable = check_lot_usable(lot, on)
         reasons = [r for r in usable.reasons if not r.startswith("No units")]
-        recall = _recalled_after(lot, entry.performed_at)
-        if recall is not None:
+        recalled_after = _recalled_after(lot, entry.performed_at)
+        if recalled_after is not None:
             # The lot was usable when the session took place: record the truth, and put the patient on the list.
             reasons.remove(f"Lot {lot.lot_number} has been recalled.")
+            recall, affected = recalled_after
+        if recalled_after is not None and affected:
             check.recalls.append(recall)
             check.warnings.append(GateWarning(
                 f"recalled_after:{lot.id}",
