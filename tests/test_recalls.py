@@ -88,6 +88,33 @@ def test_contacts_close_rows_unreachable_after_three_tries_then_the_recall_close
         recalls.record_contact(row, "phone", True, "late call", staff["nurse"])
 
 
+def test_an_unreachable_patient_stays_flagged_until_reached_and_progress_counts_each_once(
+    nurse_client, course, stock, staff
+) -> None:
+    save(course, stock, staff["doctor"])
+    recall = _open(staff, [stock["ha"].id])
+    row = recall.rows[0]
+    contact_url = f"/recalls/{recall.id}/patients/{row.id}"
+    for attempt in range(3):
+        page = nurse_client.get(contact_url).get_data(as_text=True)
+        assert ('id="last-attempt"' in page) == (attempt == 2)
+        recalls.record_contact(row, "phone", False, "no answer", staff["nurse"])
+        db.session.commit()
+    assert row.status == "unreachable"
+    assert recalls.progress(recall) == recalls.Progress(affected=1, to_reach=0, reached=0, closed=0, unreachable=1)
+    labels = [b.label for b in load_chart(course.patient, TODAY).badges]
+    assert "in recall FSN-2026-114: not reached, tell the patient" in labels
+    assert "Marked unreachable after 3 attempts" in nurse_client.get(contact_url).get_data(as_text=True)
+    recalls.record_contact(row, "in_person", True, "Told at her visit; no symptoms", staff["nurse"])
+    db.session.commit()
+    assert row.status == "contacted" and row.closed_at is None
+    assert recalls.progress(recall).reached == 1 and recalls.progress(recall).done == 0
+    recalls.record_contact(row, "in_person", True, "Check booked", staff["nurse"], outcome="follow_up_booked")
+    db.session.commit()
+    assert not any("in recall" in b.label for b in load_chart(course.patient, TODAY).badges)
+    assert recalls.progress(recall).percent_done == 100
+
+
 def test_a_reached_patient_needs_a_note_and_an_outcome_closes_the_row(course, stock, staff) -> None:
     save(course, stock, staff["doctor"])
     row = _open(staff, [stock["ha"].id]).rows[0]

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from clinic.core.errors import FieldError
 from clinic.extensions import db
 from clinic.inventory import services as inventory
 from clinic.records.treatments.models import TreatmentSession
@@ -119,8 +120,24 @@ def test_an_unknown_lot_answers_no_such_lot_with_close_matches(stock) -> None:
     assert missing.value.close == ["L-VITAMINS"]
 
 
-def test_a_lot_is_found_by_number_in_any_case_or_from_a_scan(stock) -> None:
+def test_a_lot_is_found_by_number_in_any_case_or_from_a_scan(auditor_client, stock) -> None:
     assert services.find_lots("l-ha") == [stock["ha"]]
+    stock["ha"].product.gtin = "09506000134352"  # GS1's example GTIN
+    db.session.commit()
+    assert services.read_scan("(01)09506000134352(17)271231(10)L-HA") == ("L-HA", "09506000134352")
+    page = auditor_client.get("/trace?lot=L-VITAMINS&scan=(01)09506000134352(17)271231(10)L-HA")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'value="L-HA"' in text and 'value="L-VITAMINS"' not in text
+
+
+def test_a_lot_number_under_another_gtin_says_which_product_holds_it(auditor_client, stock) -> None:
+    stock["ha"].product.gtin = "09506000134352"
+    db.session.commit()
+    with pytest.raises(FieldError, match=r"Lot L-HA is on record for HydraVeil HA 1.5% \(GTIN 09506000134352\), "
+                                         r"not for GTIN 04006381333931"):
+        services.find_lots("L-HA", "04006381333931")
+    page = auditor_client.get("/trace?scan=(01)04006381333931(10)L-HA")
+    assert page.status_code == 400 and "is on record for HydraVeil" in page.get_data(as_text=True)
 
 
 def _more_patients_received_the_lot(course, stock, staff, count: int = 3) -> None:

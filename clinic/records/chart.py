@@ -23,6 +23,8 @@ from clinic.tracing.recalls import open_recalls_for
 class Badge:
     label: str
     tone: str  # ok, warn, bad, muted
+    endpoint: str | None = None  # where the badge leads, if anywhere
+    params: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,8 +110,8 @@ def _badges(chart: Chart) -> list[Badge]:
     badges = []
     if chart.patient.is_voided:
         return [Badge("voided: registered in error", "bad")]
-    for recall in chart.recalls:
-        badges.append(Badge(f"in recall {recall.reference or '#' + str(recall.id)}: contact pending", "bad"))
+    for row in chart.recalls:
+        badges.append(Badge(row.badge_label, "bad", "tracing.contact", {"recall_id": row.recall_id, "row_id": row.id}))
     if chart.history is None:
         badges.append(Badge("history not recorded", "warn"))
     for item in chart.planned:

@@ -27,6 +27,9 @@ def trace(lot: str, gtin: str, output: str) -> None:
     """Every patient who received LOT, alone or in a cocktail (voided sessions marked)."""
     try:
         lots = services.find_lots(lot, gtin)
+    except services.NoSuchLot as missing:
+        raise click.ClickException(str(missing) + (f" Close matches: {', '.join(missing.close)}." if missing.close
+                                                   else "")) from None
     except ClinicError as error:
         raise click.ClickException(str(error)) from None
     page = services.trace_lot(lots, everything=True)

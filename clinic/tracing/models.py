@@ -16,6 +16,8 @@ RECALL_SOURCES = {"manufacturer": "Manufacturer notice", "authority": "Regulator
 ROW_STATUSES = {"to_contact": "To contact", "contacted": "Contacted", "follow_up_booked": "Closed: follow-up booked",
                 "no_action_needed": "Closed: no action needed", "unreachable": "Unreachable"}
 CLOSED_ROW_STATUSES = frozenset({"follow_up_booked", "no_action_needed", "unreachable"})
+# Rows that still need the patient while the recall is open: an unreachable patient is told when next seen.
+NEEDS_PATIENT_STATUSES = frozenset({"to_contact", "contacted", "unreachable"})
 CONTACT_METHODS = {"phone": "Phone", "sms": "Text message", "email": "Email", "letter": "Letter",
                    "in_person": "In person"}
 
@@ -97,6 +99,14 @@ class RecallPatient(db.Model):
     @property
     def status_label(self) -> str:
         return ROW_STATUSES.get(self.status, self.status)
+
+    @property
+    def badge_label(self) -> str:
+        """What the chart and the schedule say about this patient's row."""
+        name = self.recall.reference or f"#{self.recall.id}"
+        if self.status == "unreachable":
+            return f"in recall {name}: not reached, tell the patient"
+        return f"in recall {name}: contact pending"
 
 
 class RecallContact(db.Model):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
+from sqlalchemy.orm import contains_eager
 from flask import current_app
 
 from clinic.auth.models import User
@@ -25,6 +26,7 @@ from clinic.records.treatments.models import (
 )
 from clinic.tracing.models import (
     CLOSED_ROW_STATUSES,
+    NEEDS_PATIENT_STATUSES,
     CONTACT_METHODS,
     RECALL_SOURCES,
     Recall,
@@ -206,24 +208,29 @@ def affected_sessions(recall: Recall, patient_ids: Sequence[int] | None = None) 
 
 @dataclass
 class Progress:
+    """Each patient counts once: still to reach, reached (then closed with an outcome, or not yet), unreachable."""
+
     affected: int
-    contacted: int
-    closed: int
+    to_reach: int
+    reached: int
+    closed: int  # reached and closed with an outcome
     unreachable: int
 
     @property
+    def done(self) -> int:
+        return self.closed + self.unreachable
+
+    @property
     def percent_done(self) -> int:
-        return round(100 * self.closed / self.affected) if self.affected else 100
+        return round(100 * self.done / self.affected) if self.affected else 100
 
 
 def progress(recall: Recall) -> Progress:
-    rows = recall.rows
-    return Progress(
-        affected=len(rows),
-        contacted=sum(1 for r in rows if r.status != "to_contact"),
-        closed=sum(1 for r in rows if r.status in CLOSED_ROW_STATUSES),
-        unreachable=sum(1 for r in rows if r.status == "unreachable"),
-    )
+    statuses = [r.status for r in recall.rows]
+    closed = sum(1 for s in statuses if s in ("follow_up_booked", "no_action_needed"))
+    return Progress(affected=len(statuses), to_reach=statuses.count("to_contact"),
+                    reached=closed + statuses.count("contacted"), closed=closed,
+                    unreachable=statuses.count("unreachable"))
 
 
 def record_contact(row: RecallPatient, method: str, reached: bool, note: str, by: User,
@@ -231,7 +238,7 @@ def record_contact(row: RecallPatient, method: str, reached: bool, note: str, by
     """One attempt. Reached: contacted, or closed with the outcome. Not reached N times: unreachable."""
     if not row.recall.is_open:
         raise ClinicError("This recall is closed; no more contacts can be recorded.")
-    if row.is_closed:
+    if row.is_closed and row.status != "unreachable":
         raise ClinicError("This patient's row is already closed.")
     if method not in CONTACT_METHODS:
         raise FieldError("method", "Choose how the patient was contacted.")
@@ -244,9 +251,10 @@ def record_contact(row: RecallPatient, method: str, reached: bool, note: str, by
         raise FieldError("note", "Write what the patient was told and said.")
     contact = RecallContact(row=row, method=method, reached=reached, note=note, contacted_by_id=by.id)
     db.session.add(contact)
-    if reached:
+    if reached:  # also a patient marked unreachable who calls back or comes in
         row.status = outcome or "contacted"
-    else:
+        row.closed_at = row.closed_by_id = None
+    elif row.status != "unreachable":
         failures = sum(1 for c in row.contacts if not c.reached)
         if failures >= current_app.config["RECALL_MAX_ATTEMPTS"]:
             row.status = "unreachable"
@@ -282,21 +290,22 @@ def close_recall(recall: Recall, by: User) -> None:
     db.session.flush()
 
 
-def open_recalls_for(patient_id: int) -> list[Recall]:
-    """Open recalls in which this patient's row is not closed (the chart's badge)."""
+def open_recalls_for(patient_id: int) -> list[RecallPatient]:
+    """This patient's rows in open recalls that still need them: not yet closed, or unreachable so far
+    (the chart's badge: whoever sees the patient next tells them)."""
     return open_recalls_by_patient([patient_id]).get(patient_id, [])
 
 
-def open_recalls_by_patient(patient_ids: list[int]) -> dict[int, list[Recall]]:
+def open_recalls_by_patient(patient_ids: list[int]) -> dict[int, list[RecallPatient]]:
     """The same for many patients in one query (the doctor's schedule)."""
     if not patient_ids:
         return {}
-    found: dict[int, list[Recall]] = {}
-    for patient_id, recall in db.session.execute(
-        sa.select(RecallPatient.patient_id, Recall).join(RecallPatient.recall).where(
+    found: dict[int, list[RecallPatient]] = {}
+    for row in db.session.scalars(
+        sa.select(RecallPatient).join(RecallPatient.recall).options(contains_eager(RecallPatient.recall)).where(
             RecallPatient.patient_id.in_(set(patient_ids)), Recall.closed_at.is_(None),
-            RecallPatient.status.not_in(list(CLOSED_ROW_STATUSES)))
+            RecallPatient.status.in_(list(NEEDS_PATIENT_STATUSES)))
         .order_by(Recall.id)
     ):
-        found.setdefault(patient_id, []).append(recall)
+        found.setdefault(row.patient_id, []).append(row)
     return found

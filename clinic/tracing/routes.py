@@ -18,6 +18,7 @@ from clinic.core.errors import ClinicError, FieldError
 from clinic.core.exports import csv_response
 from clinic.core.forms import show_error
 from clinic.core.pdf import pdf_response
+from clinic.core.models import utcnow
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product, StorageLocation
 from clinic.permissions import can
@@ -25,7 +26,7 @@ from clinic.records.patients.routes import load_patient
 from clinic.tracing import recalls as recalls_service
 from clinic.tracing import services
 from clinic.tracing.forms import ContactForm, RecallForm, TraceForm
-from clinic.tracing.models import Recall, RecallContact, RecallPatient
+from clinic.tracing.models import Recall, RecallContact, RecallLot, RecallPatient
 
 bp = Blueprint("tracing", __name__)
 
@@ -54,7 +55,10 @@ def trace() -> Response | tuple[str, int]:
     if not form.validate():
         return render_template("tracing/trace.html", form=form, page=None, close=[]), 400
     try:
-        lots = services.find_lots(form.lot.data or "", form.gtin.data or "", form.scan.data or "")
+        if (form.scan.data or "").strip():
+            # The scan is what is traced: the lot and GTIN fields show what it held.
+            form.lot.data, form.gtin.data = services.read_scan(form.scan.data)
+        lots = services.find_lots(form.lot.data or "", form.gtin.data or "")
     except services.NoSuchLot as missing:
         form.lot.errors = [str(missing)]
         return render_template("tracing/trace.html", form=form, page=None, close=missing.close), 404
@@ -84,8 +88,12 @@ def trace() -> Response | tuple[str, int]:
         return Response(json.dumps(body, indent=1), mimetype="application/json",
                         headers={"Content-Disposition": f'attachment; filename="trace-{lots[0].lot_number}.json"'})
     query = {"lot": form.lot.data or "", "gtin": form.gtin.data or "", "scan": form.scan.data or ""}
+    recall_of = dict(db.session.execute(sa.select(RecallLot.lot_id, RecallLot.recall_id).where(
+        RecallLot.lot_id.in_([lot.id for lot in lots if lot.recalled_at]))).all()) if any(
+        lot.recalled_at for lot in lots) else {}
     return render_template("tracing/trace.html", form=form, page=page, close=[], order=order,
-                           orders=services.ORDERS, query={k: v for k, v in query.items() if v}), 200
+                           orders=services.ORDERS, query={k: v for k, v in query.items() if v},
+                           recall_of=recall_of), 200
 
 
 @bp.get("/patients/<int:patient_id>/lots")
@@ -209,7 +217,9 @@ def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
         record_chart_read(row.patient)
         db.session.commit()
     affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])
-    return render_template("tracing/contact.html", recall=recall, row=row, form=form, affected=affected), status
+    return render_template("tracing/contact.html", recall=recall, row=row, form=form, affected=affected,
+                           failures=sum(1 for c in row.contacts if not c.reached),
+                           max_attempts=current_app.config["RECALL_MAX_ATTEMPTS"]), status
 
 
 @bp.get("/recalls/<int:recall_id>/patients/<int:row_id>/letter")
@@ -249,7 +259,8 @@ def _report_context(recall: Recall) -> dict[str, object]:
         sa.select(RecallPatient).where(RecallPatient.recall_id == recall.id).order_by(RecallPatient.id)
         .options(selectinload(RecallPatient.patient),
                  selectinload(RecallPatient.contacts).selectinload(RecallContact.contacted_by))).all()
-    return {"recall": recall, "rows": rows, "progress": recalls_service.progress(recall)}
+    return {"recall": recall, "rows": rows, "progress": recalls_service.progress(recall),
+            "affected": recalls_service.affected_sessions(recall), "generated_at": utcnow()}
 
 
 @bp.get("/recalls/<int:recall_id>/report")

@@ -42,32 +42,42 @@ class NoSuchLot(ClinicError):
     """No lot matches; ``close`` holds lot numbers that look alike."""
 
     def __init__(self, lot_number: str, close: list[str]) -> None:
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        super().__init__(f"No such lot: {lot_number}.{hint}")
+        super().__init__(f"No such lot: {lot_number}.")
         self.close = close
 
 
-def find_lots(lot_number: str = "", gtin: str = "", scan: str = "") -> list[Lot]:
-    """The lots a trace is about: by lot number (any case), optionally narrowed by GTIN, or from a scan."""
+def read_scan(scan: str) -> tuple[str, str]:
+    """The lot number and GTIN a pasted label holds."""
+    try:
+        label = parse_label(scan)
+    except LabelError as error:
+        raise FieldError("scan", str(error)) from None
+    if not label.lot_number:
+        raise FieldError("scan", "This label holds no lot number; type the lot number instead.")
+    return label.lot_number, label.gtin or ""
+
+
+def find_lots(lot_number: str = "", gtin: str = "") -> list[Lot]:
+    """The lots a trace is about: by lot number (any case), optionally narrowed by GTIN."""
     lot_number, gtin = (lot_number or "").strip(), (gtin or "").strip()
-    if scan and scan.strip():
-        try:
-            label = parse_label(scan)
-        except LabelError as error:
-            raise FieldError("scan", str(error)) from None
-        if not label.lot_number:
-            raise FieldError("scan", "This label holds no lot number; type the lot number instead.")
-        lot_number, gtin = label.lot_number, label.gtin
     if not lot_number:
         raise FieldError("lot", "Enter a lot number, or scan the label.")
     query = (sa.select(Lot).join(Product).options(contains_eager(Lot.product))
-             .where(sa.func.upper(Lot.lot_number) == lot_number.upper()))
+             .where(sa.func.upper(Lot.lot_number) == lot_number.upper()).order_by(Product.name, Lot.id))
     if gtin:
         try:
-            query = query.where(Product.gtin == normalise_gtin(gtin))
+            gtin = normalise_gtin(gtin)
         except ClinicError as error:
             raise FieldError("gtin", str(error)) from None
-    lots = list(db.session.scalars(query.order_by(Product.name, Lot.id)))
+        lots = list(db.session.scalars(query.where(Product.gtin == gtin)))
+        if not lots:
+            others = list(db.session.scalars(query))
+            if others:
+                held = "; ".join(f"{lot.product.name} (GTIN {lot.product.gtin or 'none'})" for lot in others)
+                raise FieldError("gtin", f"Lot {others[0].lot_number} is on record for {held}, "
+                                         f"not for GTIN {gtin}. Check the label, or trace without the GTIN.")
+    else:
+        lots = list(db.session.scalars(query))
     if not lots:
         numbers = db.session.scalars(sa.select(Lot.lot_number).distinct()).all()
         close = difflib.get_close_matches(lot_number.upper(), [n.upper() for n in numbers], n=5, cutoff=0.6)

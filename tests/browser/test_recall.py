@@ -128,7 +128,7 @@ def test_auditor_recalls_a_lot_used_in_a_cocktail_contacts_every_patient_and_clo
     page.screenshot(path=str(screenshot_dir / "recall-worklist.png"), full_page=True)
 
     # --- 3. Contacts: A reached, follow-up booked; B not reached at first, then reached. -------------
-    worklist.filter(has_text=names["A"]).get_by_role("link", name="Record a contact").click()
+    worklist.filter(has_text=names["A"]).get_by_role("link", name=names["A"]).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(names["A"])
     expect(page.locator("main")).to_contain_text(lot)
     page.get_by_label("How").select_option(label="Phone")
@@ -138,13 +138,12 @@ def test_auditor_recalls_a_lot_used_in_a_cocktail_contacts_every_patient_and_clo
     page.get_by_role("button", name="Save the contact").click()
     expect(page.get_by_text(f"Contact recorded: {names['A']}")).to_be_visible()
 
-    page.locator("#worklist tbody tr").filter(has_text=names["B"]).get_by_role(
-        "link", name="Record a contact").click()
+    page.locator("#worklist tbody tr").filter(has_text=names["B"]).get_by_role("link", name=names["B"]).click()
     page.get_by_label("What was said").fill("Voicemail")
     page.get_by_role("button", name="Save the contact").click()
-    page.locator("#worklist tbody tr").filter(has_text=names["B"]).get_by_role(
-        "link", name="Record a contact").click()
+    page.locator("#worklist tbody tr").filter(has_text=names["B"]).get_by_role("link", name=names["B"]).click()
     expect(page.locator("#contacts li")).to_have_count(1)
+    expect(page.locator("#last-attempt")).to_have_count(0)  # two more tries before "unreachable"
     page.get_by_label("The patient was reached").check()
     page.get_by_label("What was said").fill("Reached on the second try; no symptoms")
     page.get_by_label("Close the row").select_option(label="No action needed")
