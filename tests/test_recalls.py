@@ -145,6 +145,9 @@ def test_the_doctors_schedule_shows_the_recall_until_the_row_is_closed(clients, 
     recalls.record_contact(recall.rows[0], "phone", True, "fine", staff["nurse"], outcome="no_action_needed")
     db.session.commit()
     assert "in recall" not in clients["doctor"].get("/").get_data(as_text=True)
+    for role in ("nurse", "auditor", "admin"):
+        home = clients[role].get("/").get_data(as_text=True)
+        assert 'id="open-recalls"' in home and "ready to close" in home
 
 
 def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, course, stock, staff) -> None:

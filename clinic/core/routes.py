@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from clinic.auth.services import recent_sign_in_activity
 from clinic.extensions import db
+from clinic.permissions import can
 
 bp = Blueprint("core", __name__)
 
@@ -34,9 +35,12 @@ def home() -> str:
         from clinic.records.treatments.routes import doctor_worklist
 
         worklist = doctor_worklist(current_user, date.today())
+    from clinic.tracing.recalls import open_recall_summaries
+
     return render_template(
         "core/home.html",
         duties=ROLE_DUTIES[current_user.role],
+        open_recalls=open_recall_summaries() if can(current_user, "tracing.list_recalls") else [],
         sign_ins=recent_sign_in_activity(current_user),
         worklist=worklist,
         today=date.today(),

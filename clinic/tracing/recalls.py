@@ -148,6 +148,14 @@ def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> R
     return recall
 
 
+def open_recall_summaries() -> list[tuple[Recall, int]]:
+    """Open recalls, oldest first, with how many patients still need a contact or an outcome (home pages)."""
+    pending = sa.func.count(RecallPatient.id).filter(RecallPatient.status.in_(("to_contact", "contacted")))
+    return [(recall, count) for recall, count in db.session.execute(
+        sa.select(Recall, pending).outerjoin(RecallPatient, RecallPatient.recall_id == Recall.id)
+        .where(Recall.closed_at.is_(None)).group_by(Recall.id).order_by(Recall.opened_at))]
+
+
 def open_recall_of_lot(lot: Lot) -> tuple[Recall, RecallLot] | None:
     found = db.session.execute(sa.select(Recall, RecallLot).join(RecallLot).where(
         RecallLot.lot_id == lot.id, Recall.closed_at.is_(None))).first()

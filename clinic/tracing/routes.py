@@ -136,7 +136,8 @@ def _recall_choices(form: RecallForm) -> None:
 def list_recalls() -> str:
     """Open recalls first, with their progress."""
     recalls = db.session.scalars(sa.select(Recall).order_by(Recall.closed_at.is_not(None), Recall.opened_at.desc())
-                                 .options(selectinload(Recall.rows), selectinload(Recall.lots))).all()
+                                 .options(selectinload(Recall.rows), selectinload(Recall.lots).selectinload(RecallLot.lot),
+                                          selectinload(Recall.location))).all()
     return render_template("tracing/recalls.html", recalls=[(r, recalls_service.progress(r)) for r in recalls])
 
 
@@ -250,7 +251,9 @@ def close_recall(recall_id: int) -> Response:
         flash(str(error), "error")
     else:
         db.session.commit()
-        flash("Recall closed. Its report lists every patient and every contact.", "success")
+        flash("Recall closed." + (" Its report lists every patient and every contact." if can(
+            current_user, "tracing.recall_report") else " Its report holds patient data: an auditor prints it."),
+              "success")
     return redirect(url_for("tracing.show_recall", recall_id=recall.id))
 
 
