@@ -166,7 +166,7 @@ def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, 
     recall_url = opened.location
     row = db.session.scalar(sa.select(RecallPatient))
     worklist = clients["nurse"].get(recall_url).get_data(as_text=True)
-    assert "Amélie Durand" in worklist and "session 1</a>: Cheeks, Forehead" in worklist
+    assert "Amélie Durand" in worklist and "session 1</a> <span class=\"badge badge-warn\">draft</span>: Cheeks, Forehead" in worklist
     admin_page = clients["admin"].get(recall_url).get_data(as_text=True)
     assert "Amélie Durand" not in admin_page and "not shown to admins" in admin_page
     assert clients["admin"].get(f"/recalls/{row.recall_id}/patients/{row.id}").status_code == 403

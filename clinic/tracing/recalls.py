@@ -178,6 +178,7 @@ class AffectedSession:
     session_id: int
     performed_at: datetime
     number: int
+    signed: bool
     lots: list[str] = field(default_factory=list)
     areas: list[str] = field(default_factory=list)
 
@@ -186,7 +187,7 @@ def affected_sessions(recall: Recall, patient_ids: Sequence[int] | None = None) 
     """Per patient, the sessions (not voided) that used the recall's lots, with the areas injected: one query."""
     query = (
         sa.select(Course.patient_id, TreatmentSession.id, TreatmentSession.performed_at, TreatmentSession.number,
-                  Lot.lot_number, Area.name)
+                  TreatmentSession.locked_at, Lot.lot_number, Area.name)
         .select_from(RecallLot)
         .join(Lot, Lot.id == RecallLot.lot_id)
         .join(PreparationComponent, PreparationComponent.lot_id == RecallLot.lot_id)
@@ -203,10 +204,10 @@ def affected_sessions(recall: Recall, patient_ids: Sequence[int] | None = None) 
     if patient_ids is not None:
         query = query.where(Course.patient_id.in_(list(patient_ids)))
     found: dict[int, list[AffectedSession]] = {}
-    for patient_id, session_id, performed_at, number, lot_number, area in db.session.execute(query):
+    for patient_id, session_id, performed_at, number, locked_at, lot_number, area in db.session.execute(query):
         sessions = found.setdefault(patient_id, [])
         if not sessions or sessions[-1].session_id != session_id:
-            sessions.append(AffectedSession(session_id, performed_at, number))
+            sessions.append(AffectedSession(session_id, performed_at, number, locked_at is not None))
         if lot_number not in sessions[-1].lots:
             sessions[-1].lots.append(lot_number)
         if area and area not in sessions[-1].areas:
