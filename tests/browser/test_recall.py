@@ -148,8 +148,8 @@ def test_auditor_recalls_a_lot_used_in_a_cocktail_contacts_every_patient_and_clo
     page.get_by_label("What was said").fill("Reached on the second try; no symptoms")
     page.get_by_label("Close the row").select_option(label="No action needed")
     page.get_by_role("button", name="Save the contact").click()
-    expect(progress.locator("dt", has_text="Closed").locator("xpath=following-sibling::dd[1]")
-           ).to_have_text("2 (100%)")
+    expect(progress.locator("dt", has_text="Done").locator("xpath=following-sibling::dd[1]")
+           ).to_have_text("2 of 2 (100%)")
 
     # --- 4. Close the recall and read its report. --------------------------------------------------
     page.get_by_role("button", name="Close the recall").click()
