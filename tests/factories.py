@@ -159,6 +159,18 @@ def entry(stock, *, when=NOW, preparations=None, injections=None, **overrides) -
     return treatments.SessionInput(**values)
 
 
+def ready_course(staff, first: str, last: str, *, starts_on: date = TODAY - timedelta(days=10)):
+    """A new patient with history, consent and screening, and a skin-rejuvenation course: ready for a session."""
+    patient = register(staff["nurse"], first=first, last=last)
+    record_history(patient, staff["nurse"])
+    sign_consent(patient, staff["nurse"])
+    screen(patient, staff["nurse"])
+    made = treatments.plan_course(patient, treatments.CourseInput(INDICATION, AREAS, starts_on=starts_on),
+                                  staff["doctor"])
+    db.session.commit()
+    return made
+
+
 def save(course, stock, doctor, **overrides) -> TreatmentSession:
     session = treatments.save_session(course, entry(stock, **overrides), doctor)
     db.session.commit()

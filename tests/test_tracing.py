@@ -19,7 +19,7 @@ from clinic.records.treatments.models import TreatmentSession
 from clinic.records.treatments import services as treatments
 from clinic.tracing import services
 from tests.conftest import ON_POSTGRES, audit_rows
-from tests.factories import NOW, TODAY, register, record_history, save, screen, sign_consent
+from tests.factories import NOW, TODAY, ready_course, save
 
 
 def test_a_cocktail_lot_is_traced_with_its_share_of_each_injection(course, stock, staff) -> None:
@@ -83,13 +83,7 @@ def test_trace_completeness_alone_in_two_and_three_lot_cocktails_voided_and_acro
     plans = [("Alone", alone, one_area, False), ("Pair", None, None, False), ("Voided", None, None, True),
              ("Vitamins", vitamins_only, one_area, False), ("Pair2", None, None, False)]
     for first, preparations, injections, voided in plans:
-        other = register(staff["nurse"], first=first, last="Traced")
-        record_history(other, staff["nurse"])
-        sign_consent(other, staff["nurse"])
-        screen(other, staff["nurse"])
-        other_course = treatments.plan_course(other, treatments.CourseInput(
-            course.indication_code, course.area_codes, starts_on=course.starts_on), staff["doctor"])
-        db.session.commit()
+        other_course = ready_course(staff, first, "Traced", starts_on=course.starts_on)
         made = save(other_course, stock, staff["doctor"], preparations=preparations, injections=injections,
                     acknowledged=["first_time_no_patch_test"])
         if voided:
@@ -142,13 +136,7 @@ def test_a_lot_number_under_another_gtin_says_which_product_holds_it(auditor_cli
 
 def _more_patients_received_the_lot(course, stock, staff, count: int = 3) -> None:
     for number in range(count):
-        other = register(staff["nurse"], first=f"Trace{number}", last=f"Patient{'ZYX'[number % 3]}")
-        record_history(other, staff["nurse"])
-        sign_consent(other, staff["nurse"])
-        screen(other, staff["nurse"])
-        other_course = treatments.plan_course(other, treatments.CourseInput(
-            course.indication_code, course.area_codes, starts_on=course.starts_on), staff["doctor"])
-        db.session.commit()
+        other_course = ready_course(staff, f"Trace{number}", f"Patient{'ZYX'[number % 3]}", starts_on=course.starts_on)
         save(other_course, stock, staff["doctor"], when=NOW - timedelta(seconds=number + 1),
              acknowledged=["first_time_no_patch_test"])
 
