@@ -11,6 +11,7 @@ and the first ("cold": new connection, plan not cached) run of each.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import time
 
@@ -65,6 +66,7 @@ def main() -> None:
             Lot.id.in_([lot_id for lot_id, _ in busiest])))}
         total = db.session.scalar(sa.select(sa.func.count()).select_from(InjectionLog))
         db.engine.dispose()
+    gc.freeze()  # as wsgi.py does for every worker
     client = app.test_client()
     client.post("/login", data={"email": "bench.auditor@example.test", "password": PASSWORD})
     print(f"{args.database.split(':')[0]}, {total:,} injection rows; {args.repeat} warm runs per lot (ms)")
