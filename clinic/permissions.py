@@ -113,8 +113,8 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "treatments.aftercare": {"GET": CLINICAL_READERS},
     "treatments.aftercare_pdf": {"GET": CLINICAL_READERS},
     # Lot trace: patient data, so never an admin's.
-    "tracing.trace": {"GET": CLINICAL_READERS},
-    "tracing.patient_lots": {"GET": CLINICAL_READERS},
+    "tracing.trace": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},  # POST: an export, password again
+    "tracing.patient_lots": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},
     # Recalls: auditors and admins open and close them; the worklist holds patient data, so
     # admins see the recall's progress but never its patients.
     "tracing.list_recalls": {"GET": ALL_ROLES},
@@ -124,7 +124,7 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "tracing.letter": {"GET": CLINICAL_READERS},
     "tracing.close_recall": {"POST": LOT_HOLDERS},
     "tracing.recall_report": {"GET": CLINICAL_READERS},
-    "tracing.recall_report_pdf": {"GET": CLINICAL_READERS},
+    "tracing.recall_report_pdf": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},
     # Catalogues that hold no patient data: admins keep them.
     "screening.list_rules": {"GET": CATALOGUE_ADMINS},
     "screening.new_rule": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},

@@ -14,7 +14,7 @@ from clinic.records.chart import load_chart
 from clinic.records.treatments import services as treatments
 from clinic.tracing import recalls
 from clinic.tracing.models import RecallPatient
-from tests.conftest import audit_rows
+from tests.conftest import PASSWORDS, audit_rows
 from tests.factories import NOW, TODAY, entry, save
 
 
@@ -180,7 +180,9 @@ def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, 
     assert clients["admin"].submit(f"/recalls/{row.recall_id}/close").status_code == 302
     report = clients["auditor"].get(f"/recalls/{row.recall_id}/report").get_data(as_text=True)
     assert "No reaction; reassured" in report and "Test Nurse" in report
-    pdf = clients["auditor"].get(f"/recalls/{row.recall_id}/report.pdf")
+    assert "Confirm the export" in clients["auditor"].get(f"/recalls/{row.recall_id}/report.pdf").get_data(
+        as_text=True)
+    pdf = clients["auditor"].submit(f"/recalls/{row.recall_id}/report.pdf", {"password": PASSWORDS["auditor"]})
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert audit_rows("read_worklist")
 

@@ -18,7 +18,7 @@ from clinic.inventory import services as inventory
 from clinic.records.treatments.models import TreatmentSession
 from clinic.records.treatments import services as treatments
 from clinic.tracing import services
-from tests.conftest import ON_POSTGRES, audit_rows
+from tests.conftest import ON_POSTGRES, PASSWORDS, audit_rows
 from tests.factories import NOW, TODAY, ready_course, save
 
 
@@ -217,11 +217,18 @@ def test_the_trace_page_csv_and_json_are_audited_and_neutralised(auditor_client,
     text = page.get_data(as_text=True)
     assert "Cheeks" in text and "in a cocktail" in text
     assert audit_rows("trace")[-1].reason == "trace of lot L-HA"
-    exported = auditor_client.get("/trace?lot=L-HA&format=csv")
+    asked = auditor_client.get("/trace?lot=L-HA&format=csv")
+    assert asked.status_code == 200 and "Confirm the export" in asked.get_data(as_text=True)
+    assert "Durand" not in asked.get_data(as_text=True)
+    wrong = auditor_client.submit("/trace?lot=L-HA&format=csv", {"password": "not my password"})
+    assert wrong.status_code == 400 and "did not match" in wrong.get_data(as_text=True)
+    assert audit_rows("reauth_failed")[-1].reason == "export: the trace of lot L-HA as CSV"
+    exported = auditor_client.submit("/trace?lot=L-HA&format=csv", {"password": PASSWORDS["auditor"]})
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
     assert rows[1][6] == "'=HYPERLINK(1) Durand"
     assert audit_rows("export")[-1].reason == "trace of lot L-HA as csv"
-    body = json.loads(auditor_client.get("/trace?lot=L-HA&format=json").get_data(as_text=True))
+    body = json.loads(auditor_client.submit("/trace?lot=L-HA&format=json", {"password": PASSWORDS["auditor"]})
+                      .get_data(as_text=True))
     assert body["totals"]["patients"] == "1" and len(body["rows"]) == 2
 
 
@@ -241,7 +248,9 @@ def test_the_reverse_trace_lists_every_lot_a_patient_received(nurse_client, cour
     assert sorted(r.lot_number for r in received) == ["L-HA", "L-VITAMINS"]
     page = nurse_client.get(f"/patients/{course.patient_id}/lots").get_data(as_text=True)
     assert "L-HA" in page and "L-VITAMINS" in page
-    exported = nurse_client.get(f"/patients/{course.patient_id}/lots?format=csv")
+    assert "Confirm the export" in nurse_client.get(f"/patients/{course.patient_id}/lots?format=csv").get_data(
+        as_text=True)
+    exported = nurse_client.submit(f"/patients/{course.patient_id}/lots?format=csv", {"password": PASSWORDS["nurse"]})
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
     assert sorted(row[5] for row in rows[1:]) == ["L-HA", "L-VITAMINS"]
     assert audit_rows("export")[-1].reason == "lots received as csv"

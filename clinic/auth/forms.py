@@ -82,3 +82,12 @@ class ChangeRoleForm(ConfirmPasswordForm):
 
 class ActionForm(FlaskForm):
     """An empty form for POST-only buttons: it carries the CSRF token."""
+
+
+class ReauthForm(FlaskForm):
+    """Password (and two-step code when enrolled) to confirm an export of patient data (SECURITY.md A5)."""
+
+    password = PasswordField("Your password", validators=[DataRequired("Enter your password.")],
+                             render_kw={"autocomplete": "current-password", "autofocus": True})
+    code = StringField("Two-step code", validators=[Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})

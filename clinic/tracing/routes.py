@@ -15,7 +15,7 @@ from wtforms import SelectChoice
 from clinic.audit.services import record_chart_read, record_event
 from clinic.auth.forms import ActionForm
 from clinic.core.errors import ClinicError, FieldError
-from clinic.core.exports import csv_response
+from clinic.core.exports import confirm_export, csv_response
 from clinic.core.forms import show_error
 from clinic.core.pdf import pdf_response
 from clinic.core.models import utcnow
@@ -46,7 +46,7 @@ def _csv_rows(page: services.TracePage) -> list[tuple[object, ...]]:
     ]
 
 
-@bp.get("/trace")
+@bp.route("/trace", methods=["GET", "POST"])
 def trace() -> Response | tuple[str, int]:
     """Who received a lot: by lot number (and GTIN), or from a pasted scan. Every trace is audited."""
     form = TraceForm(request.args or MultiDict())
@@ -65,11 +65,17 @@ def trace() -> Response | tuple[str, int]:
     except FieldError as error:
         getattr(form, error.field, form.lot).errors = [str(error)]
         return render_template("tracing/trace.html", form=form, page=None, close=[]), 400
-    export = request.args.get("format")
+    export = request.args.get("format") if request.args.get("format") in ("csv", "json") else None
+    if export:
+        asked = confirm_export(f"the trace of lot {', '.join(sorted({lot.lot_number for lot in lots}))} "
+                               f"as {export.upper()}")
+        if asked is not None:
+            return asked
+    elif request.method == "POST":
+        abort(405)
     order = request.args.get("sort", "date")
     order = order if order in services.ORDERS else "date"
-    page = services.trace_lot(lots, cursor=form.after.data or None, everything=export in ("csv", "json"),
-                              order=order)
+    page = services.trace_lot(lots, cursor=form.after.data or None, everything=export is not None, order=order)
     numbers = ", ".join(sorted({lot.lot_number for lot in lots}))
     # The audit row is the only write: keep the loaded lots, rows and user after its commit.
     db.session().expire_on_commit = False
@@ -96,10 +102,16 @@ def trace() -> Response | tuple[str, int]:
                            recall_of=recall_of), 200
 
 
-@bp.get("/patients/<int:patient_id>/lots")
-def patient_lots(patient_id: int) -> str | Response:
+@bp.route("/patients/<int:patient_id>/lots", methods=["GET", "POST"])
+def patient_lots(patient_id: int) -> str | Response | tuple[str, int]:
     """Every lot this patient received, session by session (CSV for the patient's own copy)."""
     patient = load_patient(patient_id)
+    if request.args.get("format") == "csv":
+        asked = confirm_export(f"every lot {patient.full_name} received, as CSV")
+        if asked is not None:
+            return asked
+    elif request.method == "POST":
+        abort(405)
     received = services.lots_received_by(patient)
     if request.args.get("format") == "csv":
         record_event("export", record_type="patient", record_id=patient.id, reason="lots received as csv")
@@ -275,10 +287,13 @@ def recall_report(recall_id: int) -> str:
     return render_template("tracing/report.html", **_report_context(recall))
 
 
-@bp.get("/recalls/<int:recall_id>/report.pdf")
-def recall_report_pdf(recall_id: int) -> Response:
+@bp.route("/recalls/<int:recall_id>/report.pdf", methods=["GET", "POST"])
+def recall_report_pdf(recall_id: int) -> Response | tuple[str, int]:
     """The recall report as a PDF, for the file and the manufacturer."""
     recall = _load_recall(recall_id)
+    asked = confirm_export(f"the report of recall {recall.reference or '#' + str(recall.id)} as PDF")
+    if asked is not None:
+        return asked
     record_event("export", record_type="recall", record_id=recall.id, reason="report PDF")
     db.session.commit()
     html = render_template("tracing/report_pdf.html", **_report_context(recall))
