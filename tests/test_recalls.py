@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -113,6 +114,30 @@ def test_an_unreachable_patient_stays_flagged_until_reached_and_progress_counts_
     db.session.commit()
     assert not any("in recall" in b.label for b in load_chart(course.patient, TODAY).badges)
     assert recalls.progress(recall).percent_done == 100
+
+
+def test_correcting_or_voiding_the_only_affected_session_closes_the_unworked_row(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    recall = _open(staff, [stock["ha"].id])
+    vitamins_only = [treatments.PreparationInput("Vit", [treatments.ComponentInput(stock["vitamins"].id,
+                                                                                   Decimal("3"))])]
+    one_area = [treatments.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("2"), points=20)]
+    treatments.save_session(course, entry(stock, preparations=vitamins_only, injections=one_area), staff["doctor"],
+                            session=session)
+    db.session.commit()
+    row = recall.rows[0]
+    assert row.status == "no_action_needed" and "lots were corrected" in row.outcome_note
+    assert row.closed_by_id == staff["doctor"].id
+    assert not any("in recall" in b.label for b in load_chart(course.patient, TODAY).badges)
+
+
+def test_voiding_a_session_after_a_contact_leaves_the_row_to_the_staff(course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    recall = _open(staff, [stock["ha"].id])
+    recalls.record_contact(recall.rows[0], "phone", False, "voicemail", staff["nurse"])
+    treatments.void_session(session, staff["doctor"], "wrong chart")
+    db.session.commit()
+    assert recall.rows[0].status == "to_contact"
 
 
 def test_a_reached_patient_needs_a_note_and_an_outcome_closes_the_row(course, stock, staff) -> None:

@@ -527,6 +527,15 @@ def test_a_session_after_the_recall_is_refused_and_every_form_error_is_shown(doc
     assert no_lot.status_code == 400
     assert 'class="field-error"' in no_lot.get_data(as_text=True)
     nothing_drawn = doctor_client.submit(f"/courses/{course.id}/sessions/new", _session_post(
-        stock, **{"preparations-0-components-0-lot_id": "", "preparations-0-components-1-lot_id": ""}))
+        stock, **{"preparations-0-components-0-lot_id": "", "preparations-0-components-1-lot_id": "",
+                  "preparations-0-components-0-volume_ml": "", "preparations-0-components-1-volume_ml": ""}))
     assert nothing_drawn.status_code == 400
     assert "Record what was drawn up" in nothing_drawn.get_data(as_text=True)
+
+
+def test_a_volume_drawn_without_its_lot_is_never_dropped(doctor_client, course, stock) -> None:
+    second_row_without_lot = _session_post(stock, **{"preparations-0-components-1-lot_id": ""})
+    refused = doctor_client.submit(f"/courses/{course.id}/sessions/new", second_row_without_lot)
+    assert refused.status_code == 400
+    assert "Choose the lot the 2 ml was drawn from, or clear that volume." in refused.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TreatmentSession)) == 0

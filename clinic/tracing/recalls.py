@@ -156,6 +156,21 @@ def open_recall_summaries() -> list[tuple[Recall, int]]:
         .where(Recall.closed_at.is_(None)).group_by(Recall.id).order_by(Recall.opened_at))]
 
 
+def release_unaffected(patient_id: int, by: User, why: str) -> None:
+    """After a session is voided or its lots corrected: a worklist row nobody has worked yet, whose patient
+    no longer has an affected session, is closed as no action needed (kept, with the reason)."""
+    rows = db.session.scalars(
+        sa.select(RecallPatient).join(RecallPatient.recall)
+        .where(RecallPatient.patient_id == patient_id, RecallPatient.status == "to_contact",
+               Recall.closed_at.is_(None))).all()
+    for row in rows:
+        if row.contacts or affected_sessions(row.recall, [patient_id]).get(patient_id):
+            continue
+        row.status, row.outcome_note = "no_action_needed", f"No longer affected: {why}"
+        row.closed_at, row.closed_by_id = utcnow(), by.id
+    db.session.flush()
+
+
 def open_recall_of_lot(lot: Lot) -> tuple[Recall, RecallLot] | None:
     found = db.session.execute(sa.select(Recall, RecallLot).join(RecallLot).where(
         RecallLot.lot_id == lot.id, Recall.closed_at.is_(None))).first()

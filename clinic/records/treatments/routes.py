@@ -255,6 +255,7 @@ class _RowMap:
     def __init__(self) -> None:
         self.preparations: list[int] = []
         self.injections: list[int] = []
+        self.unmatched: tuple[str, str] | None = None  # a volume drawn with no lot: (row, message)
 
 
 def _session_input(form: SessionForm) -> tuple[services.SessionInput, _RowMap]:
@@ -262,6 +263,12 @@ def _session_input(form: SessionForm) -> tuple[services.SessionInput, _RowMap]:
     preparations: list[services.PreparationInput] = []
     compact: dict[int, int] = {}
     for form_index, entry in enumerate(form.preparations.entries):
+        for component in entry.form.components.entries:
+            if not component.form.lot_id.data and component.form.volume_ml.data:
+                # Never drop what was drawn: a volume needs its lot, or to be cleared.
+                rows.unmatched = (f"preparations-{form_index}",
+                                  f"Choose the lot the {component.form.volume_ml.data.normalize():f} ml was drawn "
+                                  "from, or clear that volume.")
         components = [
             services.ComponentInput(c.form.lot_id.data, c.form.volume_ml.data, c.form.units.data or 1)
             for c in entry.form.components.entries if c.form.lot_id.data
@@ -331,6 +338,8 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
     if not form.validate_on_submit():
         return _session_page(form, course, session, 400)
     entry, rows = _session_input(form)
+    if rows.unmatched:
+        return _session_page(form, course, session, 400, row_errors=dict([rows.unmatched]))
     try:
         if session is not None:
             check_version(session, form.version.data)

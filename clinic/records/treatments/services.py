@@ -455,6 +455,7 @@ def save_session(course: Course, entry: SessionInput, doctor: User, *, session: 
         needle_length_mm=Decimal(str(entry.needle_length_mm)), notes=(entry.notes or "").strip(),
         acknowledged_warnings=" ".join(sorted(w.code for w in check.warnings)),
     )
+    editing = session is not None
     if session is None:
         number = (db.session.scalar(sa.select(sa.func.max(TreatmentSession.number))
                                     .where(TreatmentSession.course_id == course.id)) or 0) + 1
@@ -474,10 +475,13 @@ def save_session(course: Course, entry: SessionInput, doctor: User, *, session: 
         session.preparations.clear()
         db.session.flush()
     _build_children(session, entry)
-    for recall in check.recalls:
-        from clinic.tracing.recalls import add_to_worklist
+    from clinic.tracing.recalls import add_to_worklist, release_unaffected
 
+    for recall in check.recalls:
         add_to_worklist(recall, course.patient_id)
+    if editing:
+        db.session.flush()
+        release_unaffected(course.patient_id, doctor, f"session {session.number}'s lots were corrected")
     if course.status == "planned":
         course.status = "active"
     db.session.flush()
@@ -661,6 +665,9 @@ def void_session(session: TreatmentSession, by: User, reason: str) -> None:
         raise ClinicError("Only a doctor voids a session.")
     void_record(session, by, reason)
     db.session.flush()
+    from clinic.tracing.recalls import release_unaffected
+
+    release_unaffected(session.course.patient_id, by, f"session {session.number} was voided ({reason})")
 
 
 # --- the lock guard for a signed session's rows ----------------------------------------------------
