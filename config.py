@@ -70,6 +70,8 @@ class Config:
     TOTP_ISSUER = "Clinic records"
 
     PASSWORD_RESET_LIFETIME = timedelta(hours=24)
+    # Wrong passwords when signing, amending or exporting (within LOGIN_WINDOW) before the session is ended.
+    REAUTH_MAX_FAILURES = 5
 
     # argon2-cffi's RFC 9106 "low memory" profile; tests use a cheap one.
     ARGON2_TIME_COST = 3

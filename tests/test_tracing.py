@@ -275,3 +275,12 @@ def test_the_trace_query_uses_the_lot_index_on_postgresql(app, stock) -> None:
         conn.execute(sa.text("SET enable_seqscan = off"))
         plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
     assert "ix_preparation_component_lot_id" in plan
+
+
+def test_five_wrong_passwords_at_an_export_sign_the_user_out(auditor_client, stock) -> None:
+    for attempt in range(5):
+        answer = auditor_client.submit("/trace?lot=L-HA&format=csv", {"password": f"guess {attempt}"})
+        assert answer.status_code == 400
+    assert "you have been signed out" in answer.get_data(as_text=True)
+    assert auditor_client.get("/trace?lot=L-HA").status_code == 302  # back to sign-in
+    assert audit_rows("logout")[-1].reason == "too many wrong passwords"

@@ -273,6 +273,14 @@ def reauthenticate(user: User, password: str, code: str | None = None, *, purpos
         ok = verify_second_factor(user, code or "")
     if not ok:
         record_event("reauth_failed", record_type="user", record_id=user.id, reason=purpose)
+        since = utcnow() - current_app.config["LOGIN_WINDOW"]
+        failures = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "reauth_failed", AuditEvent.user_id == user.id, AuditEvent.at > since))
+        if failures >= current_app.config["REAUTH_MAX_FAILURES"]:
+            # Someone at an unlocked screen guessing the password: the session ends, sign-in throttling takes over.
+            end_all_sessions(user)
+            record_event("logout", record_type="user", record_id=user.id, reason="too many wrong passwords")
+            raise ReauthenticationFailed("Too many wrong passwords: you have been signed out. Sign in again.")
         raise ReauthenticationFailed("The password or code did not match. Nothing was changed.")
 
 
