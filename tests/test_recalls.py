@@ -104,7 +104,7 @@ def test_an_unreachable_patient_stays_flagged_until_reached_and_progress_counts_
     assert row.status == "unreachable"
     assert recalls.progress(recall) == recalls.Progress(affected=1, to_reach=0, reached=0, closed=0, unreachable=1)
     labels = [b.label for b in load_chart(course.patient, TODAY).badges]
-    assert "in recall FSN-2026-114: not reached, tell the patient" in labels
+    assert "in recall FSN-2026-114: unreachable, tell the patient" in labels
     assert "Marked unreachable after 3 attempts" in nurse_client.get(contact_url).get_data(as_text=True)
     recalls.record_contact(row, "in_person", True, "Told at her visit; no symptoms", staff["nurse"])
     db.session.commit()
@@ -188,6 +188,8 @@ def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, 
     assert stale.status_code == 200 and stock["ha"].recalled_at is None  # shown again, not opened
     opened = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": str(stock["ha"].id)})
     assert opened.status_code == 302
+    double_click = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": str(stock["ha"].id)})
+    assert double_click.status_code == 302 and double_click.location == opened.location
     recall_url = opened.location
     row = db.session.scalar(sa.select(RecallPatient))
     worklist = clients["nurse"].get(recall_url).get_data(as_text=True)

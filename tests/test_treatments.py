@@ -510,6 +510,8 @@ def test_a_draft_whose_lot_is_recalled_afterwards_is_still_edited_and_joins_the_
     saved = doctor_client.submit(f"/sessions/{session.id}/edit", {**data, "acknowledged": warning_codes})
     assert saved.status_code == 302
     assert [r.patient_id for r in db.session.get(type(recall), recall.id).rows] == [course.patient_id]
+    page = doctor_client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert 'badge-bad">recalled' in page and "lot L-HA recalled after the session" in page
 
 
 def test_a_session_after_the_recall_is_refused_and_every_form_error_is_shown(doctor_client, course, stock,

@@ -32,7 +32,7 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[o
     )
 
 
-def confirm_export(description: str) -> tuple[str, int] | None:
+def confirm_export(description: str, *, back: str) -> tuple[str, int] | None:
     """Exports of patient data need the password again (SECURITY.md A5).
 
     None when this request is a POST that re-authenticated: the caller sends the file. Otherwise the page
@@ -56,4 +56,4 @@ def confirm_export(description: str) -> tuple[str, int] | None:
             return None
     status = 400 if request.method == "POST" else 200
     return render_template("core/confirm_export.html", form=form, description=description,
-                           action=request.full_path.rstrip("?")), status
+                           action=request.full_path.rstrip("?"), back=back), status

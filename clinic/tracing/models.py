@@ -52,7 +52,8 @@ class Recall(VersionedMixin, db.Model):
 
     @property
     def source_label(self) -> str:
-        return RECALL_SOURCES.get(self.source, self.source)
+        """Short, for headings: "Internal notice", not the form's "(e.g. ...)" hint."""
+        return {"internal": "Internal notice"}.get(self.source) or RECALL_SOURCES.get(self.source, self.source)
 
 
 class RecallLot(db.Model):
@@ -105,7 +106,7 @@ class RecallPatient(db.Model):
         """What the chart and the schedule say about this patient's row."""
         name = self.recall.reference or f"#{self.recall.id}"
         if self.status == "unreachable":
-            return f"in recall {name}: not reached, tell the patient"
+            return f"in recall {name}: unreachable, tell the patient"
         return f"in recall {name}: contact pending"
 
 

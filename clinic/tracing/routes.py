@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -58,6 +58,7 @@ def trace() -> Response | tuple[str, int]:
         if (form.scan.data or "").strip():
             # The scan is what is traced: the lot and GTIN fields show what it held.
             form.lot.data, form.gtin.data = services.read_scan(form.scan.data)
+            form.scan.data = ""
         lots = services.find_lots(form.lot.data or "", form.gtin.data or "")
     except services.NoSuchLot as missing:
         form.lot.errors = [str(missing)]
@@ -68,7 +69,8 @@ def trace() -> Response | tuple[str, int]:
     export = request.args.get("format") if request.args.get("format") in ("csv", "json") else None
     if export:
         asked = confirm_export(f"the trace of lot {', '.join(sorted({lot.lot_number for lot in lots}))} "
-                               f"as {export.upper()}")
+                               f"as {export.upper()}",
+                               back=url_for("tracing.trace", **{k: v for k, v in request.args.items() if k != "format"}))
         if asked is not None:
             return asked
     elif request.method == "POST":
@@ -107,7 +109,8 @@ def patient_lots(patient_id: int) -> str | Response | tuple[str, int]:
     """Every lot this patient received, session by session (CSV for the patient's own copy)."""
     patient = load_patient(patient_id)
     if request.args.get("format") == "csv":
-        asked = confirm_export(f"every lot {patient.full_name} received, as CSV")
+        asked = confirm_export(f"every lot {patient.full_name} received, as CSV",
+                               back=url_for("tracing.patient_lots", patient_id=patient.id))
         if asked is not None:
             return asked
     elif request.method == "POST":
@@ -153,6 +156,17 @@ def list_recalls() -> str:
     return render_template("tracing/recalls.html", recalls=[(r, recalls_service.progress(r)) for r in recalls])
 
 
+def _just_opened(plan_key: str) -> Recall | None:
+    """The recall this user opened in the last two minutes for exactly these lots, if any."""
+    lot_ids = {int(part) for part in plan_key.split(",") if part.isdigit()}
+    if not lot_ids:
+        return None
+    recent = db.session.scalars(sa.select(Recall).where(
+        Recall.opened_by_id == current_user.id, Recall.opened_at > utcnow() - timedelta(minutes=2))
+        .options(selectinload(Recall.lots))).all()
+    return next((r for r in recent if {link.lot_id for link in r.lots} == lot_ids), None)
+
+
 @bp.route("/recalls/new", methods=["GET", "POST"])
 def new_recall() -> Response | tuple[str, int]:
     """Open a recall for lots, or for a storage location and a time window."""
@@ -163,6 +177,10 @@ def new_recall() -> Response | tuple[str, int]:
         if request.args.get("lot", "").isdigit():
             form.lot_ids.data = [int(request.args["lot"])]
         return render_template("tracing/recall_form.html", form=form), 200
+    just_opened = _just_opened(request.form.get("confirm_plan", ""))
+    if just_opened is not None:  # a double click on "Recall now": the first click opened it
+        flash("This recall is open; the second click changed nothing.", "warning")
+        return redirect(url_for("tracing.show_recall", recall_id=just_opened.id))
     if form.validate_on_submit():
         entry = recalls_service.RecallInput(
             reason=form.reason.data, source=form.source.data, reference=form.reference.data or "",
@@ -291,7 +309,8 @@ def recall_report(recall_id: int) -> str:
 def recall_report_pdf(recall_id: int) -> Response | tuple[str, int]:
     """The recall report as a PDF, for the file and the manufacturer."""
     recall = _load_recall(recall_id)
-    asked = confirm_export(f"the report of recall {recall.reference or '#' + str(recall.id)} as PDF")
+    asked = confirm_export(f"the report of recall {recall.reference or '#' + str(recall.id)} as PDF",
+                           back=url_for("tracing.recall_report", recall_id=recall.id))
     if asked is not None:
         return asked
     record_event("export", record_type="recall", record_id=recall.id, reason="report PDF")

@@ -109,6 +109,24 @@ class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
 
     course: Mapped[Course] = relationship(back_populates="sessions")
     doctor: Mapped["User"] = relationship(foreign_keys=[doctor_id])  # noqa: F821
+
+    @property
+    def acknowledged_labels(self) -> list[str]:
+        """The acknowledged warnings in words (the codes are what the signature covers)."""
+        words = {"interval": "sooner than the course's interval",
+                 "first_time_no_patch_test": "first treatment without a negative patch test",
+                 "hyperpigmentation": "hyperpigmentation risk for the skin type"}
+        labels = []
+        for code in self.acknowledged_warnings.split():
+            kind, _, detail = code.partition(":")
+            if kind == "rule":
+                labels.append(f"contraindication rule “{detail.replace('_', ' ')}”")
+            elif kind == "recalled_after":
+                lot = next((c.lot for p in self.preparations for c in p.components if str(c.lot_id) == detail), None)
+                labels.append(f"lot {lot.lot_number if lot else detail} recalled after the session")
+            else:
+                labels.append(words.get(code, code.replace("_", " ")))
+        return labels
     nurse: Mapped[Optional["User"]] = relationship(foreign_keys=[nurse_id])  # noqa: F821
     anaesthetic_lot: Mapped[Optional["Lot"]] = relationship()  # noqa: F821
     preparations: Mapped[list[Preparation]] = relationship(

@@ -376,7 +376,7 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
             check.warnings.append(GateWarning(
                 f"recalled_after:{lot.id}",
                 f"Lot {lot.lot_number} was recalled after this session (recall "
-                f"{recall.reference or '#' + str(recall.id)}); saving puts the patient on its worklist."))
+                f"{recall.reference or '#' + str(recall.id)}); the patient is kept on (or added to) its worklist."))
         check.reasons.extend(reasons)
         on_hand = lot_stock(lot).on_hand + held.get(lot_id, 0)
         if units > on_hand:
