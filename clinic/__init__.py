@@ -121,13 +121,14 @@ def register_blueprints(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from clinic.audit.cli import audit_cli
     from clinic.auth.cli import users_cli
-    from clinic.core.cli import demo_cli
+    from clinic.core.cli import backup_cli, demo_cli
     from clinic.tracing.cli import lots_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(lots_cli)
+    app.cli.add_command(backup_cli)
 
 
 def register_template_helpers(app: Flask) -> None:
