@@ -85,6 +85,7 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "patients.search": {"GET": CLINICAL_READERS},
     "patients.register": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
     "patients.show_chart": {"GET": CLINICAL_READERS},
+    "patients.export_patient": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},  # POST: password again
     "patients.edit": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
     "patients.void": {"POST": CLINICAL_WRITERS},
     "patients.edit_history": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -100,6 +101,30 @@ def show_chart(patient_id: int) -> str:
     chart = load_chart(patient, date.today())
     return render_template("patients/chart.html", chart=chart, patient=patient, today=date.today(),
                            void_form=VoidForm(formdata=None), action_form=ActionForm())
+
+
+@bp.route("/<int:patient_id>/export.<any(json, pdf):kind>", methods=["GET", "POST"])
+def export_patient(patient_id: int, kind: str) -> Response | tuple[str, int]:
+    """Everything held about the patient, for their own copy (JSON to take elsewhere, PDF to read)."""
+    from clinic.audit.services import record_event
+    from clinic.core.exports import confirm_export
+    from clinic.core.pdf import pdf_response
+    from clinic.records.patients.export import patient_export
+
+    patient = load_patient(patient_id)
+    asked = confirm_export(f"everything held about {patient.full_name} as {kind.upper()}",
+                           back=url_for("patients.show_chart", patient_id=patient.id))
+    if asked is not None:
+        return asked
+    record_event("export", record_type="patient", record_id=patient.id, reason=f"patient's copy as {kind}")
+    db.session.commit()
+    content = patient_export(patient)
+    filename = f"patient-{patient.record_number}"
+    if kind == "json":
+        return Response(json.dumps(content, indent=1, ensure_ascii=False), mimetype="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}.json"'})
+    return pdf_response(render_template("patients/export_pdf.html", export=content, patient=patient),
+                        f"{filename}.pdf")
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
