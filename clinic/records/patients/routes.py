@@ -103,7 +103,8 @@ def show_chart(patient_id: int) -> str:
                            void_form=VoidForm(formdata=None), action_form=ActionForm())
 
 
-@bp.route("/<int:patient_id>/export.<any(json, pdf):kind>", methods=["GET", "POST"])
+@bp.route("/<int:patient_id>/export.json", methods=["GET", "POST"], defaults={"kind": "json"})
+@bp.route("/<int:patient_id>/export.pdf", methods=["GET", "POST"], defaults={"kind": "pdf"})
 def export_patient(patient_id: int, kind: str) -> Response | tuple[str, int]:
     """Everything held about the patient, for their own copy (JSON to take elsewhere, PDF to read)."""
     from clinic.audit.services import record_event
