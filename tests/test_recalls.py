@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -109,6 +110,9 @@ def test_an_unreachable_patient_stays_flagged_until_reached_and_progress_counts_
     recalls.record_contact(row, "in_person", True, "Told at her visit; no symptoms", staff["nurse"])
     db.session.commit()
     assert row.status == "contacted" and row.closed_at is None
+    recalls.record_contact(row, "phone", False, "no answer to book the check", staff["nurse"])
+    db.session.commit()
+    assert row.status == "contacted"  # failures count again from the last talk
     assert recalls.progress(recall).reached == 1 and recalls.progress(recall).done == 0
     recalls.record_contact(row, "in_person", True, "Check booked", staff["nurse"], outcome="follow_up_booked")
     db.session.commit()
@@ -129,6 +133,13 @@ def test_correcting_or_voiding_the_only_affected_session_closes_the_unworked_row
     assert row.status == "no_action_needed" and "lots were corrected" in row.outcome_note
     assert row.closed_by_id == staff["doctor"].id
     assert not any("in recall" in b.label for b in load_chart(course.patient, TODAY).badges)
+    assert recalls.progress(recall) == recalls.Progress(0, 0, 0, 0, 0, released=1)
+    # Corrected back: the lot was used after all, so the patient is called again.
+    treatments.save_session(course, entry(stock, acknowledged=[f"recalled_after:{stock['ha'].id}"]),
+                            staff["doctor"], session=session)
+    db.session.commit()
+    assert row.status == "to_contact" and row.closed_at is None and "Reopened" in row.outcome_note
+    assert recalls.progress(recall).to_reach == 1
 
 
 def test_voiding_a_session_after_a_contact_leaves_the_row_to_the_staff(course, stock, staff) -> None:
@@ -186,9 +197,11 @@ def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, 
     assert stock["ha"].recalled_at is None and db.session.scalar(sa.select(sa.func.count(RecallPatient.id))) == 0
     stale = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": "999"})
     assert stale.status_code == 200 and stock["ha"].recalled_at is None  # shown again, not opened
-    opened = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": str(stock["ha"].id)})
+    key = re.search(r'name="confirm_plan" value="([^"]+)"', preview.get_data(as_text=True)).group(1)
+    assert key.startswith(f"{stock['ha'].id}:")
+    opened = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": key})
     assert opened.status_code == 302
-    double_click = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": str(stock["ha"].id)})
+    double_click = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": key})
     assert double_click.status_code == 302 and double_click.location == opened.location
     recall_url = opened.location
     row = db.session.scalar(sa.select(RecallPatient))

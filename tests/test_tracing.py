@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -284,3 +285,40 @@ def test_five_wrong_passwords_at_an_export_sign_the_user_out(auditor_client, sto
     assert "you have been signed out" in answer.get_data(as_text=True)
     assert auditor_client.get("/trace?lot=L-HA").status_code == 302  # back to sign-in
     assert audit_rows("logout")[-1].reason == "too many wrong passwords"
+
+
+def test_rows_that_share_a_session_and_injection_page_without_loss(course, stock, staff, vitamin_product) -> None:
+    # The same lot number under two products, both in one cocktail: each injection gives two rows.
+    twin, _ = inventory.receive_lot(inventory.Receipt(
+        product=vitamin_product, lot_number="L-HA", expiry_date=TODAY + timedelta(days=100), quantity=4,
+        supplier="MedAesthetic Supplies", received_on=TODAY, location=stock["ha"].receipts[0].storage_location,
+    ), staff["nurse"])
+    db.session.commit()
+    cocktail = [treatments.PreparationInput("Twins", [treatments.ComponentInput(stock["ha"].id, Decimal("2")),
+                                                      treatments.ComponentInput(twin.id, Decimal("2"))])]
+    save(course, stock, staff["doctor"], preparations=cocktail)
+    lots = services.find_lots("L-HA")
+    assert len(lots) == 2
+    for order in services.ORDERS:
+        everything = services.trace_lot(lots, everything=True, order=order).rows
+        paged, _ = _all_pages(lots, 1, order)
+        assert len(everything) == 4
+        assert sorted((r.session_id, r.injection_id, r.product) for r in paged) == sorted(
+            (r.session_id, r.injection_id, r.product) for r in everything)
+
+
+def test_a_tampered_cursor_shows_the_first_page(auditor_client, course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    for values in (["not a date", 1, 1, 1], ["2026-01-01T00:00:00+00:00", "x", 1, 1], [1, 2], "nonsense"):
+        after = base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+        assert auditor_client.get(f"/trace?lot=L-HA&after={after}").status_code == 200
+        assert auditor_client.get(f"/trace?lot=L-HA&sort=patient&after={after}").status_code == 200
+
+
+def test_a_patient_sorted_cursor_carries_no_name(auditor_client, course, stock, staff) -> None:
+    save(course, stock, staff["doctor"])
+    page = services.trace_lot([stock["ha"]], page_size=1, order="patient")
+    raw = base64.urlsafe_b64decode(page.next_cursor + "=" * (-len(page.next_cursor) % 4)).decode()
+    assert "Durand" not in raw and "Amélie" not in raw
+    second = services.trace_lot([stock["ha"]], page_size=1, order="patient", cursor=page.next_cursor)
+    assert second.rows and second.rows[0].injection_id != page.rows[0].injection_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -15,7 +16,7 @@ from clinic.core.errors import ClinicError, FieldError
 from clinic.core.forms import local_to_utc
 from clinic.core.models import utcnow
 from clinic.extensions import db
-from clinic.inventory.models import Lot, LotReceipt, StorageLocation
+from clinic.inventory.models import Lot, LotReceipt, Product, StorageLocation
 from clinic.records.catalogue.models import Area
 from clinic.records.treatments.models import (
     Course,
@@ -130,6 +131,14 @@ def plan_recall(entry: RecallInput, *, today: date | None = None) -> RecallPlan:
     return RecallPlan(lots, affected_from, affected_patient_ids(affected_from))
 
 
+def plan_key(plan: RecallPlan) -> str:
+    """What the confirmation shows, condensed: the lot ids (readable), then a digest of windows and patients.
+    A form changed after the preview gives another key, and is shown again rather than opened unseen."""
+    lot_ids = ",".join(str(lot.id) for lot in sorted(plan.lots, key=lambda lot: lot.id))
+    seen = repr((sorted((k, v.isoformat() if v else "") for k, v in plan.affected_from.items()), plan.patient_ids))
+    return f"{lot_ids}:{hashlib.sha256(seen.encode()).hexdigest()[:16]}"
+
+
 def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> Recall:
     """Mark the lots recalled (the sessions gate then refuses them) and build the worklist."""
     plan = plan_recall(entry, today=today)
@@ -181,9 +190,14 @@ def add_to_worklist(recall: Recall, patient_id: int) -> None:
     """A session that used a recalled lot was recorded after the recall opened: its patient joins the list."""
     if recall.closed_at is not None:
         raise ClinicError("This recall is closed; nobody can be added to it.")
-    if not any(row.patient_id == patient_id for row in recall.rows):
+    row = next((r for r in recall.rows if r.patient_id == patient_id), None)
+    if row is None:
         recall.rows.append(RecallPatient(patient_id=patient_id))
-        db.session.flush()
+    elif row.is_closed and row.status != "unreachable":
+        # Closed before this session was on record (or released when it was corrected): call again.
+        row.status, row.closed_at, row.closed_by_id = "to_contact", None, None
+        row.outcome_note = "Reopened: another affected session was recorded."
+    db.session.flush()
 
 
 @dataclass
@@ -195,6 +209,7 @@ class AffectedSession:
     number: int
     signed: bool
     lots: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)  # "HydraVeil HA 1.5%, lot HV24A117", for letters
     areas: list[str] = field(default_factory=list)
 
 
@@ -202,9 +217,10 @@ def affected_sessions(recall: Recall, patient_ids: Sequence[int] | None = None) 
     """Per patient, the sessions (not voided) that used the recall's lots, with the areas injected: one query."""
     query = (
         sa.select(Course.patient_id, TreatmentSession.id, TreatmentSession.performed_at, TreatmentSession.number,
-                  TreatmentSession.locked_at, Lot.lot_number, Area.name)
+                  TreatmentSession.locked_at, Lot.lot_number, Product.name, Area.name)
         .select_from(RecallLot)
         .join(Lot, Lot.id == RecallLot.lot_id)
+        .join(Product, Product.id == Lot.product_id)
         .join(PreparationComponent, PreparationComponent.lot_id == RecallLot.lot_id)
         .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
         .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
@@ -219,12 +235,14 @@ def affected_sessions(recall: Recall, patient_ids: Sequence[int] | None = None) 
     if patient_ids is not None:
         query = query.where(Course.patient_id.in_(list(patient_ids)))
     found: dict[int, list[AffectedSession]] = {}
-    for patient_id, session_id, performed_at, number, locked_at, lot_number, area in db.session.execute(query):
+    for patient_id, session_id, performed_at, number, locked_at, lot_number, product, area in db.session.execute(
+            query):
         sessions = found.setdefault(patient_id, [])
         if not sessions or sessions[-1].session_id != session_id:
             sessions.append(AffectedSession(session_id, performed_at, number, locked_at is not None))
         if lot_number not in sessions[-1].lots:
             sessions[-1].lots.append(lot_number)
+            sessions[-1].products.append(f"{product}, lot {lot_number}")
         if area and area not in sessions[-1].areas:
             sessions[-1].areas.append(area)
     return found
@@ -232,13 +250,15 @@ def affected_sessions(recall: Recall, patient_ids: Sequence[int] | None = None) 
 
 @dataclass
 class Progress:
-    """Each patient counts once: still to reach, reached (then closed with an outcome, or not yet), unreachable."""
+    """Each patient counts once: still to reach, reached (then closed with an outcome, or not yet), unreachable.
+    Rows released because the patient's session was voided or corrected are counted apart, not as reached."""
 
     affected: int
     to_reach: int
     reached: int
     closed: int  # reached and closed with an outcome
     unreachable: int
+    released: int = 0  # no longer affected: closed without any contact
 
     @property
     def done(self) -> int:
@@ -249,12 +269,18 @@ class Progress:
         return round(100 * self.done / self.affected) if self.affected else 100
 
 
+def is_released(row: RecallPatient) -> bool:
+    return row.status == "no_action_needed" and not row.contacts
+
+
 def progress(recall: Recall) -> Progress:
-    statuses = [r.status for r in recall.rows]
+    rows = recall.rows
+    released = sum(1 for r in rows if is_released(r))
+    statuses = [r.status for r in rows if not is_released(r)]
     closed = sum(1 for s in statuses if s in ("follow_up_booked", "no_action_needed"))
     return Progress(affected=len(statuses), to_reach=statuses.count("to_contact"),
                     reached=closed + statuses.count("contacted"), closed=closed,
-                    unreachable=statuses.count("unreachable"))
+                    unreachable=statuses.count("unreachable"), released=released)
 
 
 def record_contact(row: RecallPatient, method: str, reached: bool, note: str, by: User,
@@ -275,14 +301,18 @@ def record_contact(row: RecallPatient, method: str, reached: bool, note: str, by
         raise FieldError("note", "Write what the patient was told and said.")
     contact = RecallContact(row=row, method=method, reached=reached, note=note, contacted_by_id=by.id)
     db.session.add(contact)
+    before = row.status
     if reached:  # also a patient marked unreachable who calls back or comes in
         row.status = outcome or "contacted"
         row.closed_at = row.closed_by_id = None
     elif row.status != "unreachable":
-        failures = sum(1 for c in row.contacts if not c.reached)
+        # Failed tries since the patient was last reached: a missed call back after a talk is a fresh start.
+        failures = 0
+        for attempt in row.contacts:
+            failures = 0 if attempt.reached else failures + 1
         if failures >= current_app.config["RECALL_MAX_ATTEMPTS"]:
             row.status = "unreachable"
-    if row.status in CLOSED_ROW_STATUSES:
+    if row.status in CLOSED_ROW_STATUSES and row.status != before or (reached and outcome):
         row.closed_at, row.closed_by_id = utcnow(), by.id
         row.outcome_note = note
     db.session.flush()

@@ -158,7 +158,7 @@ def list_recalls() -> str:
 
 def _just_opened(plan_key: str) -> Recall | None:
     """The recall this user opened in the last two minutes for exactly these lots, if any."""
-    lot_ids = {int(part) for part in plan_key.split(",") if part.isdigit()}
+    lot_ids = {int(part) for part in plan_key.split(":")[0].split(",") if part.isdigit()}
     if not lot_ids:
         return None
     recent = db.session.scalars(sa.select(Recall).where(
@@ -189,15 +189,22 @@ def new_recall() -> Response | tuple[str, int]:
         try:
             plan = recalls_service.plan_recall(entry)
             # The confirmation holds the lots it showed: a changed form is shown again, never opened unseen.
-            plan_key = ",".join(str(lot.id) for lot in sorted(plan.lots, key=lambda lot: lot.id))
+            plan_key = recalls_service.plan_key(plan)
             if request.form.get("confirm_plan") != plan_key:
                 return render_template("tracing/recall_form.html", form=form, plan=plan, plan_key=plan_key), 200
             recall = recalls_service.open_recall(entry, current_user)
+            db.session.commit()
         except ClinicError as error:
             db.session.rollback()
             show_error(form, error)
+        except sa.exc.IntegrityError:  # two clicks at the same moment: the other one opened it
+            db.session.rollback()
+            opened = _just_opened(plan_key)
+            if opened is None:
+                raise
+            flash("This recall is open; the second click changed nothing.", "warning")
+            return redirect(url_for("tracing.show_recall", recall_id=opened.id))
         else:
-            db.session.commit()
             flash(f"Recall opened: {len(recall.lots)} lot{'s' if len(recall.lots) != 1 else ''} recalled, "
                   f"{len(recall.rows)} patient{'s' if len(recall.rows) != 1 else ''} to contact.", "warning")
             return redirect(url_for("tracing.show_recall", recall_id=recall.id))
@@ -262,9 +269,8 @@ def letter(recall_id: int, row_id: int) -> str:
         abort(404)
     record_event("export", record_type="recall_patient", record_id=row.id, reason="recall letter")
     db.session.commit()
-    lot_ids = {link.lot_id for link in recall.lots}
-    received = [r for r in services.lots_received_by(row.patient) if r.lot_id in lot_ids and not r.session_voided]
-    return render_template("tracing/letter.html", recall=recall, row=row, received=received, today=date.today(),
+    affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])
+    return render_template("tracing/letter.html", recall=recall, row=row, affected=affected, today=date.today(),
                            contact_line=current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"])
 
 

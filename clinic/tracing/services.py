@@ -10,6 +10,7 @@ Voided sessions stay in the trace, marked voided.
 from __future__ import annotations
 
 import base64
+import binascii
 import difflib
 import json
 from dataclasses import dataclass
@@ -146,32 +147,49 @@ class TraceOrder:
     descending: bool = False
 
 
-# The session and injection ids end every key: a cursor then points at exactly one row.
+# Every key ends with session, injection and component: one trace row is one component of a preparation
+# times one of its injections, so only all three together point at exactly one row.
+_TAIL = ("performed_at", "session_id", "injection_key", "component_id")
 ORDERS = {
-    "date": TraceOrder("session date, oldest first", ("performed_at", "session_id", "injection_key")),
-    "-date": TraceOrder("session date, newest first", ("performed_at", "session_id", "injection_key"),
-                        descending=True),
-    "patient": TraceOrder("patient", ("last_name", "first_name", "patient_id", "performed_at", "session_id",
-                                      "injection_key")),
-    "doctor": TraceOrder("doctor", ("doctor", "performed_at", "session_id", "injection_key")),
+    "date": TraceOrder("session date, oldest first", _TAIL),
+    "-date": TraceOrder("session date, newest first", _TAIL, descending=True),
+    "patient": TraceOrder("patient", ("last_name", "first_name", "patient_id", *_TAIL)),
+    "doctor": TraceOrder("doctor", ("doctor", *_TAIL)),
 }
+# What each key column holds, to refuse a tampered cursor rather than send the database a wrong type.
+_KEY_TYPES = {"performed_at": datetime, "session_id": int, "injection_key": int, "component_id": int,
+              "patient_id": int, "doctor": str, "last_name": str, "first_name": str}
+# Patient names never travel in the URL (and so in access logs): the cursor holds the patient's id.
+_FROM_PATIENT = ("last_name", "first_name")
 
 
 def _cursor(raw: sa.Row, order: TraceOrder) -> str:
-    values = [[0, v.isoformat()] if isinstance(v, datetime) else [1, v] for v in (getattr(raw, c) for c in order.columns)]
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    values = [getattr(raw, c) for c in order.columns if c not in _FROM_PATIENT]
+    encoded = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(encoded).encode()).decode().rstrip("=")
 
 
 def _decode(cursor: str | None, order: TraceOrder) -> tuple[object, ...] | None:
-    """The key values a cursor holds, or None for a cursor that is not one of ours (the first page then)."""
+    """The key values a cursor stands for, or None for one that is not ours (the first page then)."""
     if not cursor:
         return None
+    names = [c for c in order.columns if c not in _FROM_PATIENT]
     try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        decoded = tuple(datetime.fromisoformat(v) if kind == 0 else v for kind, v in values)
-    except (ValueError, TypeError):
+        encoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(encoded, list) or len(encoded) != len(names):
+            return None
+        values = dict(zip(names, (datetime.fromisoformat(v) if _KEY_TYPES[n] is datetime else v
+                                  for n, v in zip(names, encoded, strict=True)), strict=True))
+    except (ValueError, TypeError, binascii.Error):
         return None
-    return decoded if len(decoded) == len(order.columns) else None
+    if not all(isinstance(values[n], _KEY_TYPES[n]) and not isinstance(values[n], bool) for n in names):
+        return None
+    if "patient_id" in values and "last_name" in order.columns:
+        patient = db.session.get(Patient, values["patient_id"])
+        if patient is None:
+            return None
+        values.update(last_name=patient.last_name, first_name=patient.first_name)
+    return tuple(values[c] for c in order.columns)
 
 
 def _drawn(lot_ids: list[int]) -> sa.Subquery:
