@@ -30,7 +30,7 @@ def test_every_linked_table_is_exported_with_this_patients_rows_only(nurse_clien
     treatments.apply_signature(session, staff["doctor"])
     db.session.commit()
     other = ready_course(staff, "Other", "Person")
-    save(other, stock, staff["doctor"], acknowledged=["first_time_no_patch_test"])
+    other_session = save(other, stock, staff["doctor"], acknowledged=["first_time_no_patch_test"])
     recall = recalls.open_recall(recalls.RecallInput(reason="notice", source="manufacturer",
                                                      lot_ids=[stock["ha"].id]), staff["auditor"])
     recalls.record_contact(recall.rows[0], "phone", False, "voicemail", staff["nurse"])
@@ -51,6 +51,10 @@ def test_every_linked_table_is_exported_with_this_patients_rows_only(nurse_clien
     assert sorted(r["lot"] for r in body["lots_received"]) == ["L-HA", "L-VITAMINS"]
     assert "Other" not in exported.get_data(as_text=True)
     assert audit_rows("export")[-1].reason == "patient's copy as json"
+    about = {(e["action"], e["record"].split()[0]) for e in body["audit_trail"]}
+    assert {("create", "treatment_session"), ("create", "session_signature"), ("create", "consent"),
+            ("create", "recall_contact")} <= about
+    assert not any(e["record"] == f"treatment_session {other_session.id}" for e in body["audit_trail"])
 
     pdf = nurse_client.submit(f"/patients/{course.patient_id}/export.pdf", {"password": PASSWORDS["nurse"]})
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")

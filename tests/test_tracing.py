@@ -278,13 +278,17 @@ def test_the_trace_query_uses_the_lot_index_on_postgresql(app, stock) -> None:
     assert "ix_preparation_component_lot_id" in plan
 
 
-def test_five_wrong_passwords_at_an_export_sign_the_user_out(auditor_client, stock) -> None:
+def test_five_wrong_passwords_at_an_export_sign_the_user_out(auditor_client, stock, staff) -> None:
     for attempt in range(5):
         answer = auditor_client.submit("/trace?lot=L-HA&format=csv", {"password": f"guess {attempt}"})
         assert answer.status_code == 400
     assert "you have been signed out" in answer.get_data(as_text=True)
     assert auditor_client.get("/trace?lot=L-HA").status_code == 302  # back to sign-in
     assert audit_rows("logout")[-1].reason == "too many wrong passwords"
+    assert "Durand" not in " ".join(e.reason or "" for e in audit_rows("reauth_failed"))
+    auditor_client.sign_in(staff["auditor"].email, PASSWORDS["auditor"])
+    once_more = auditor_client.submit("/trace?lot=L-HA&format=csv", {"password": "one slip"})
+    assert "did not match" in once_more.get_data(as_text=True)  # a fresh sign-in starts the count again
 
 
 def test_rows_that_share_a_session_and_injection_page_without_loss(course, stock, staff, vitamin_product) -> None:

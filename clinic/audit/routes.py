@@ -31,7 +31,7 @@ def clinical_record_types() -> frozenset[str]:
         mapper.class_.__tablename__ for mapper in db.Model.registry.mappers
         if mapper.class_.__module__.startswith("clinic.records.")
         and mapper.class_.__tablename__ not in _CATALOGUE_TABLES
-    )
+    ) | {"recall_patient", "recall_contact"}  # a recall's worklist: who was called and what was said
 
 
 def _filtered_events(form: AuditFilterForm, page_size: int) -> list[AuditEvent]:

@@ -273,9 +273,13 @@ def reauthenticate(user: User, password: str, code: str | None = None, *, purpos
         ok = verify_second_factor(user, code or "")
     if not ok:
         record_event("reauth_failed", record_type="user", record_id=user.id, reason=purpose)
-        since = utcnow() - current_app.config["LOGIN_WINDOW"]
+        # Counted within the window and since this user's latest sign-in: signing in again starts afresh.
+        window_start = utcnow() - current_app.config["LOGIN_WINDOW"]
+        last_login = db.session.scalar(sa.select(sa.func.max(AuditEvent.at)).where(
+            AuditEvent.action == "login", AuditEvent.user_id == user.id, AuditEvent.at > window_start))
         failures = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "reauth_failed", AuditEvent.user_id == user.id, AuditEvent.at > since))
+            AuditEvent.action == "reauth_failed", AuditEvent.user_id == user.id,
+            AuditEvent.at > max(window_start, last_login or window_start)))
         if failures >= current_app.config["REAUTH_MAX_FAILURES"]:
             # Someone at an unlocked screen guessing the password: the session ends, sign-in throttling takes over.
             end_all_sessions(user)

@@ -110,7 +110,8 @@ def patient_lots(patient_id: int) -> str | Response | tuple[str, int]:
     patient = load_patient(patient_id)
     if request.args.get("format") == "csv":
         asked = confirm_export(f"every lot {patient.full_name} received, as CSV",
-                               back=url_for("tracing.patient_lots", patient_id=patient.id))
+                               back=url_for("tracing.patient_lots", patient_id=patient.id),
+                               audit_as=f"lots received by record {patient.record_number} as CSV")
         if asked is not None:
             return asked
     elif request.method == "POST":

@@ -67,9 +67,10 @@ def patient_export(patient: Patient) -> dict[str, object]:
         tables[table.name] = [{k: _value(v) for k, v in row.items()} for row in rows]
         if "id" in table.c:
             ids[table.name] = {row["id"] for row in rows}
-    audit = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.record_type == "patient", AuditEvent.record_id == str(patient.id))
-        .order_by(AuditEvent.seq)).all()
+    # Who created, changed, signed, voided or read any of those rows (the chart reads are on the patient's row).
+    about = [sa.and_(AuditEvent.record_type == name, AuditEvent.record_id.in_([str(i) for i in found]))
+             for name, found in ids.items() if found]
+    audit = db.session.scalars(sa.select(AuditEvent).where(sa.or_(*about)).order_by(AuditEvent.seq)).all()
     return {
         "format": "clinic patient export", "version": SCHEMA_VERSION,
         "patient": {"record_number": patient.record_number, "name": patient.full_name,
@@ -78,7 +79,7 @@ def patient_export(patient: Patient) -> dict[str, object]:
         "tables": tables,
         "lots_received": _lots_received(patient),
         "audit_trail": [{"at": _value(e.at), "user": e.user_email, "role": e.role, "action": e.action,
-                         "reason": e.reason} for e in audit],
+                         "record": f"{e.record_type} {e.record_id}", "reason": e.reason} for e in audit],
     }
 
 

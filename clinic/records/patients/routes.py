@@ -114,7 +114,8 @@ def export_patient(patient_id: int, kind: str) -> Response | tuple[str, int]:
 
     patient = load_patient(patient_id)
     asked = confirm_export(f"everything held about {patient.full_name} as {kind.upper()}",
-                           back=url_for("patients.show_chart", patient_id=patient.id))
+                           back=url_for("patients.show_chart", patient_id=patient.id),
+                           audit_as=f"patient's copy of record {patient.record_number} as {kind.upper()}")
     if asked is not None:
         return asked
     record_event("export", record_type="patient", record_id=patient.id, reason=f"patient's copy as {kind}")
