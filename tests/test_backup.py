@@ -3,6 +3,7 @@ chain and the append-only triggers survive; a tampered restore is caught."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -85,3 +86,27 @@ def test_a_restored_database_with_an_edited_audit_row_is_reported_broken(
     engine.dispose()
     check = check_restored(fresh_database, app.config["AUDIT_HMAC_KEY"])
     assert not check.chain.ok
+
+
+def test_a_backup_is_private_and_a_restore_compares_its_counts(app, runner, staff, tmp_path, fresh_database) -> None:
+    db.session.remove()
+    backup = tmp_path / "clinic.backup"
+    assert runner.invoke(args=["backup", "create", str(backup)]).exit_code == 0
+    assert backup.stat().st_mode & 0o777 == 0o600
+    manifest = backup.with_name(backup.name + ".counts.json")
+    counts = json.loads(manifest.read_text())
+    assert counts["user"] == 4
+    manifest.write_text(json.dumps({**counts, "user": 5}))  # as if a row had gone missing
+    restored = runner.invoke(args=["backup", "restore", str(backup), "--into", fresh_database])
+    assert restored.exit_code != 0 and "row counts differ" in restored.output and "user 5 -> 4" in restored.output
+
+
+def test_a_file_that_is_not_a_backup_is_refused_cleanly(runner, app, tmp_path) -> None:
+    if ON_POSTGRES:
+        pytest.skip("pg_restore's own message covers PostgreSQL")
+    junk = tmp_path / "notes.txt"
+    junk.write_text("not a database")
+    target = tmp_path / "restored.sqlite"
+    result = runner.invoke(args=["backup", "restore", str(junk), "--into", f"sqlite:///{target}"])
+    assert result.exit_code != 0 and "is not an SQLite backup" in result.output
+    assert not target.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -86,15 +87,20 @@ def backup_create(target: Path) -> None:
 @with_appcontext
 def backup_restore(source: Path, database_url: str, expected_head: str | None) -> None:
     """Restore SOURCE into a new database, then verify its audit chain, triggers and row counts."""
-    from clinic.core.backup import check_restored, restore_database
+    from clinic.core.backup import check_restored, manifest_path, restore_database
 
     try:
         restore_database(source, database_url)
     except ClinicError as error:
         raise click.ClickException(str(error)) from None
-    check = check_restored(database_url, current_app.config["AUDIT_HMAC_KEY"], expected_head)
+    manifest = manifest_path(source)
+    expected = json.loads(manifest.read_text()) if manifest.is_file() else None
+    check = check_restored(database_url, current_app.config["AUDIT_HMAC_KEY"], expected_head, expected)
     for name, count in check.row_counts.items():
-        click.echo(f"{name:<28} {count:>10,}")
+        click.echo(f"{name:<28} {count:>10,}" + ("" if expected is None else f"   backup: {expected.get(name, 0):,}"))
+    if check.count_differences:
+        raise click.ClickException("Restored, but row counts differ from the backup's: " + ", ".join(
+            f"{n} {want} -> {got}" for n, (want, got) in check.count_differences.items()))
     if not check.chain.ok:
         raise click.ClickException(f"Restored, but the audit trail is BROKEN at row {check.chain.first_bad_seq}: "
                                    f"{check.chain.problem}")
