@@ -203,16 +203,17 @@ def _drawn(lot_ids: list[int]) -> sa.Subquery:
     )
 
 
-def trace_statement(lot_ids: list[int]) -> sa.Select:
-    """The trace as one statement (the page, the exports, the CLI and the benchmark run it)."""
+def trace_statement(lot_ids: list[int], sort: TraceOrder | None = None) -> sa.Select:
+    """Every row of the trace, with ids and what the totals need; the names a sort order needs join here,
+    the others only for a page's rows (``page_statement``)."""
     drawn = _drawn(lot_ids)
     component = aliased(PreparationComponent)
-    return (
+    columns = sort.columns if sort else ()
+    statement = (
         sa.select(
             TreatmentSession.performed_at, TreatmentSession.id.label("session_id"),
             TreatmentSession.number, TreatmentSession.voided_at, TreatmentSession.locked_at,
-            Patient.id.label("patient_id"), Patient.record_number, Patient.first_name, Patient.last_name,
-            Patient.phone, User.full_name.label("doctor"), component.lot_id,
+            Course.patient_id, TreatmentSession.doctor_id, component.lot_id,
             drawn.c.components, drawn.c.drawn, component.volume_ml.label("component_ml"),
             InjectionLog.id.label("injection_id"), InjectionLog.area_code, InjectionLog.administered,
             InjectionLog.volume_ml.label("injected_ml"),
@@ -224,11 +225,18 @@ def trace_statement(lot_ids: list[int]) -> sa.Select:
         .join(drawn, drawn.c.preparation_id == Preparation.id)
         .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
         .join(Course, Course.id == TreatmentSession.course_id)
-        .join(Patient, Patient.id == Course.patient_id)
-        .join(User, User.id == TreatmentSession.doctor_id)
         .outerjoin(InjectionLog, InjectionLog.preparation_id == Preparation.id)
         .where(component.lot_id.in_(lot_ids))
     )
+    if "last_name" in columns:
+        sort_patient = aliased(Patient)
+        statement = statement.join(sort_patient, sort_patient.id == Course.patient_id).add_columns(
+            sort_patient.last_name, sort_patient.first_name)
+    if "doctor" in columns:
+        sort_doctor = aliased(User)
+        statement = statement.join(sort_doctor, sort_doctor.id == TreatmentSession.doctor_id).add_columns(
+            sort_doctor.full_name.label("doctor"))
+    return statement
 
 
 def _row(r: sa.Row) -> TraceRow:
@@ -238,8 +246,8 @@ def _row(r: sa.Row) -> TraceRow:
     return TraceRow(
         performed_at=r.performed_at, session_id=r.session_id, session_number=r.number,
         session_voided=r.voided_at is not None, session_signed=r.locked_at is not None, patient_id=r.patient_id,
-        record_number=r.record_number, patient_name=f"{r.first_name} {r.last_name}", phone=r.phone or "",
-        doctor=r.doctor, lot_number=r.lot_number, product=r.product, in_cocktail=r.components > 1,
+        record_number=r.record_number, patient_name=f"{r.patient_first} {r.patient_last}", phone=r.phone or "",
+        doctor=r.doctor_name, lot_number=r.lot_number, product=r.product, in_cocktail=r.components > 1,
         injection_id=r.injection_id, area=r.area, administered=r.administered, injected_ml=r.injected_ml,
         lot_ml=share,
     )
@@ -269,13 +277,13 @@ def _totals(lots: list[Lot]) -> TraceTotals:
                        units_used=sum(r.used for r in rows), units_received=sum(r.received for r in rows))
 
 
-def _with_totals(lot_ids: list[int]) -> sa.Subquery:
+def _with_totals(lot_ids: list[int], sort: TraceOrder) -> sa.Subquery:
     """Every trace row with the lot's totals beside it, computed over all its rows (window sums).
 
     The page and its totals then come from one statement: the joins are walked once, not twice.
     A patient, session or component counts once, through its first row; voided sessions count nowhere.
     """
-    rows = trace_statement(lot_ids).subquery("trace_rows")
+    rows = trace_statement(lot_ids, sort).subquery("trace_rows")
     live = rows.c.voided_at.is_(None)
     ranked = sa.select(
         rows,
@@ -309,7 +317,7 @@ def page_statement(lot_ids: list[int], sort: TraceOrder, after: tuple[object, ..
                    limit: int | None = PAGE_SIZE + 1) -> sa.Select:
     """A page of the trace in one sort order, from just after a cursor's row, with the totals on every row
     (the page runs it; so does the benchmark)."""
-    rows = _with_totals(lot_ids)
+    rows = _with_totals(lot_ids, sort)
     key = [rows.c[c] for c in sort.columns]
     statement = sa.select(rows)
     if after is not None:
@@ -319,11 +327,14 @@ def page_statement(lot_ids: list[int], sort: TraceOrder, after: tuple[object, ..
     statement = statement.order_by(*map(direction, key))
     if limit is not None:
         statement = statement.limit(limit)
-    # Names of areas, lots and products only for the rows of the page, not for every row of the lot.
+    # Names of patients, doctors, areas, lots and products only for the rows of the page.
     page = statement.subquery("page")
     return (
-        sa.select(page, Area.name.label("area"), Lot.lot_number, Product.name.label("product"))
+        sa.select(page, Area.name.label("area"), Lot.lot_number, Product.name.label("product"),
+                  Patient.record_number, Patient.first_name.label("patient_first"),
+                  Patient.last_name.label("patient_last"), Patient.phone, User.full_name.label("doctor_name"))
         .join(Lot, Lot.id == page.c.lot_id).join(Product, Product.id == Lot.product_id)
+        .join(Patient, Patient.id == page.c.patient_id).join(User, User.id == page.c.doctor_id)
         .outerjoin(Area, Area.code == page.c.area_code)
         .order_by(*map(direction, (page.c[c] for c in sort.columns)))
     )
