@@ -61,6 +61,8 @@ def test_a_restore_keeps_every_row_the_audit_chain_and_the_triggers(
     assert "Audit trail intact" in restored.output and "still refuses changes" in restored.output
     check = check_restored(fresh_database, app.config["AUDIT_HMAC_KEY"], head)
     assert check.ok and check.row_counts == before
+    if not ON_POSTGRES:
+        assert Path(make_url(fresh_database).database).stat().st_mode & 0o777 == 0o600
     assert before["injection_log"] == 2 and before["patient"] == 1
 
     into_used = runner.invoke(args=["backup", "restore", str(backup), "--into", fresh_database])

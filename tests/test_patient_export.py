@@ -58,6 +58,7 @@ def test_every_linked_table_is_exported_with_this_patients_rows_only(nurse_clien
 
     pdf = nurse_client.submit(f"/patients/{course.patient_id}/export.pdf", {"password": PASSWORDS["nurse"]})
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert pdf.headers["Content-Disposition"].startswith("attachment;")
 
 
 def test_admins_cannot_export_a_patient(admin_client, patient) -> None:

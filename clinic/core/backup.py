@@ -96,6 +96,7 @@ def restore_database(source: Path, database_url: str) -> None:
         path = Path(make_url(database_url).database or "")
         if not path.name or path.exists():
             raise ClinicError("Restore into a new SQLite file: give a path that does not exist yet.")
+        path.touch(mode=0o600)  # as private as the backup it comes from
         try:
             with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as backup, sqlite3.connect(path) as restored:
                 backup.backup(restored)

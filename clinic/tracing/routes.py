@@ -323,4 +323,4 @@ def recall_report_pdf(recall_id: int) -> Response | tuple[str, int]:
     record_event("export", record_type="recall", record_id=recall.id, reason="report PDF")
     db.session.commit()
     html = render_template("tracing/report_pdf.html", **_report_context(recall))
-    return pdf_response(html, f"recall-{recall.id}-report.pdf")
+    return pdf_response(html, f"recall-{recall.id}-report.pdf", download=True)  # an export: a file, not a view

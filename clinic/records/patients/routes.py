@@ -126,7 +126,7 @@ def export_patient(patient_id: int, kind: str) -> Response | tuple[str, int]:
         return Response(json.dumps(content, indent=1, ensure_ascii=False), mimetype="application/json",
                         headers={"Content-Disposition": f'attachment; filename="{filename}.json"'})
     return pdf_response(render_template("patients/export_pdf.html", export=content, patient=patient),
-                        f"{filename}.pdf")
+                        f"{filename}.pdf", download=True)
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
