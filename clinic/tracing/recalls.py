@@ -283,6 +283,14 @@ def progress(recall: Recall) -> Progress:
                     unreachable=statuses.count("unreachable"), released=released)
 
 
+def failed_attempts(row: RecallPatient) -> int:
+    """Failed tries since the patient was last reached: a missed call back after a talk is a fresh start."""
+    failures = 0
+    for attempt in row.contacts:
+        failures = 0 if attempt.reached else failures + 1
+    return failures
+
+
 def record_contact(row: RecallPatient, method: str, reached: bool, note: str, by: User,
                    *, outcome: str = "") -> RecallContact:
     """One attempt. Reached: contacted, or closed with the outcome. Not reached N times: unreachable."""
@@ -305,14 +313,9 @@ def record_contact(row: RecallPatient, method: str, reached: bool, note: str, by
     if reached:  # also a patient marked unreachable who calls back or comes in
         row.status = outcome or "contacted"
         row.closed_at = row.closed_by_id = None
-    elif row.status != "unreachable":
-        # Failed tries since the patient was last reached: a missed call back after a talk is a fresh start.
-        failures = 0
-        for attempt in row.contacts:
-            failures = 0 if attempt.reached else failures + 1
-        if failures >= current_app.config["RECALL_MAX_ATTEMPTS"]:
-            row.status = "unreachable"
-    if row.status in CLOSED_ROW_STATUSES and row.status != before or (reached and outcome):
+    elif row.status != "unreachable" and failed_attempts(row) >= current_app.config["RECALL_MAX_ATTEMPTS"]:
+        row.status = "unreachable"
+    if row.status in CLOSED_ROW_STATUSES and row.status != before:
         row.closed_at, row.closed_by_id = utcnow(), by.id
         row.outcome_note = note
     db.session.flush()

@@ -152,7 +152,8 @@ def _recall_choices(form: RecallForm) -> None:
 def list_recalls() -> str:
     """Open recalls first, with their progress."""
     recalls = db.session.scalars(sa.select(Recall).order_by(Recall.closed_at.is_not(None), Recall.opened_at.desc())
-                                 .options(selectinload(Recall.rows), selectinload(Recall.lots).selectinload(RecallLot.lot),
+                                 .options(selectinload(Recall.rows).selectinload(RecallPatient.contacts),
+                                          selectinload(Recall.lots).selectinload(RecallLot.lot),
                                           selectinload(Recall.location))).all()
     return render_template("tracing/recalls.html", recalls=[(r, recalls_service.progress(r)) for r in recalls])
 
@@ -257,7 +258,7 @@ def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
         db.session.commit()
     affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])
     return render_template("tracing/contact.html", recall=recall, row=row, form=form, affected=affected,
-                           failures=sum(1 for c in row.contacts if not c.reached),
+                           failures=recalls_service.failed_attempts(row),
                            max_attempts=current_app.config["RECALL_MAX_ATTEMPTS"]), status
 
 

@@ -2,9 +2,9 @@
 
 The trace walks preparation_component (by lot) -> preparation -> session ->
 course -> patient, with the injection logs of each preparation. One query
-gives a page of rows (keyset on session time, session and injection), one
-more gives the totals: the number of queries does not grow with the lot.
-Voided sessions stay in the trace, marked voided.
+gives a page of rows (keyset in the order asked for) with the lot's totals
+beside every row: the number of queries does not grow with the lot. Voided
+sessions stay in the trace, marked voided.
 """
 
 from __future__ import annotations
@@ -256,30 +256,6 @@ def _row(r: sa.Row) -> TraceRow:
     )
 
 
-def _totals(lots: list[Lot]) -> TraceTotals:
-    """Patients, sessions and ml of the lot administered (voided sessions left out) in one pass.
-
-    Only the joins the sums need: names of patients, doctors and areas would cost as much again.
-    """
-    lot_ids = [lot.id for lot in lots]
-    drawn = _drawn(lot_ids)
-    patients, session_count, lot_ml = db.session.execute(
-        sa.select(sa.func.count(sa.distinct(Course.patient_id)), sa.func.count(sa.distinct(TreatmentSession.id)),
-                  sa.func.sum(InjectionLog.volume_ml * PreparationComponent.volume_ml / drawn.c.drawn))
-        .select_from(PreparationComponent)
-        .join(drawn, drawn.c.preparation_id == PreparationComponent.preparation_id)
-        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
-        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
-        .join(Course, Course.id == TreatmentSession.course_id)
-        .outerjoin(InjectionLog, InjectionLog.preparation_id == Preparation.id)
-        .where(PreparationComponent.lot_id.in_(lot_ids), TreatmentSession.voided_at.is_(None))
-    ).one()
-    rows = lots_stock(lot_ids)
-    return TraceTotals(patients=patients, sessions=session_count,
-                       lot_ml=Decimal(str(lot_ml or 0)).quantize(Decimal("0.01")),
-                       units_used=sum(r.used for r in rows), units_received=sum(r.received for r in rows))
-
-
 def _with_totals(lot_ids: list[int] | sa.BindParameter, sort: TraceOrder) -> sa.Subquery:
     """Every trace row with the lot's totals beside it, computed over all its rows (window sums).
 
@@ -365,6 +341,16 @@ def _totals_of(row: sa.Row) -> TraceTotals:
     return TraceTotals(patients=int(row.total_patients), sessions=int(row.total_sessions),
                        lot_ml=Decimal(str(row.total_ml or 0)).quantize(Decimal("0.01")),
                        units_used=int(row.total_units), units_received=int(row.total_received))
+
+
+def _totals(lots: list[Lot]) -> TraceTotals:
+    """The totals when a page has no row to carry them (past the last row, or a lot nobody received):
+    from the trace's first row, or nothing used yet of what was received."""
+    lot_ids = [lot.id for lot in lots]
+    first = db.session.execute(_page_template(ORDERS["date"], False, True), _page_params(lot_ids, None, 1)).first()
+    if first is not None:
+        return _totals_of(first)
+    return TraceTotals(0, 0, Decimal("0.00"), 0, sum(r.received for r in lots_stock(lot_ids)))
 
 
 def trace_lot(lots: list[Lot], *, cursor: str | None = None, page_size: int = PAGE_SIZE,

@@ -99,6 +99,19 @@ def test_auditor_recalls_a_lot_used_in_a_cocktail_contacts_every_patient_and_clo
     expect(page.locator("#trace-rows")).not_to_contain_text(names["C"])
 
     # --- 2. Open the recall from the trace. -----------------------------------------------------------
+    # The CSV holds patient data: the password first (a wrong one is refused), then the file; Back returns.
+    page.get_by_role("button", name="CSV").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm the export")
+    page.get_by_label("Your password").fill("not my password")
+    page.get_by_role("button", name="Download").click()
+    expect(page.get_by_text("The password or code did not match.")).to_be_visible()
+    page.get_by_label("Your password").fill(ACCOUNTS["auditor"][2])
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == f"trace-{lot}.csv"
+    page.get_by_role("button", name="Back").click()
+    expect(page.locator("#trace-rows tbody tr")).to_have_count(4)
+
     page.get_by_role("button", name="Open a recall for this lot").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("recall")
     expect(page.get_by_role("checkbox", name=lot)).to_be_checked()

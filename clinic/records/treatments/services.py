@@ -47,6 +47,7 @@ from clinic.records.treatments.models import (
     TreatmentSession,
 )
 from clinic.tracing.models import Recall
+from clinic.tracing.recalls import add_to_worklist, open_recall_of_lot, release_unaffected
 
 # Follow-up calls after a signed session, in days; mesolift and body treatments also on day 3.
 FOLLOW_UP_DAYS = {"default": (1,), "mesolift": (1, 3), "cellulite": (1, 3), "localized_fat": (1, 3)}
@@ -273,8 +274,6 @@ def _first_treatment(patient: Patient, excluding: int | None) -> bool:
 def _recalled_after(lot: Lot, performed_at: datetime) -> tuple[Recall, bool] | None:
     """For a lot recalled only after the session took place: its open recall, and whether the session is
     affected by it (a storage-window recall spares sessions before the window)."""
-    from clinic.tracing.recalls import open_recall_of_lot
-
     if lot.recalled_at is None or lot.recalled_at <= performed_at:
         return None
     found = open_recall_of_lot(lot)
@@ -371,12 +370,13 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
             # The lot was usable when the session took place: record the truth, and put the patient on the list.
             reasons.remove(f"Lot {lot.lot_number} has been recalled.")
             recall, affected = recalled_after
-        if recalled_after is not None and affected:
-            check.recalls.append(recall)
-            check.warnings.append(GateWarning(
-                f"recalled_after:{lot.id}",
-                f"Lot {lot.lot_number} was recalled after this session (recall "
-                f"{recall.reference or '#' + str(recall.id)}); the patient is kept on (or added to) its worklist."))
+            if affected:
+                check.recalls.append(recall)
+                check.warnings.append(GateWarning(
+                    f"recalled_after:{lot.id}",
+                    f"Lot {lot.lot_number} was recalled after this session (recall "
+                    f"{recall.reference or '#' + str(recall.id)}); the patient is kept on (or added to) its "
+                    "worklist."))
         check.reasons.extend(reasons)
         on_hand = lot_stock(lot).on_hand + held.get(lot_id, 0)
         if units > on_hand:
@@ -475,8 +475,6 @@ def save_session(course: Course, entry: SessionInput, doctor: User, *, session: 
         session.preparations.clear()
         db.session.flush()
     _build_children(session, entry)
-    from clinic.tracing.recalls import add_to_worklist, release_unaffected
-
     for recall in check.recalls:
         add_to_worklist(recall, course.patient_id)
     if editing:
@@ -665,8 +663,6 @@ def void_session(session: TreatmentSession, by: User, reason: str) -> None:
         raise ClinicError("Only a doctor voids a session.")
     void_record(session, by, reason)
     db.session.flush()
-    from clinic.tracing.recalls import release_unaffected
-
     release_unaffected(session.course.patient_id, by, f"session {session.number} was voided ({reason})")
 
 
