@@ -10,7 +10,38 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import clinic.models  # noqa: F401  (every mapper before the first query)
+from clinic.audit.cli import audit_cli
+from clinic.audit.listeners import register_listeners
+from clinic.auth.admin_routes import bp as admin_bp
+from clinic.auth.cli import users_cli
+from clinic.auth.permissions import can, enforce_permissions
+from clinic.auth.routes import bp as auth_bp
+from clinic.auth.sessions import enforce_session_limits
+from clinic.core.security import add_security_headers, assign_request_id
+from clinic.core.services import register_guards
+from clinic.core.templating import register_filters
+from clinic.core.transaction import commit_request
+from clinic.extensions import csrf, db, login_manager, migrate
+from clinic.inventory.routes import bp as inventory_bp
+from clinic.records.catalogue.models import area_labels
+from clinic.records.consent.routes import bp as consent_bp
+from clinic.records.listeners import connect_listeners as connect_records_listeners
+from clinic.records.patients.routes import bp as patients_bp
+from clinic.records.screening.routes import bp as screening_bp
+from clinic.records.treatments.guards import register_guards as register_treatment_guards
+from clinic.records.treatments.routes import bp as treatments_bp
+from clinic.shell.audit_routes import bp as audit_bp
+from clinic.shell.cli import backup_cli, demo_cli
+from clinic.shell.errors import register_error_handlers
+from clinic.shell.routes import bp as shell_bp
+from clinic.tracing.cli import lots_cli
+from clinic.tracing.listeners import connect_listeners as connect_tracing_listeners
+from clinic.tracing.routes import bp as tracing_bp
 from config import Config, load_config
+
+BLUEPRINTS = (shell_bp, auth_bp, admin_bp, audit_bp, inventory_bp, patients_bp, screening_bp, consent_bp,
+              treatments_bp, tracing_bp)
 
 
 def create_app(config: Config | str | None = None) -> Flask:
@@ -20,12 +51,11 @@ def create_app(config: Config | str | None = None) -> Flask:
     register_extensions(app)
     register_database_hooks(app)
     register_request_hooks(app)
-    register_blueprints(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     register_cli(app)
     register_template_helpers(app)
     register_logging(app)
-    from clinic.core.handlers import register_error_handlers
-
     register_error_handlers(app)
     return app
 
@@ -45,9 +75,6 @@ def register_config(app: Flask, config: Config | str | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    import clinic.models  # noqa: F401  (every mapper before the first query)
-    from clinic.extensions import csrf, db, login_manager, migrate
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
@@ -69,14 +96,11 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def register_database_hooks(app: Flask) -> None:
-    from clinic.audit.listeners import register_listeners
-    from clinic.core.services import register_guards
-    from clinic.records.treatments.services import register_guards as register_treatment_guards
-    from clinic.extensions import db
-
     register_guards()
     register_treatment_guards()
     register_listeners()
+    connect_records_listeners()
+    connect_tracing_listeners()
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "connect", _sqlite_pragmas):
@@ -84,74 +108,26 @@ def register_database_hooks(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from clinic.auth.sessions import enforce_session_limits
-    from clinic.core.security import add_security_headers, assign_request_id
-    from clinic.permissions import enforce_permissions
-
     app.before_request(assign_request_id)
     app.before_request(enforce_session_limits)
     app.before_request(enforce_permissions)
+    # Registered before the headers hook: Flask runs after_request functions in reverse order.
     app.after_request(add_security_headers)
-
-
-def register_blueprints(app: Flask) -> None:
-    from clinic.audit.routes import bp as audit_bp
-    from clinic.auth.admin_routes import bp as admin_bp
-    from clinic.auth.routes import bp as auth_bp
-    from clinic.core.routes import bp as core_bp
-    from clinic.inventory.routes import bp as inventory_bp
-    from clinic.records.consent.routes import bp as consent_bp
-    from clinic.records.patients.routes import bp as patients_bp
-    from clinic.records.screening.routes import bp as screening_bp
-    from clinic.records.treatments.routes import bp as treatments_bp
-    from clinic.tracing.routes import bp as tracing_bp
-
-    app.register_blueprint(core_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(audit_bp)
-    app.register_blueprint(inventory_bp)
-    app.register_blueprint(patients_bp)
-    app.register_blueprint(screening_bp)
-    app.register_blueprint(consent_bp)
-    app.register_blueprint(treatments_bp)
-    app.register_blueprint(tracing_bp)
+    app.after_request(commit_request)
 
 
 def register_cli(app: Flask) -> None:
-    from clinic.audit.cli import audit_cli
-    from clinic.auth.cli import users_cli
-    from clinic.core.cli import backup_cli, demo_cli
-    from clinic.tracing.cli import lots_cli
-
-    app.cli.add_command(users_cli)
-    app.cli.add_command(audit_cli)
-    app.cli.add_command(demo_cli)
-    app.cli.add_command(lots_cli)
-    app.cli.add_command(backup_cli)
+    for group in (users_cli, audit_cli, demo_cli, lots_cli, backup_cli):
+        app.cli.add_command(group)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from clinic.permissions import can
-    from clinic.records.catalogue.models import area_labels
-
     app.jinja_env.globals["can"] = can
     app.jinja_env.filters["area_labels"] = area_labels
     # Date pickers refuse future dates where a future date makes no sense (date of birth).
     app.jinja_env.globals["today_iso"] = lambda: date.today().isoformat()
     app.jinja_env.globals["clinic_name"] = app.config["CLINIC_NAME"]
-    app.jinja_env.globals["url_base"] = url_base
-
-
-def url_base(endpoint: str, key: str) -> str:
-    """The URL of ``endpoint`` up to its trailing id ``key``, for tables of hundreds of links
-    (``url_base(...) ~ row.id``): url_for once, not once per row."""
-    from flask import url_for
-
-    url = url_for(endpoint, **{key: 0})
-    if not url.endswith("/0"):
-        raise ValueError(f"{endpoint} does not end in its {key}")
-    return url[:-1]
+    register_filters(app)
 
 
 def register_logging(app: Flask) -> None:

@@ -21,9 +21,9 @@ from flask import Flask
 
 from clinic.auth import services
 from clinic.auth.models import PasswordReset, RecoveryCode, User
+from clinic.auth.permissions import ENROLMENT_ENDPOINTS, PUBLIC, allowed_roles
 from clinic.core.errors import ClinicError
 from clinic.extensions import db
-from clinic.permissions import ENROLMENT_ENDPOINTS, PUBLIC, allowed_roles
 from config import ROLES, Config, ProductionConfig
 from tests.conftest import CSRF_RE, PASSWORDS, ClinicClient, audit_rows
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from clinic.audit.services import chain_head
-from clinic.core.backup import check_restored
 from clinic.extensions import db
+from clinic.shell.backup import check_restored
 from tests.conftest import ON_POSTGRES
 from tests.factories import save
 

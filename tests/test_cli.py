@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from clinic.auth.models import User
-from clinic.core.cli import DEMO_ACCOUNTS
 from clinic.extensions import db
+from clinic.shell.cli import DEMO_ACCOUNTS
 from tests.conftest import audit_rows
 
 

@@ -181,7 +181,7 @@ def test_a_lot_is_usable_through_its_expiry_date_and_not_after(product, fridge, 
     assert services.check_lot_usable(lot, expiry).usable
     after = services.check_lot_usable(lot, expiry + timedelta(days=1))
     assert not after.usable
-    assert after.reasons == ["Lot L-100 expired on 31 May 2027."]
+    assert [r.message for r in after.reasons] == ["Lot L-100 expired on 31 May 2027."]
 
 
 def test_a_quarantined_lot_is_not_usable_until_released(product, fridge, staff) -> None:
@@ -189,7 +189,7 @@ def test_a_quarantined_lot_is_not_usable_until_released(product, fridge, staff) 
     services.quarantine_lot(lot, staff["auditor"], "cloudy solution")
     db.session.commit()
     result = services.check_lot_usable(lot, TODAY)
-    assert not result.usable and "quarantined: cloudy solution" in result.reasons[0]
+    assert not result.usable and "quarantined: cloudy solution" in result.reasons[0].message
     with pytest.raises(services.ClinicError, match="already quarantined"):
         services.quarantine_lot(lot, staff["auditor"], "again")
     services.release_lot(lot, staff["admin"], "manufacturer confirmed it is within specification")

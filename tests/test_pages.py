@@ -59,7 +59,7 @@ def test_a_failing_view_shows_a_reference_and_no_traceback(app, doctor_client, c
     def explode() -> str:
         raise RuntimeError("kaboom with secret detail")
 
-    monkeypatch.setitem(app.view_functions, "core.home", explode)
+    monkeypatch.setitem(app.view_functions, "shell.home", explode)
     with caplog.at_level(logging.ERROR):
         response = doctor_client.get("/")
     page = response.get_data(as_text=True)

@@ -194,7 +194,7 @@ def test_a_screening_expires_after_the_configured_days(app, patient, staff) -> N
     on_last_day = screening.screened_on + timedelta(days=days)
     assert screening_services.screening_validity(screening, patient, history, on_last_day).valid
     late = screening_services.screening_validity(screening, patient, history, on_last_day + timedelta(days=1))
-    assert not late.valid and "expired" in late.reasons[0]
+    assert not late.valid and "expired" in late.reasons[0].message
 
 
 def test_a_history_change_that_matters_invalidates_the_screening_and_one_that_does_not_keeps_it(
@@ -206,7 +206,7 @@ def test_a_history_change_that_matters_invalidates_the_screening_and_one_that_do
     record_history(patient, staff["nurse"], condition_codes=["autoimmune_disease"])
     history = patients.current_history(patient)
     validity = screening_services.screening_validity(screening, patient, history, TODAY)
-    assert not validity.valid and "autoimmune" in validity.reasons[0]
+    assert not validity.valid and "autoimmune" in validity.reasons[0].message
 
 
 def test_a_voided_patient_cannot_be_screened(patient, staff, nurse_client) -> None:
@@ -279,7 +279,7 @@ def test_a_withdrawn_consent_no_longer_counts(patient, staff) -> None:
     db.session.commit()
     assert not consent.in_force_on(TODAY)
     gate = check_treatment_allowed(patient, INDICATION, AREAS, [], TODAY)
-    assert any("No consent in force" in r for r in gate.reasons)
+    assert any("No consent in force" in r.message for r in gate.reasons)
 
 
 def test_the_consent_pdf_is_a_pdf_with_the_wording(doctor_client, patient, staff) -> None:
@@ -319,7 +319,7 @@ def test_a_positive_patch_test_adds_the_allergy_and_blocks_the_product(patient, 
     vitamin_c = db.session.scalar(sa.select(Ingredient.id).where(Ingredient.name == "Vitamin C"))
     assert vitamin_c in version.allergy_ingredient_ids
     gate = check_treatment_allowed(patient, INDICATION, AREAS, [vitamin_product], TODAY)
-    assert any("Revita C Glow contains Vitamin C" in r for r in gate.reasons)
+    assert any("Revita C Glow contains Vitamin C" in r.message for r in gate.reasons)
 
 
 def test_a_negative_patch_test_leaves_the_history_alone(patient, staff, vitamin_product) -> None:
@@ -341,8 +341,8 @@ def patient_tests(patient):
 def test_the_gate_lists_every_missing_step(patient) -> None:
     gate = check_treatment_allowed(patient, INDICATION, AREAS, [], TODAY)
     assert not gate.allowed
-    assert any("No consent in force" in r for r in gate.reasons)
-    assert any("No screening" in r for r in gate.reasons)
+    assert any("No consent in force" in r.message for r in gate.reasons)
+    assert any("No screening" in r.message for r in gate.reasons)
     assert [w.code for w in gate.warnings] == ["first_time_no_patch_test"]
 
 
@@ -356,7 +356,7 @@ def test_the_gate_allows_a_consented_screened_patch_tested_patient(patient, staf
     only_cheeks = check_treatment_allowed(patient, INDICATION, ["cheeks"], [vitamin_product], TODAY)
     assert only_cheeks.allowed
     more_areas = check_treatment_allowed(patient, INDICATION, ["cheeks", "neck"], [vitamin_product], TODAY)
-    assert any("covering the planned areas" in r for r in more_areas.reasons)
+    assert any("covering the planned areas" in r.message for r in more_areas.reasons)
 
 
 def test_the_gate_blocks_an_unoverridden_relative_contraindication_until_a_doctor_decides(
@@ -364,7 +364,7 @@ def test_the_gate_blocks_an_unoverridden_relative_contraindication_until_a_docto
     sign_consent(patient, staff["nurse"])
     screening = screen(patient, staff["nurse"], yes={"clotting_disorder": None})
     gate = check_treatment_allowed(patient, INDICATION, AREAS, [], TODAY)
-    assert any("not overridden by a doctor" in r for r in gate.reasons)
+    assert any("not overridden by a doctor" in r.message for r in gate.reasons)
     screening_services.override_relative(screening, rule("clotting_disorder").id, staff["doctor"],
                                          "haematologist letter: mild, treat with pressure")
     db.session.commit()
@@ -375,14 +375,14 @@ def test_the_gate_blocks_absolute_contraindications_and_a_minor(patient, staff) 
     sign_consent(patient, staff["nurse"])
     screen(patient, staff["nurse"], yes={"pregnancy": None})
     gate = check_treatment_allowed(patient, INDICATION, AREAS, [], TODAY)
-    assert any(r.startswith("Absolute contraindication") for r in gate.reasons)
+    assert any(r.message.startswith("Absolute contraindication") for r in gate.reasons)
 
 
 def test_the_gate_refuses_a_stale_screening_and_a_voided_patient(patient, staff) -> None:
     sign_consent(patient, staff["nurse"])
     screen(patient, staff["nurse"], on=TODAY - timedelta(days=31))
     gate = check_treatment_allowed(patient, INDICATION, AREAS, [], TODAY)
-    assert any("expired" in r for r in gate.reasons)
+    assert any("expired" in r.message for r in gate.reasons)
     void_record(patient, staff["nurse"], "duplicate of another record")
     db.session.commit()
     assert not check_treatment_allowed(patient, INDICATION, AREAS, [], TODAY).allowed

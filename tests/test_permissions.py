@@ -6,7 +6,7 @@ import pytest
 from werkzeug.routing import Rule
 
 from clinic import create_app
-from clinic.permissions import MATRIX, PUBLIC
+from clinic.auth.permissions import MATRIX, PUBLIC
 from tests.conftest import ROLES, audit_rows, make_config, signed_in_client
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

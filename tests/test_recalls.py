@@ -36,7 +36,7 @@ def test_opening_a_recall_marks_the_lots_and_lists_every_patient(course, stock, 
     assert [row.patient_id for row in recall.rows] == [course.patient_id]
     with pytest.raises(treatments.SessionRefused) as refused:
         treatments.save_session(course, entry(stock, when=utcnow(), acknowledged=["interval"]), staff["doctor"])
-    assert any("recalled" in reason for reason in refused.value.reasons)
+    assert any("recalled" in reason.message for reason in refused.value.reasons)
 
 
 def test_a_recall_needs_lots_or_a_location_and_window_and_cannot_repeat(stock, staff) -> None:

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from clinic.core.errors import FieldError
 from clinic.extensions import db
 from clinic.inventory import services as inventory
-from clinic.records.treatments.models import TreatmentSession
 from clinic.records.treatments import services as treatments
+from clinic.records.treatments.models import TreatmentSession
+from clinic.records.treatments.queries import lots_received_by
 from clinic.tracing import services
 from tests.conftest import ON_POSTGRES, PASSWORDS, audit_rows
 from tests.factories import NOW, TODAY, ready_course, save
@@ -245,7 +246,7 @@ def test_admins_cannot_trace(admin_client, stock) -> None:
 
 def test_the_reverse_trace_lists_every_lot_a_patient_received(nurse_client, course, stock, staff) -> None:
     save(course, stock, staff["doctor"])
-    received = services.lots_received_by(course.patient)
+    received = lots_received_by(course.patient)
     assert sorted(r.lot_number for r in received) == ["L-HA", "L-VITAMINS"]
     page = nurse_client.get(f"/patients/{course.patient_id}/lots").get_data(as_text=True)
     assert "L-HA" in page and "L-VITAMINS" in page

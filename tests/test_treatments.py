@@ -132,7 +132,7 @@ def test_an_unusable_lot_blocks_the_session(course, stock, staff, problem) -> No
     db.session.commit()
     with pytest.raises(services.SessionRefused) as refused:
         services.save_session(course, entry(stock), staff["doctor"])
-    assert any(problem in reason for reason in refused.value.reasons)
+    assert any(problem in reason.message for reason in refused.value.reasons)
 
 
 def test_a_lot_of_another_product_than_the_row_says_is_refused(course, stock, staff) -> None:
@@ -148,7 +148,7 @@ def test_an_allergy_to_an_ingredient_of_a_lot_blocks_the_session(course, stock, 
     screen(patient, staff["nurse"])  # the old screening no longer matches the history
     with pytest.raises(services.SessionRefused) as refused:
         services.save_session(course, entry(stock), staff["doctor"])
-    assert any("Vitamin C" in reason for reason in refused.value.reasons)
+    assert any("Vitamin C" in reason.message for reason in refused.value.reasons)
 
 
 def test_no_consent_blocks_the_session(course, stock, staff, patient) -> None:
@@ -156,7 +156,7 @@ def test_no_consent_blocks_the_session(course, stock, staff, patient) -> None:
     services_withdraw(consent, staff)
     with pytest.raises(services.SessionRefused) as refused:
         services.save_session(course, entry(stock), staff["doctor"])
-    assert any("No consent in force" in r for r in refused.value.reasons)
+    assert any("No consent in force" in r.message for r in refused.value.reasons)
 
 
 def patient_consent(patient):

@@ -22,13 +22,6 @@ from clinic.extensions import db
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _load_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
 @bp.get("/users")
 def list_users() -> str:
     """Every account, active first, then by name."""
@@ -72,13 +65,13 @@ def _render_user(user: User, *, role_form: ChangeRoleForm | None = None,
 @bp.get("/users/<int:user_id>")
 def show_user(user_id: int) -> tuple[str, int]:
     """One account: role, status, and the actions on it."""
-    return _render_user(_load_user(user_id))
+    return _render_user(db.get_or_404(User, user_id))
 
 
 @bp.post("/users/<int:user_id>/role")
 def change_role(user_id: int) -> Response | tuple[str, int]:
     """Change a role; needs the admin's password (SECURITY.md A5)."""
-    user = _load_user(user_id)
+    user = db.get_or_404(User, user_id)
     form = ChangeRoleForm()
     if not form.validate_on_submit():
         return _render_user(user, role_form=form, status=400)
@@ -113,7 +106,7 @@ def change_role(user_id: int) -> Response | tuple[str, int]:
 @bp.post("/users/<int:user_id>/deactivate")
 def deactivate_user(user_id: int) -> Response | tuple[str, int]:
     """Close an account; it stays on record and its sessions end at once."""
-    user = _load_user(user_id)
+    user = db.get_or_404(User, user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -130,7 +123,7 @@ def deactivate_user(user_id: int) -> Response | tuple[str, int]:
 @bp.post("/users/<int:user_id>/reactivate")
 def reactivate_user(user_id: int) -> Response | tuple[str, int]:
     """Open a deactivated account again."""
-    user = _load_user(user_id)
+    user = db.get_or_404(User, user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -147,7 +140,7 @@ def reactivate_user(user_id: int) -> Response | tuple[str, int]:
 @bp.post("/users/<int:user_id>/reset")
 def issue_password_reset(user_id: int) -> Response | tuple[str, int]:
     """A one-time link for the person to choose a new password; shown once."""
-    user = _load_user(user_id)
+    user = db.get_or_404(User, user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:

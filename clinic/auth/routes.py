@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 import segno
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -34,7 +34,7 @@ PENDING_SECONDS = 300
 
 def safe_next(target: str | None) -> str:
     """Only a same-site relative path; anything else goes home (SECURITY.md I4)."""
-    home = url_for("core.home")
+    home = url_for("shell.home")
     if not target:
         return home
     target = target.strip()
@@ -68,7 +68,7 @@ def _throttled(retry_after: int, template: str, form: object) -> tuple[str, int,
 def login() -> Response | str | tuple:
     """Step one of sign-in: email and password."""
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("shell.home"))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")

@@ -10,6 +10,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
 import pyotp
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -37,6 +38,8 @@ class PasswordRejected(ClinicError):
 
 class ReauthenticationFailed(ClinicError):
     """The password (or second-factor code) given to confirm an action was wrong."""
+
+    keeps_record = True  # the failed attempt stays in the audit trail; nothing else was written
 
 
 def normalize_email(email: str) -> str:

@@ -6,6 +6,9 @@ from __future__ import annotations
 class ClinicError(Exception):
     """A rule of the clinic refused the operation; the message is shown to the user."""
 
+    # A refusal that is itself on record (a wrong password is audited): what was written stays.
+    keeps_record = False
+
 
 class FieldError(ClinicError):
     """A rule broken by one form field; ``field`` names it so the form can show it there."""

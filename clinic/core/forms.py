@@ -8,8 +8,8 @@ from typing import Any
 from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField
-from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import StopValidation
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from clinic.core.errors import ClinicError
 
@@ -35,7 +35,7 @@ class ChoiceField(SelectField):
         super().pre_validate(form)
 
 
-def show_error(form: FlaskForm, error: ClinicError) -> None:
+def show_error(form: FlaskForm | None, error: ClinicError) -> None:
     """Put a service's message next to the field it names, or at the top of the page."""
     name = getattr(error, "field", None)
     target = getattr(form, name, None) if name else None

@@ -41,13 +41,6 @@ def _status(code_ok: int = 200) -> int:
     return 400 if request.method == "POST" else code_ok
 
 
-def _load(model: type, record_id: int):  # noqa: ANN202 - any model
-    record = db.session.get(model, record_id)
-    if record is None:
-        abort(404)
-    return record
-
-
 # --- products ---------------------------------------------------------------------------
 
 
@@ -100,7 +93,7 @@ def new_product() -> Response | tuple[str, int]:
 @bp.get("/products/<int:product_id>")
 def show_product(product_id: int) -> str:
     """A product, what it contains, and its lots with stock."""
-    product = _load(Product, product_id)
+    product = db.get_or_404(Product, product_id)
     stock = services.stock_rows(
         services.stock_query().where(Lot.product_id == product.id).order_by(Lot.expiry_date)
     )
@@ -111,7 +104,7 @@ def show_product(product_id: int) -> str:
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
 def edit_product(product_id: int) -> Response | tuple[str, int]:
     """Correct a product's description."""
-    product = _load(Product, product_id)
+    product = db.get_or_404(Product, product_id)
     form = ProductForm(obj=product if request.method == "GET" else None)
     form.ingredient_ids.choices = _ingredient_choices()
     if request.method == "GET":
@@ -148,7 +141,7 @@ def reinstate_product(product_id: int) -> Response:
 
 
 def _set_retired(product_id: int, retired: bool) -> Response:
-    product = _load(Product, product_id)
+    product = db.get_or_404(Product, product_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -326,7 +319,7 @@ def receive() -> Response | tuple[str, int]:
 @bp.get("/lots/<int:lot_id>")
 def show_lot(lot_id: int) -> str:
     """A lot: status, stock, every receipt, discard and quarantine."""
-    lot = _load(Lot, lot_id)
+    lot = db.get_or_404(Lot, lot_id)
     stock = services.lot_stock(lot)
     today = date.today()
     return render_template(
@@ -340,7 +333,7 @@ def show_lot(lot_id: int) -> str:
 @bp.route("/lots/<int:lot_id>/discard", methods=["GET", "POST"])
 def discard(lot_id: int) -> Response | tuple[str, int]:
     """Record units thrown away."""
-    lot = _load(Lot, lot_id)
+    lot = db.get_or_404(Lot, lot_id)
     form = DiscardForm()
     if form.validate_on_submit():
         try:
@@ -371,7 +364,7 @@ def release(lot_id: int) -> Response | tuple[str, int]:
 
 
 def _hold_action(lot_id: int, action, done: str) -> Response | tuple[str, int]:  # noqa: ANN001
-    lot = _load(Lot, lot_id)
+    lot = db.get_or_404(Lot, lot_id)
     form = HoldForm()
     if form.validate_on_submit():
         try:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
+from clinic.core.findings import Finding
 from clinic.core.models import utcnow
 from clinic.extensions import db
 from clinic.inventory.gs1 import LabelError, normalise_gtin
@@ -32,6 +33,7 @@ from clinic.inventory.models import (
     ProductIngredient,
     StorageLocation,
 )
+from clinic.inventory.signals import units_used
 
 LOT_NUMBER_MAX = 20  # GS1 AI (10) allows up to 20 characters
 
@@ -258,18 +260,20 @@ def _discarded_by_lot() -> sa.Subquery:
     )
 
 
-def _used_by_lot() -> sa.Subquery:
-    """Units opened for preparations in sessions; a session voided as entered in error used none."""
-    from clinic.records.treatments.models import Preparation, PreparationComponent, TreatmentSession
+def _units_used_rows() -> sa.Subquery:
+    """Every use of a lot for a patient (lot_id, units), as the package that records sessions gives it."""
+    answers = [rows for _, rows in units_used.send()]
+    if not answers:
+        return sa.select(sa.null().label("lot_id"), sa.literal(0).label("units")).where(sa.false()).subquery()
+    if len(answers) > 1:
+        raise RuntimeError("more than one package answers units_used")
+    return answers[0]
 
-    return (
-        sa.select(PreparationComponent.lot_id, sa.func.sum(PreparationComponent.units).label("units"))
-        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
-        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
-        .where(TreatmentSession.voided_at.is_(None))
-        .group_by(PreparationComponent.lot_id)
-        .subquery()
-    )
+
+def _used_by_lot() -> sa.Subquery:
+    """Units opened for preparations in sessions, per lot."""
+    rows = _units_used_rows()
+    return sa.select(rows.c.lot_id, sa.func.sum(rows.c.units).label("units")).group_by(rows.c.lot_id).subquery()
 
 
 def stock_query() -> sa.Select:
@@ -295,16 +299,12 @@ def stock_rows(query: sa.Select) -> list[LotStock]:
 
 def lots_stock(lot_ids: list[int]) -> list[LotStock]:
     """Stock of a few lots, aggregating only their own rows (the stock pages aggregate every lot)."""
-    from clinic.records.treatments.models import Preparation, PreparationComponent, TreatmentSession
-
     received = (sa.select(sa.func.coalesce(sa.func.sum(LotReceipt.quantity), 0))
                 .where(LotReceipt.lot_id == Lot.id, LotReceipt.voided_at.is_(None)).scalar_subquery())
     discarded = (sa.select(sa.func.coalesce(sa.func.sum(LotDiscard.quantity), 0))
                  .where(LotDiscard.lot_id == Lot.id, LotDiscard.voided_at.is_(None)).scalar_subquery())
-    used = (sa.select(sa.func.coalesce(sa.func.sum(PreparationComponent.units), 0))
-            .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
-            .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
-            .where(PreparationComponent.lot_id == Lot.id, TreatmentSession.voided_at.is_(None)).scalar_subquery())
+    uses = _units_used_rows()
+    used = sa.select(sa.func.coalesce(sa.func.sum(uses.c.units), 0)).where(uses.c.lot_id == Lot.id).scalar_subquery()
     rows = db.session.execute(sa.select(Lot, received, discarded, used).where(Lot.id.in_(lot_ids)).order_by(Lot.id))
     return [LotStock(lot, int(rec), int(dis), int(use)) for lot, rec, dis, use in rows]
 
@@ -341,7 +341,10 @@ def lot_statuses(lot: Lot, on_date: date, on_hand: int) -> list[str]:
 @dataclass
 class Usability:
     usable: bool
-    reasons: list[str]
+    reasons: list[Finding]
+
+
+LOT_RECALLED, LOT_QUARANTINED, LOT_EXPIRED, LOT_DEPLETED = "lot_recalled", "lot_quarantined", "lot_expired", "lot_depleted"
 
 
 def check_lot_usable(lot: Lot, on_date: date) -> Usability:
@@ -350,14 +353,14 @@ def check_lot_usable(lot: Lot, on_date: date) -> Usability:
     reasons = []
     for status in lot_statuses(lot, on_date, stock.on_hand):
         if status == "recalled":
-            reasons.append(f"Lot {lot.lot_number} has been recalled.")
+            reasons.append(Finding(LOT_RECALLED, f"Lot {lot.lot_number} has been recalled."))
         elif status == "quarantined":
             hold = lot.open_hold
-            reasons.append(f"Lot {lot.lot_number} is quarantined: {hold.reason}")
+            reasons.append(Finding(LOT_QUARANTINED, f"Lot {lot.lot_number} is quarantined: {hold.reason}"))
         elif status == "expired":
-            reasons.append(f"Lot {lot.lot_number} expired on {lot.expiry_date:%d %b %Y}.")
+            reasons.append(Finding(LOT_EXPIRED, f"Lot {lot.lot_number} expired on {lot.expiry_date:%d %b %Y}."))
         elif status == "depleted":
-            reasons.append(f"No units of lot {lot.lot_number} are left in stock.")
+            reasons.append(Finding(LOT_DEPLETED, f"No units of lot {lot.lot_number} are left in stock."))
     return Usability(not reasons, reasons)
 
 

@@ -14,9 +14,12 @@ from clinic.records.consent.models import Consent, ConsentTextVersion
 from clinic.records.gate import GateResult, check_treatment_allowed
 from clinic.records.patients.models import HistoryVersion, PatchTest, Patient
 from clinic.records.screening.models import Screening, ScreeningAnswer
+from clinic.records.signals import patient_alerts
 from clinic.records.treatments.models import Course, TreatmentSession
 from clinic.records.treatments.services import live_sessions, next_due
-from clinic.tracing.recalls import open_recalls_for
+
+# Gate codes that mean the screening must be done again rather than the patient is blocked.
+SCREENING_OUT_OF_DATE = frozenset({"screening_expired", "screening_voided", "history_changed"})
 
 
 @dataclass
@@ -50,8 +53,17 @@ class Chart:
     patch_tests: list[PatchTest]
     planned: list[PlannedTreatment]
     courses: list[CourseSummary] = field(default_factory=list)
-    recalls: list = field(default_factory=list)
+    alerts: list[Badge] = field(default_factory=list)  # what other packages flag (an open recall)
     badges: list[Badge] = field(default_factory=list)
+
+
+def alerts_for(patient_ids: list[int]) -> dict[int, list[Badge]]:
+    """What the packages that listen have to flag about these patients, by patient."""
+    alerts: dict[int, list[Badge]] = {}
+    for _, answer in patient_alerts.send(patient_ids):
+        for patient_id, badges in answer.items():
+            alerts.setdefault(patient_id, []).extend(badges)
+    return alerts
 
 
 def load_chart(patient: Patient, today: date) -> Chart:
@@ -101,7 +113,7 @@ def load_chart(patient: Patient, today: date) -> Chart:
         planned.append(PlannedTreatment(indication, check_treatment_allowed(
             patient, indication.code, sorted(areas), [], today, first_treatment=not treated_before)))
     chart = Chart(patient, history, screenings, consents, patch_tests, planned, summaries,
-                  open_recalls_for(patient.id))
+                  alerts_for([patient.id]).get(patient.id, []))
     chart.badges = _badges(chart)
     return chart
 
@@ -110,8 +122,7 @@ def _badges(chart: Chart) -> list[Badge]:
     badges = []
     if chart.patient.is_voided:
         return [Badge("voided: registered in error", "bad")]
-    for row in chart.recalls:
-        badges.append(Badge(row.badge_label, "bad", "tracing.contact", {"recall_id": row.recall_id, "row_id": row.id}))
+    badges.extend(chart.alerts)
     if chart.history is None:
         badges.append(Badge("history not recorded", "warn"))
     for item in chart.planned:
@@ -128,7 +139,7 @@ def _badges(chart: Chart) -> list[Badge]:
             badges.append(Badge(f"needs doctor review: {name}", "warn"))
         elif screening.result == "not_eligible":
             badges.append(Badge(f"not eligible: {name}", "bad"))
-        elif any(r.startswith("The screening") or r.startswith("The history changed") for r in item.gate.reasons):
+        elif any(r.code in SCREENING_OUT_OF_DATE for r in item.gate.reasons):
             badges.append(Badge(f"screening out of date: {name}", "warn"))
         elif item.gate.consent is not None and screening is not None:
             badges.append(Badge(f"blocked: {name}", "bad"))

@@ -16,7 +16,12 @@ from clinic.records.consent.models import ConsentForm
 from clinic.records.consent.services import record_consent
 from clinic.records.patients import services as patients
 from clinic.records.patients.models import Patient
-from clinic.records.screening.services import AnswerInput, applicable_rules, record_screening, suggest
+from clinic.records.screening.services import (
+    AnswerInput,
+    applicable_rules,
+    record_screening,
+    suggest,
+)
 
 PLANS = (
     ("skin_rejuvenation", ["cheeks", "forehead", "chin"]),

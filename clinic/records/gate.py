@@ -15,6 +15,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from clinic.core.findings import Finding
 from clinic.extensions import db
 from clinic.inventory.models import Product, ProductIngredient
 from clinic.records.catalogue.models import Indication
@@ -26,18 +27,10 @@ from clinic.records.screening.services import evaluate_screening, screening_vali
 
 
 @dataclass
-class GateWarning:
-    """Something the doctor must acknowledge before the session is saved."""
-
-    code: str
-    message: str
-
-
-@dataclass
 class GateResult:
     allowed: bool
-    reasons: list[str] = field(default_factory=list)
-    warnings: list[GateWarning] = field(default_factory=list)
+    reasons: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
     screening: Screening | None = None
     consent: Consent | None = None
 
@@ -88,29 +81,32 @@ def check_treatment_allowed(patient: Patient, indication: str, areas: Sequence[s
     """
     result = GateResult(allowed=True)
     if patient.is_voided:
-        return GateResult(False, ["This patient was registered in error (voided)."])
+        return GateResult(False, [Finding("patient_voided", "This patient was registered in error (voided).")])
     indication_row = db.session.get(Indication, indication)
     label = indication_row.name if indication_row else indication
     history = _history(patient)
 
     consent = consent_in_force(_consents(patient), indication, on_date)
     if consent is None:
-        result.reasons.append(f"No consent in force for {label}: record the patient's signed consent first.")
+        result.reasons.append(Finding("no_consent",
+                                      f"No consent in force for {label}: record the patient's signed consent first."))
     result.consent = consent
 
     wanted_areas = set(areas)
     screening = next((s for s in _screenings(patient, indication) if wanted_areas <= s.area_codes), None)
     result.screening = screening
     if screening is None:
-        result.reasons.append(f"No screening for {label} covering the planned areas.")
+        result.reasons.append(Finding("no_screening", f"No screening for {label} covering the planned areas."))
     else:
         validity = screening_validity(screening, patient, history, on_date)
         result.reasons.extend(validity.reasons)
         evaluation = evaluate_screening(screening, patient, on_date)
-        result.reasons.extend(f"Absolute contraindication: {f.message}" for f in evaluation.absolute)
-        result.reasons.extend(f"Relative contraindication not overridden by a doctor: {f.message}"
+        result.reasons.extend(Finding(f"absolute:{f.rule.code}", f"Absolute contraindication: {f.message}")
+                              for f in evaluation.absolute)
+        result.reasons.extend(Finding(f"relative:{f.rule.code}",
+                                      f"Relative contraindication not overridden by a doctor: {f.message}")
                               for f in evaluation.relative)
-        result.warnings.extend(GateWarning(f"rule:{f.rule.code}", f.message) for f in evaluation.warnings)
+        result.warnings.extend(Finding(f"rule:{f.rule.code}", f.message) for f in evaluation.warnings)
 
     # The identity key, not p.id: reading an expired attribute would cost a query per product.
     product_ids = [p if isinstance(p, int) else sa.inspect(p).identity[0] for p in products]
@@ -118,9 +114,8 @@ def check_treatment_allowed(patient: Patient, indication: str, areas: Sequence[s
     for product in _products(product_ids):
         clashes = [link.ingredient.name for link in product.ingredients if link.ingredient_id in allergies]
         if clashes:
-            result.reasons.append(
-                f"{product.name} contains {', '.join(clashes)}, to which the patient is allergic."
-            )
+            result.reasons.append(Finding(
+                "allergy", f"{product.name} contains {', '.join(clashes)}, to which the patient is allergic."))
 
     if first_treatment:
         negative = db.session.scalar(
@@ -129,7 +124,7 @@ def check_treatment_allowed(patient: Patient, indication: str, areas: Sequence[s
                 PatchTest.voided_at.is_(None))
         )
         if not negative:
-            result.warnings.append(GateWarning(
+            result.warnings.append(Finding(
                 "first_time_no_patch_test",
                 "First treatment and no negative patch test on record: a patch test is recommended.",
             ))

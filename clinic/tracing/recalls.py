@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager
 from flask import current_app
+from sqlalchemy.orm import contains_eager
 
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
@@ -27,8 +27,8 @@ from clinic.records.treatments.models import (
 )
 from clinic.tracing.models import (
     CLOSED_ROW_STATUSES,
-    NEEDS_PATIENT_STATUSES,
     CONTACT_METHODS,
+    NEEDS_PATIENT_STATUSES,
     RECALL_SOURCES,
     Recall,
     RecallContact,

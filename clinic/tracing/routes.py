@@ -6,7 +6,17 @@ import json
 from datetime import date, timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
@@ -14,15 +24,17 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read, record_event
 from clinic.auth.forms import ActionForm
+from clinic.auth.permissions import can
+from clinic.auth.reauth import confirm_export
 from clinic.core.errors import ClinicError, FieldError
-from clinic.core.exports import confirm_export, csv_response
+from clinic.core.exports import csv_response
 from clinic.core.forms import show_error
-from clinic.core.pdf import pdf_response
 from clinic.core.models import utcnow
+from clinic.core.pdf import pdf_response
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product, StorageLocation
-from clinic.permissions import can
-from clinic.records.patients.routes import load_patient
+from clinic.records.patients.models import Patient
+from clinic.records.treatments.queries import lots_received_by
 from clinic.tracing import recalls as recalls_service
 from clinic.tracing import services
 from clinic.tracing.forms import ContactForm, RecallForm, TraceForm
@@ -107,7 +119,7 @@ def trace() -> Response | tuple[str, int]:
 @bp.route("/patients/<int:patient_id>/lots", methods=["GET", "POST"])
 def patient_lots(patient_id: int) -> str | Response | tuple[str, int]:
     """Every lot this patient received, session by session (CSV for the patient's own copy)."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     if request.args.get("format") == "csv":
         asked = confirm_export(f"every lot {patient.full_name} received, as CSV",
                                back=url_for("tracing.patient_lots", patient_id=patient.id),
@@ -116,7 +128,7 @@ def patient_lots(patient_id: int) -> str | Response | tuple[str, int]:
             return asked
     elif request.method == "POST":
         abort(405)
-    received = services.lots_received_by(patient)
+    received = lots_received_by(patient)
     if request.args.get("format") == "csv":
         record_event("export", record_type="patient", record_id=patient.id, reason="lots received as csv")
         db.session.commit()
@@ -133,10 +145,6 @@ def patient_lots(patient_id: int) -> str | Response | tuple[str, int]:
 
 
 # --- recalls -----------------------------------------------------------------------------------
-
-
-def _load_recall(recall_id: int) -> Recall:
-    return db.get_or_404(Recall, recall_id)
 
 
 def _recall_choices(form: RecallForm) -> None:
@@ -216,7 +224,7 @@ def new_recall() -> Response | tuple[str, int]:
 @bp.get("/recalls/<int:recall_id>")
 def show_recall(recall_id: int) -> str:
     """Progress, the lots, and (not for admins) the worklist of affected patients."""
-    recall = _load_recall(recall_id)
+    recall = db.get_or_404(Recall, recall_id)
     shows_patients = can(current_user, "tracing.contact", "POST")
     rows = db.session.scalars(
         sa.select(RecallPatient).where(RecallPatient.recall_id == recall.id).order_by(RecallPatient.id)
@@ -234,7 +242,7 @@ def show_recall(recall_id: int) -> str:
 @bp.route("/recalls/<int:recall_id>/patients/<int:row_id>", methods=["GET", "POST"])
 def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
     """One affected patient: what they received, every attempt so far, and the next one."""
-    recall = _load_recall(recall_id)
+    recall = db.get_or_404(Recall, recall_id)
     row = db.session.get(RecallPatient, row_id)
     if row is None or row.recall_id != recall.id:
         abort(404)
@@ -265,7 +273,7 @@ def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
 @bp.get("/recalls/<int:recall_id>/patients/<int:row_id>/letter")
 def letter(recall_id: int, row_id: int) -> str:
     """A printable letter to the patient about the recall."""
-    recall = _load_recall(recall_id)
+    recall = db.get_or_404(Recall, recall_id)
     row = db.session.get(RecallPatient, row_id)
     if row is None or row.recall_id != recall.id:
         abort(404)
@@ -279,7 +287,7 @@ def letter(recall_id: int, row_id: int) -> str:
 @bp.post("/recalls/<int:recall_id>/close")
 def close_recall(recall_id: int) -> Response:
     """Close the recall once every patient is closed or unreachable."""
-    recall = _load_recall(recall_id)
+    recall = db.get_or_404(Recall, recall_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -307,7 +315,7 @@ def _report_context(recall: Recall) -> dict[str, object]:
 @bp.get("/recalls/<int:recall_id>/report")
 def recall_report(recall_id: int) -> str:
     """Every patient, every contact attempt and who made it."""
-    recall = _load_recall(recall_id)
+    recall = db.get_or_404(Recall, recall_id)
     record_event("read_worklist", record_type="recall", record_id=recall.id, reason="report")
     db.session.commit()
     return render_template("tracing/report.html", **_report_context(recall))
@@ -316,7 +324,7 @@ def recall_report(recall_id: int) -> str:
 @bp.route("/recalls/<int:recall_id>/report.pdf", methods=["GET", "POST"])
 def recall_report_pdf(recall_id: int) -> Response | tuple[str, int]:
     """The recall report as a PDF, for the file and the manufacturer."""
-    recall = _load_recall(recall_id)
+    recall = db.get_or_404(Recall, recall_id)
     asked = confirm_export(f"the report of recall {recall.reference or '#' + str(recall.id)} as PDF",
                            back=url_for("tracing.recall_report", recall_id=recall.id))
     if asked is not None:

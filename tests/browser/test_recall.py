@@ -26,7 +26,16 @@ from clinic.inventory import services as inventory
 from clinic.inventory.models import Lot, Product, StorageLocation
 from clinic.records.treatments import services as treatments
 from tests.browser.test_sign_in import ACCOUNTS, sign_in_as
-from tests.factories import AREAS, INDICATION, NOW, TODAY, register, record_history, screen, sign_consent
+from tests.factories import (
+    AREAS,
+    INDICATION,
+    NOW,
+    TODAY,
+    record_history,
+    register,
+    screen,
+    sign_consent,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from clinic.core.cli import DEMO_ACCOUNTS
+from clinic.shell.cli import DEMO_ACCOUNTS
 
 pytestmark = pytest.mark.browser
 

@@ -22,16 +22,9 @@ from clinic.records.consent.forms import (
     WithdrawTextForm,
 )
 from clinic.records.consent.models import Consent, ConsentForm, ConsentTextVersion
-from clinic.records.patients.routes import load_patient
+from clinic.records.patients.models import Patient
 
 bp = Blueprint("consent", __name__)
-
-
-def _load_consent(consent_id: int) -> Consent:
-    consent = db.session.get(Consent, consent_id)
-    if consent is None:
-        abort(404)
-    return consent
 
 
 def _forms() -> list[ConsentForm]:
@@ -41,7 +34,7 @@ def _forms() -> list[ConsentForm]:
 @bp.route("/patients/<int:patient_id>/consents/new", methods=["GET", "POST"])
 def new_consent(patient_id: int) -> Response | tuple[str, int]:
     """The patient reads the exact text, types their name and signs; the signed-in staff member witnesses."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     if patient.is_voided:
         flash("This patient was registered in error (voided).", "error")
         return redirect(url_for("patients.show_chart", patient_id=patient.id))
@@ -83,8 +76,8 @@ def new_consent(patient_id: int) -> Response | tuple[str, int]:
 @bp.get("/consents/<int:consent_id>")
 def show_consent(consent_id: int) -> str:
     """The signed consent as the patient saw it, printable."""
-    consent = _load_consent(consent_id)
-    patient = load_patient(consent.patient_id)
+    consent = db.get_or_404(Consent, consent_id)
+    patient = db.get_or_404(Patient, consent.patient_id)
     record_chart_read(patient)
     db.session.commit()
     return render_template("consent/show.html", consent=consent, patient=patient,
@@ -94,8 +87,8 @@ def show_consent(consent_id: int) -> str:
 @bp.get("/consents/<int:consent_id>/pdf")
 def consent_pdf(consent_id: int) -> Response:
     """The signed consent as a PDF: wording, signature, witness and times."""
-    consent = _load_consent(consent_id)
-    patient = load_patient(consent.patient_id)
+    consent = db.get_or_404(Consent, consent_id)
+    patient = db.get_or_404(Patient, consent.patient_id)
     record_event("export", record_type="consent", record_id=consent.id, reason="PDF")
     db.session.commit()
     html = render_template("consent/pdf.html", consent=consent, patient=patient)
@@ -105,8 +98,8 @@ def consent_pdf(consent_id: int) -> Response:
 @bp.post("/consents/<int:consent_id>/withdraw")
 def withdraw(consent_id: int) -> Response | tuple[str, int]:
     """The patient withdraws consent (date and reason)."""
-    consent = _load_consent(consent_id)
-    patient = load_patient(consent.patient_id)
+    consent = db.get_or_404(Consent, consent_id)
+    patient = db.get_or_404(Patient, consent.patient_id)
     form = WithdrawConsentForm()
     if form.validate_on_submit():
         try:

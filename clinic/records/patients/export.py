@@ -84,7 +84,7 @@ def patient_export(patient: Patient) -> dict[str, object]:
 
 
 def _lots_received(patient: Patient) -> list[dict[str, object]]:
-    from clinic.tracing.services import lots_received_by
+    from clinic.records.treatments.queries import lots_received_by
 
     return [{"session_date": _value(r.performed_at), "session_number": r.session_number,
              "voided": r.session_voided, "treatment": r.indication, "product": r.product, "lot": r.lot_number,

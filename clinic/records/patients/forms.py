@@ -21,7 +21,13 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.core.forms import CheckboxesField, optional_int
-from clinic.records.patients.models import BREASTFEEDING, FITZPATRICK, PREGNANCY, SEXES, TREATMENT_KINDS
+from clinic.records.patients.models import (
+    BREASTFEEDING,
+    FITZPATRICK,
+    PREGNANCY,
+    SEXES,
+    TREATMENT_KINDS,
+)
 
 
 def _choices(labels: dict, blank: str | None = None) -> list[SelectChoice]:

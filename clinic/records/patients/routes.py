@@ -37,14 +37,6 @@ bp = Blueprint("patients", __name__, url_prefix="/patients")
 EXTRA_ROWS = 2  # blank medication and treatment rows offered on the history form
 
 
-def load_patient(patient_id: int) -> Patient:
-    """The one loader for patient records (SECURITY.md Z3): 404 for an unknown id."""
-    patient = db.session.get(Patient, patient_id)
-    if patient is None:
-        abort(404)
-    return patient
-
-
 @bp.get("")
 def search() -> tuple[str, int]:
     """Find a patient by name, record number, date of birth or phone."""
@@ -95,7 +87,7 @@ def register() -> Response | tuple[str, int]:
 @bp.get("/<int:patient_id>")
 def show_chart(patient_id: int) -> str:
     """The chart on one screen: status, history, screenings, consents, patch tests. Audited."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     record_chart_read(patient)
     db.session.commit()
     chart = load_chart(patient, date.today())
@@ -108,11 +100,11 @@ def show_chart(patient_id: int) -> str:
 def export_patient(patient_id: int, kind: str) -> Response | tuple[str, int]:
     """Everything held about the patient, for their own copy (JSON to take elsewhere, PDF to read)."""
     from clinic.audit.services import record_event
-    from clinic.core.exports import confirm_export
+    from clinic.auth.reauth import confirm_export
     from clinic.core.pdf import pdf_response
     from clinic.records.patients.export import patient_export
 
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     asked = confirm_export(f"everything held about {patient.full_name} as {kind.upper()}",
                            back=url_for("patients.show_chart", patient_id=patient.id),
                            audit_as=f"patient's copy of record {patient.record_number} as {kind.upper()}")
@@ -132,7 +124,7 @@ def export_patient(patient_id: int, kind: str) -> Response | tuple[str, int]:
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
 def edit(patient_id: int) -> Response | tuple[str, int]:
     """Correct the demographics (optimistic locking: a stale form gets 409)."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     if patient.is_voided:
         flash("This patient is voided; the record can no longer be edited.", "error")
         return redirect(url_for("patients.show_chart", patient_id=patient.id))
@@ -165,7 +157,7 @@ def edit(patient_id: int) -> Response | tuple[str, int]:
 @bp.post("/<int:patient_id>/void")
 def void(patient_id: int) -> Response | tuple[str, int]:
     """Void a patient registered in error. Nothing is deleted."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     form = VoidForm()
     if form.validate_on_submit():
         try:
@@ -237,7 +229,7 @@ def _history_input(form: HistoryForm) -> services.HistoryInput:
 @bp.route("/<int:patient_id>/history", methods=["GET", "POST"])
 def edit_history(patient_id: int) -> Response | tuple[str, int]:
     """Record the medical history; each save is a new version, the old ones stay readable."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     current = services.current_history(patient)
     form = HistoryForm()
     _history_choices(form)
@@ -275,7 +267,7 @@ def edit_history(patient_id: int) -> Response | tuple[str, int]:
 @bp.get("/<int:patient_id>/history/<int:number>")
 def show_history(patient_id: int, number: int) -> str:
     """The history exactly as it stood at one version (what a screening was checked against)."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     version = db.session.scalar(sa.select(HistoryVersion).where(
         HistoryVersion.patient_id == patient.id, HistoryVersion.number == number))
     if version is None:
@@ -301,7 +293,7 @@ def _substance_choices(form: PatchTestForm) -> None:
 @bp.route("/<int:patient_id>/patch-tests/new", methods=["GET", "POST"])
 def new_patch_test(patient_id: int) -> Response | tuple[str, int]:
     """Record a patch test applied to the patient."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     form = PatchTestForm()
     _substance_choices(form)
     if request.method == "GET":
@@ -327,7 +319,7 @@ def new_patch_test(patient_id: int) -> Response | tuple[str, int]:
 @bp.route("/<int:patient_id>/patch-tests/<int:test_id>/read", methods=["GET", "POST"])
 def read_patch_test(patient_id: int, test_id: int) -> Response | tuple[str, int]:
     """Record the reading; a positive result adds the allergy to the history."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     test = db.session.get(PatchTest, test_id)
     if test is None or test.patient_id != patient.id:
         abort(404)

@@ -17,10 +17,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from clinic.core.forms import CheckboxesField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from clinic.records.screening.models import COMPUTED_TRIGGERS, RULE_KINDS, RULE_TRIGGERS, ContraindicationRule
+from clinic.core.forms import CheckboxesField
+from clinic.records.screening.models import (
+    COMPUTED_TRIGGERS,
+    RULE_KINDS,
+    RULE_TRIGGERS,
+    ContraindicationRule,
+)
 
 YES_NO = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
 

@@ -18,7 +18,7 @@ from clinic.core.services import check_version, void_record
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
 from clinic.records.patients.forms import VoidForm
-from clinic.records.patients.routes import load_patient
+from clinic.records.patients.models import Patient
 from clinic.records.patients.services import current_history
 from clinic.records.screening import services
 from clinic.records.screening.forms import OverrideForm, PlanForm, RuleForm, answers_form
@@ -43,17 +43,10 @@ def _plan_choices(form: PlanForm | RuleForm) -> None:
     form.areas.choices = [SelectChoice(a.code, a.name, optgroup=a.region.title()) for a in areas]
 
 
-def _load_screening(screening_id: int) -> Screening:
-    screening = db.session.get(Screening, screening_id)
-    if screening is None:
-        abort(404)
-    return screening
-
-
 @bp.route("/patients/<int:patient_id>/screenings/new", methods=["GET", "POST"])
 def new_screening(patient_id: int) -> Response | tuple[str, int]:
     """Choose the plan, then answer every question that applies to it."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     if patient.is_voided:
         flash("This patient was registered in error (voided); they cannot be screened.", "error")
         return redirect(url_for("patients.show_chart", patient_id=patient.id))
@@ -109,8 +102,8 @@ def new_screening(patient_id: int) -> Response | tuple[str, int]:
 @bp.get("/screenings/<int:screening_id>")
 def show_screening(screening_id: int) -> str:
     """A screening's answers, result, reasons, overrides and whether it is still valid."""
-    screening = _load_screening(screening_id)
-    patient = load_patient(screening.patient_id)
+    screening = db.get_or_404(Screening, screening_id)
+    patient = db.get_or_404(Patient, screening.patient_id)
     record_chart_read(patient)
     db.session.commit()
     today = date.today()
@@ -124,8 +117,8 @@ def show_screening(screening_id: int) -> str:
 @bp.post("/screenings/<int:screening_id>/override/<int:rule_id>")
 def override(screening_id: int, rule_id: int) -> Response | tuple[str, int]:
     """A doctor overrides a relative contraindication, with a written reason."""
-    screening = _load_screening(screening_id)
-    patient = load_patient(screening.patient_id)
+    screening = db.get_or_404(Screening, screening_id)
+    patient = db.get_or_404(Patient, screening.patient_id)
     form = OverrideForm()
     if form.validate_on_submit():
         try:
@@ -147,7 +140,7 @@ def override(screening_id: int, rule_id: int) -> Response | tuple[str, int]:
 @bp.post("/screenings/<int:screening_id>/void")
 def void_screening(screening_id: int) -> Response:
     """Void a screening entered in error."""
-    screening = _load_screening(screening_id)
+    screening = db.get_or_404(Screening, screening_id)
     form = VoidForm()
     if form.validate_on_submit():
         try:

@@ -15,6 +15,7 @@ from flask import current_app
 
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
+from clinic.core.findings import Finding
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
 from clinic.records.patients.models import TREATMENT_KINDS, HistoryVersion, Patient
@@ -48,7 +49,7 @@ class AnswerInput:
 
 
 @dataclass
-class Finding:
+class RuleFinding:
     rule: ContraindicationRule
     answer: bool
     event_date: date | None
@@ -59,10 +60,10 @@ class Finding:
 @dataclass
 class Evaluation:
     result: str
-    absolute: list[Finding] = field(default_factory=list)
-    relative: list[Finding] = field(default_factory=list)  # not overridden
-    overridden: list[Finding] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)
+    absolute: list[RuleFinding] = field(default_factory=list)
+    relative: list[RuleFinding] = field(default_factory=list)  # not overridden
+    overridden: list[RuleFinding] = field(default_factory=list)
+    warnings: list[RuleFinding] = field(default_factory=list)
 
     @property
     def reasons(self) -> list[str]:
@@ -145,7 +146,7 @@ def evaluate(rules: Sequence[ContraindicationRule], answers: dict[int, AnswerInp
         if rule.waiting_days and entry.event_date is not None:
             if entry.event_date + timedelta(days=rule.waiting_days) <= on_date:
                 continue  # the waiting period is over
-        finding = Finding(rule, True, entry.event_date, _finding_message(rule, entry.event_date))
+        finding = RuleFinding(rule, True, entry.event_date, _finding_message(rule, entry.event_date))
         if rule.kind == "absolute":
             evaluation.absolute.append(finding)
         elif rule.kind == "relative":
@@ -266,7 +267,7 @@ def override_relative(screening: Screening, rule_id: int, doctor: User, reason: 
 @dataclass
 class Validity:
     valid: bool
-    reasons: list[str]
+    reasons: list[Finding]
     valid_until: date
 
 
@@ -277,18 +278,21 @@ def screening_validity(screening: Screening, patient: Patient, history: HistoryV
     valid_until = screening.screened_on + timedelta(days=days)
     reasons = []
     if screening.is_voided:
-        reasons.append("The screening was voided.")
+        reasons.append(Finding("screening_voided", "The screening was voided."))
     if on_date > valid_until:
-        reasons.append(f"The screening of {screening.screened_on:%d %b %Y} expired on {valid_until:%d %b %Y}.")
+        reasons.append(Finding("screening_expired", f"The screening of {screening.screened_on:%d %b %Y} expired on "
+                                                 f"{valid_until:%d %b %Y}."))
     if history is not None and history.id != screening.history_version_id:
         for answer in screening.answers:
             now = suggest(answer.rule, patient, history, on_date)
             if now.answer and not answer.answer:
-                reasons.append(f"The history changed since the screening: {answer.question} Now yes.")
+                reasons.append(Finding("history_changed",
+                                       f"The history changed since the screening: {answer.question} Now yes."))
             elif (now.answer and now.event_date and answer.event_date
                   and now.event_date > answer.event_date):
-                reasons.append(f"The history changed since the screening: {answer.question} "
-                               f"A newer date is recorded ({now.event_date:%d %b %Y}).")
+                reasons.append(Finding("history_changed",
+                                       f"The history changed since the screening: {answer.question} "
+                                       f"A newer date is recorded ({now.event_date:%d %b %Y})."))
     return Validity(not reasons, reasons, valid_until)
 
 

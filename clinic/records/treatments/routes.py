@@ -23,7 +23,7 @@ from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
 from clinic.inventory.services import lot_statuses, stock_query, stock_rows
 from clinic.records.catalogue.models import Area, Indication
-from clinic.records.patients.routes import load_patient
+from clinic.records.patients.models import Patient
 from clinic.records.treatments import services
 from clinic.records.treatments.forms import (
     AmendForm,
@@ -43,23 +43,8 @@ from clinic.records.treatments.models import (
     PreparationComponent,
     TreatmentSession,
 )
-from clinic.tracing.recalls import open_recalls_by_patient
 
 bp = Blueprint("treatments", __name__)
-
-
-def _load_course(course_id: int) -> Course:
-    course = db.session.get(Course, course_id)
-    if course is None:
-        abort(404)
-    return course
-
-
-def _load_session(session_id: int) -> TreatmentSession:
-    session = db.session.get(TreatmentSession, session_id)
-    if session is None:
-        abort(404)
-    return session
 
 
 # --- courses -------------------------------------------------------------------------------------
@@ -80,7 +65,7 @@ def _course_choices(form: CourseForm) -> None:
 @bp.route("/patients/<int:patient_id>/courses/new", methods=["GET", "POST"])
 def new_course(patient_id: int) -> Response | tuple[str, int]:
     """Plan a course; sessions and interval default to the indication's protocol."""
-    patient = load_patient(patient_id)
+    patient = db.get_or_404(Patient, patient_id)
     form = CourseForm()
     _course_choices(form)
     if request.method == "GET":
@@ -110,8 +95,8 @@ def new_course(patient_id: int) -> Response | tuple[str, int]:
 @bp.get("/courses/<int:course_id>")
 def show_course(course_id: int) -> str:
     """The course: progress, next due date, every session in order."""
-    course = _load_course(course_id)
-    patient = load_patient(course.patient_id)
+    course = db.get_or_404(Course, course_id)
+    patient = course.patient
     record_chart_read(patient)
     db.session.commit()
     return render_template("treatments/course.html", course=course, patient=patient,
@@ -122,7 +107,7 @@ def show_course(course_id: int) -> str:
 @bp.post("/courses/<int:course_id>/stop")
 def stop_course(course_id: int) -> Response:
     """End a course early, with the reason."""
-    course = _load_course(course_id)
+    course = db.get_or_404(Course, course_id)
     form = StopCourseForm()
     if not form.validate_on_submit():
         flash("Say why the course stops early.", "error")
@@ -141,7 +126,7 @@ def stop_course(course_id: int) -> Response:
 @bp.post("/courses/<int:course_id>/complete")
 def complete_course(course_id: int) -> Response:
     """Close a course whose sessions are done."""
-    course = _load_course(course_id)
+    course = db.get_or_404(Course, course_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
@@ -320,7 +305,7 @@ def _session_page(form: SessionForm, course: Course, session: TreatmentSession |
     areas = list(db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order)))
     return render_template(
         "treatments/session_form.html", form=form, course=course, session=session,
-        patient=load_patient(course.patient_id), areas=areas, reasons=context.get("reasons", []),
+        patient=course.patient, areas=areas, reasons=context.get("reasons", []),
         warnings=context.get("warnings", []), row_errors=context.get("row_errors", {}),
     ), status
 
@@ -375,7 +360,7 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
 @bp.route("/courses/<int:course_id>/sessions/new", methods=["GET", "POST"])
 def new_session(course_id: int) -> Response | tuple[str, int]:
     """Log a session: what was drawn up, and what was injected where. The gate runs before saving."""
-    course = _load_course(course_id)
+    course = db.get_or_404(Course, course_id)
     if course.status in ("completed", "stopped"):
         flash(f"This course is {course.status_label.lower()}; no more sessions can be added.", "error")
         return redirect(url_for("treatments.show_course", course_id=course.id))
@@ -388,7 +373,7 @@ def new_session(course_id: int) -> Response | tuple[str, int]:
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 def edit_session(session_id: int) -> Response | tuple[str, int]:
     """Change a draft; a signed session is amended instead."""
-    session = _load_session(session_id)
+    session = db.get_or_404(TreatmentSession, session_id)
     if session.is_signed or session.is_voided:
         flash("A signed or voided session cannot be edited; a signed one is corrected by an amendment.", "error")
         return redirect(url_for("treatments.show_session", session_id=session.id))
@@ -412,7 +397,7 @@ def _amendable_targets(session: TreatmentSession) -> list[SelectChoice]:
 
 
 def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
-    patient = load_patient(session.course.patient_id)
+    patient = session.course.patient
     amended = {}
     for amendment in session.amendments:
         amended.setdefault((amendment.target, amendment.field), []).append(amendment)
@@ -442,7 +427,7 @@ def show_session(session_id: int) -> str:
         ))
     if session is None:
         abort(404)
-    record_chart_read(load_patient(session.course.patient_id))
+    record_chart_read(session.course.patient)
     db.session.commit()
     return _session_view(session)
 
@@ -450,7 +435,7 @@ def show_session(session_id: int) -> str:
 @bp.post("/sessions/<int:session_id>/sign")
 def sign(session_id: int) -> Response | tuple[str, int]:
     """The performing doctor signs with their password; the session is then locked."""
-    session = _load_session(session_id)
+    session = db.get_or_404(TreatmentSession, session_id)
     form = SignForm()
     if form.validate_on_submit():
         try:
@@ -472,7 +457,7 @@ def sign(session_id: int) -> Response | tuple[str, int]:
 @bp.route("/sessions/<int:session_id>/amend", methods=["GET", "POST"])
 def amend(session_id: int) -> Response | tuple[str, int]:
     """Correct a signed session: the original stays, the amendment sits beside it."""
-    session = _load_session(session_id)
+    session = db.get_or_404(TreatmentSession, session_id)
     if not session.is_signed:
         flash("A draft is edited, not amended.", "error")
         return redirect(url_for("treatments.show_session", session_id=session.id))
@@ -503,13 +488,13 @@ def amend(session_id: int) -> Response | tuple[str, int]:
                 flash("Amendment recorded beside the original.", "success")
                 return redirect(url_for("treatments.show_session", session_id=session.id))
     return render_template("treatments/amend.html", form=form, session=session,
-                           patient=load_patient(session.course.patient_id)), status
+                           patient=session.course.patient), status
 
 
 @bp.post("/sessions/<int:session_id>/void")
 def void(session_id: int) -> Response | tuple[str, int]:
     """Void a session entered in error; it stays on record and in traces."""
-    session = _load_session(session_id)
+    session = db.get_or_404(TreatmentSession, session_id)
     form = VoidSessionForm()
     if form.validate_on_submit():
         try:
@@ -533,7 +518,7 @@ def _aftercare_context(session: TreatmentSession) -> dict[str, object]:
     ).all()
     products = sorted({(c.lot.product.name, c.lot.lot_number) for c in components})
     areas = sorted({i.area.name for i in session.injections if i.administered})
-    return {"session": session, "patient": load_patient(session.course.patient_id), "products": products,
+    return {"session": session, "patient": session.course.patient, "products": products,
             "areas": areas, "items": services.aftercare(session.performed_at),
             "contact": current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"]}
 
@@ -541,8 +526,8 @@ def _aftercare_context(session: TreatmentSession) -> dict[str, object]:
 @bp.get("/sessions/<int:session_id>/aftercare")
 def aftercare(session_id: int) -> str:
     """The patient's aftercare sheet with real dates, printable."""
-    session = _load_session(session_id)
-    record_chart_read(load_patient(session.course.patient_id))
+    session = db.get_or_404(TreatmentSession, session_id)
+    record_chart_read(session.course.patient)
     db.session.commit()
     return render_template("treatments/aftercare.html", **_aftercare_context(session))
 
@@ -550,31 +535,9 @@ def aftercare(session_id: int) -> str:
 @bp.get("/sessions/<int:session_id>/aftercare.pdf")
 def aftercare_pdf(session_id: int) -> Response:
     """The aftercare sheet as a PDF to hand or send to the patient."""
-    session = _load_session(session_id)
+    session = db.get_or_404(TreatmentSession, session_id)
     record_event("export", record_type="treatment_session", record_id=session.id, reason="aftercare PDF")
     db.session.commit()
     context = _aftercare_context(session)
     html = render_template("treatments/aftercare_pdf.html", **context)
     return pdf_response(html, f"aftercare-{context['patient'].record_number}-{session.number}.pdf")
-
-
-def doctor_worklist(doctor: User, today: date) -> dict[str, list]:
-    """The doctor's home page: today's sessions, unsigned drafts, courses with a session overdue."""
-    start = local_to_utc(datetime.combine(today, datetime.min.time()))
-    end = local_to_utc(datetime.combine(today, datetime.max.time()))
-    todays = db.session.scalars(
-        sa.select(TreatmentSession).where(TreatmentSession.performed_at.between(start, end),
-                                          TreatmentSession.voided_at.is_(None))
-        .order_by(TreatmentSession.performed_at)).all()
-    drafts = db.session.scalars(
-        sa.select(TreatmentSession).outerjoin(TreatmentSession.signature)
-        .where(TreatmentSession.doctor_id == doctor.id, TreatmentSession.voided_at.is_(None),
-               TreatmentSession.locked_at.is_(None))
-        .order_by(TreatmentSession.performed_at)).all()
-    open_courses = db.session.scalars(sa.select(Course).where(Course.status.in_(("planned", "active")))).all()
-    overdue = [(c, due) for c in open_courses if (due := services.next_due(c)) is not None and due < today]
-    overdue.sort(key=lambda pair: pair[1])
-    patient_ids = [s.course.patient_id for s in [*todays, *drafts]] + [c.patient_id for c, _ in overdue]
-    return {"todays": todays, "drafts": drafts, "overdue": overdue,
-            "recalls": open_recalls_by_patient(patient_ids)}
-

@@ -8,11 +8,13 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template
 from flask_login import current_user
 
+from clinic.auth.permissions import can
 from clinic.auth.services import recent_sign_in_activity
 from clinic.extensions import db
-from clinic.permissions import can
+from clinic.shell.worklist import doctor_worklist
+from clinic.tracing.recalls import open_recall_summaries
 
-bp = Blueprint("core", __name__)
+bp = Blueprint("shell", __name__)
 
 
 # What each role is in the clinic for (DESIGN.md "Who may do what").
@@ -30,15 +32,9 @@ ROLE_DUTIES = {
 @bp.get("/")
 def home() -> str:
     """The signed-in person's start page: their role, their sign-in history, their work."""
-    worklist = None
-    if current_user.role == "doctor":
-        from clinic.records.treatments.routes import doctor_worklist
-
-        worklist = doctor_worklist(current_user, date.today())
-    from clinic.tracing.recalls import open_recall_summaries
-
+    worklist = doctor_worklist(current_user, date.today()) if current_user.role == "doctor" else None
     return render_template(
-        "core/home.html",
+        "shell/home.html",
         duties=ROLE_DUTIES[current_user.role],
         open_recalls=open_recall_summaries() if can(current_user, "tracing.list_recalls") else [],
         sign_ins=recent_sign_in_activity(current_user),

@@ -10,12 +10,12 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
-from clinic.audit.forms import ACTION_LABELS, AuditFilterForm
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import record_event, verify_chain
 from clinic.auth.forms import ActionForm
 from clinic.auth.models import User
 from clinic.extensions import db
+from clinic.shell.audit_forms import ACTION_LABELS, AuditFilterForm
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

@@ -40,8 +40,8 @@ Allowed = frozenset[str] | _Public
 
 MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "static": {"GET": PUBLIC},
-    "core.health": {"GET": PUBLIC},
-    "core.home": {"GET": ALL_ROLES},
+    "shell.health": {"GET": PUBLIC},
+    "shell.home": {"GET": ALL_ROLES},
     # Signing in and out, one's own account.
     "auth.login": {"GET": PUBLIC, "POST": PUBLIC},
     "auth.second_factor": {"GET": PUBLIC, "POST": PUBLIC},

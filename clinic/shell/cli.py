@@ -68,7 +68,7 @@ def backup_cli() -> None:
 def backup_create(target: Path) -> None:
     """Write a consistent backup of the app's database to TARGET (SQLite copy or pg_dump custom format)."""
     from clinic.audit.services import chain_head
-    from clinic.core.backup import backup_database
+    from clinic.shell.backup import backup_database
 
     head = chain_head()  # taken first: the backup holds at least this much of the trail
     try:
@@ -87,7 +87,7 @@ def backup_create(target: Path) -> None:
 @with_appcontext
 def backup_restore(source: Path, database_url: str, expected_head: str | None) -> None:
     """Restore SOURCE into a new database, then verify its audit chain, triggers and row counts."""
-    from clinic.core.backup import check_restored, manifest_path, restore_database
+    from clinic.shell.backup import check_restored, manifest_path, restore_database
 
     try:
         restore_database(source, database_url)

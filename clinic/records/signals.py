@@ -1,0 +1,31 @@
+"""What the records package tells the packages above it (recalls listen), without importing them.
+
+Receivers connect when the app is built; a sender never knows who listens.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+session_saved = _signals.signal("session-saved", doc="""
+A draft session was created or its content replaced (flushed). Sender: the ``TreatmentSession``.
+Keyword ``by``: the doctor; ``corrected``: True when an existing draft's content was replaced.
+""")
+
+session_voided = _signals.signal("session-voided", doc="""
+A session was voided as entered in error (flushed). Sender: the ``TreatmentSession``.
+Keywords ``by`` and ``reason``.
+""")
+
+lot_recalled_after = _signals.signal("lot-recalled-after", doc="""
+Asked while a session is checked, for a lot recalled after the session's time. Sender: the ``Lot``.
+Keyword ``performed_at``. A receiver answers None when no open recall holds the lot, else the findings
+to acknowledge: a ``recalled_after:<lot id>`` warning when the session is affected, none when it is not.
+""")
+
+patient_alerts = _signals.signal("patient-alerts", doc="""
+Asked while a chart or a schedule loads. Sender: a list of patient ids. A receiver answers
+``{patient_id: [Badge, ...]}`` for the patients it has something to say about.
+""")

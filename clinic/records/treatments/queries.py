@@ -1,0 +1,67 @@
+"""Queries over sessions that other packages build on: stock used, and the lots a patient received."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from clinic.extensions import db
+from clinic.inventory.models import Lot, Product
+from clinic.records.catalogue.models import Indication
+from clinic.records.patients.models import Patient
+from clinic.records.treatments.models import (
+    Course,
+    Preparation,
+    PreparationComponent,
+    TreatmentSession,
+)
+
+
+def units_used_rows(sender: object = None) -> sa.Subquery:
+    """Every use of a lot for a patient (the inventory's ``units_used``); a voided session used none."""
+    return (
+        sa.select(PreparationComponent.lot_id.label("lot_id"), PreparationComponent.units.label("units"))
+        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+        .where(TreatmentSession.voided_at.is_(None))
+        .subquery()
+    )
+
+
+@dataclass
+class ReceivedLot:
+    performed_at: datetime
+    session_id: int
+    session_number: int
+    session_voided: bool
+    indication: str
+    product: str
+    lot_id: int
+    lot_number: str
+    expiry: object
+    units: int
+    volume_ml: Decimal
+    recalled: bool
+
+
+def lots_received_by(patient: Patient) -> list[ReceivedLot]:
+    """The reverse trace: every lot a patient ever received, by session (voided sessions marked)."""
+    rows = db.session.execute(
+        sa.select(TreatmentSession.performed_at, TreatmentSession.id, TreatmentSession.number,
+                  TreatmentSession.voided_at, Indication.name, Product.name, Lot.id, Lot.lot_number,
+                  Lot.expiry_date, PreparationComponent.units, PreparationComponent.volume_ml, Lot.recalled_at)
+        .select_from(PreparationComponent)
+        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+        .join(Course, Course.id == TreatmentSession.course_id)
+        .join(Indication, Indication.code == Course.indication_code)
+        .join(Lot, Lot.id == PreparationComponent.lot_id)
+        .join(Product, Product.id == Lot.product_id)
+        .where(Course.patient_id == patient.id)
+        .order_by(TreatmentSession.performed_at, TreatmentSession.id, PreparationComponent.id)
+    ).all()
+    return [ReceivedLot(r[0], r[1], r[2], r[3] is not None, r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                        r[11] is not None) for r in rows]

@@ -1,0 +1,50 @@
+"""Courses and sessions: the rules, one module per concern. Services flush; the request commits.
+
+``courses`` plans and closes courses; ``checks`` holds every check a session passes before it is
+saved; ``sessions`` saves drafts and voids; ``signing`` signs and verifies; ``amendments`` corrects a
+signed session beside the original; ``aftercare`` gives the sheet's dates. This module names the
+package's public operations so that a caller imports ``services`` once.
+"""
+
+from clinic.records.treatments.services.aftercare import AftercareItem, aftercare
+from clinic.records.treatments.services.amendments import (
+    AMENDABLE_INJECTION_FIELDS,
+    AMENDABLE_SESSION_FIELDS,
+    amend_session,
+    current_value,
+)
+from clinic.records.treatments.services.checks import SessionCheck, check_session
+from clinic.records.treatments.services.courses import (
+    CourseInput,
+    complete_course,
+    course_defaults,
+    live_sessions,
+    next_due,
+    plan_course,
+    stop_course,
+)
+from clinic.records.treatments.services.inputs import (
+    ComponentInput,
+    InjectionInput,
+    NeedsAcknowledgement,
+    PreparationInput,
+    SessionInput,
+    SessionRefused,
+)
+from clinic.records.treatments.services.sessions import save_session, void_session
+from clinic.records.treatments.services.signing import (
+    FOLLOW_UP_DAYS,
+    apply_signature,
+    canonical_content,
+    content_digest,
+    sign_session,
+    signature_intact,
+)
+
+__all__ = [
+    "AMENDABLE_INJECTION_FIELDS", "AMENDABLE_SESSION_FIELDS", "FOLLOW_UP_DAYS", "AftercareItem", "ComponentInput",
+    "CourseInput", "InjectionInput", "NeedsAcknowledgement", "PreparationInput", "SessionCheck", "SessionInput",
+    "SessionRefused", "aftercare", "amend_session", "apply_signature", "canonical_content", "check_session",
+    "complete_course", "content_digest", "course_defaults", "current_value", "live_sessions", "next_due",
+    "plan_course", "save_session", "sign_session", "signature_intact", "stop_course", "void_session",
+]

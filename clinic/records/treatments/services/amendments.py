@@ -1,0 +1,115 @@
+"""Correcting a signed session: an amendment beside the original, with a reason and the password."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from clinic.auth.models import User
+from clinic.auth.services import reauthenticate
+from clinic.core.errors import ClinicError, FieldError
+from clinic.extensions import db
+from clinic.records.treatments.models import (
+    DEPTH_MM,
+    NEEDLE_GAUGES,
+    SKIN_PREPARATIONS,
+    TECHNIQUES,
+    Amendment,
+    TreatmentSession,
+)
+from clinic.records.treatments.services.checks import decimal_in, ml
+from clinic.records.treatments.services.signing import as_text
+
+AMENDABLE_SESSION_FIELDS = {"notes": "Notes", "skin_preparation": "Skin preparation", "technique": "Technique",
+                            "needle_gauge": "Needle gauge", "needle_length_mm": "Needle length (mm)",
+                            "anaesthetic_minutes": "Anaesthetic cream (minutes)"}
+AMENDABLE_INJECTION_FIELDS = {"depth_mm": "Depth (mm)", "volume_ml": "Volume (ml)", "points": "Points",
+                              "technique": "Technique"}
+
+
+def current_value(session: TreatmentSession, target: str, name: str) -> str:
+    """The value as amended (latest amendment wins), else as signed."""
+    for amendment in reversed(session.amendments):
+        if amendment.target == target and amendment.field == name:
+            return amendment.new_value
+    if target == "session":
+        return as_text(getattr(session, name)) or ""
+    injection = next(i for i in session.injections if f"injection:{i.id}" == target)
+    return as_text(getattr(injection, name)) or ""
+
+
+def amend_session(session: TreatmentSession, doctor: User, target: str, name: str, new_value: str, reason: str,
+                  password: str, code: str | None = None) -> Amendment:
+    """A correction beside the signed original: field, old and new value, reason, re-authentication."""
+    if not session.is_signed:
+        raise ClinicError("A draft is edited, not amended.")
+    if doctor.role != "doctor":
+        raise ClinicError("Only a doctor amends a session.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise FieldError("reason", "Say why the record is corrected.")
+    new_value = (new_value or "").strip()
+    if target == "session":
+        if name not in AMENDABLE_SESSION_FIELDS:
+            raise FieldError("field", "Choose a field to correct.")
+    else:
+        if not any(f"injection:{i.id}" == target for i in session.injections) or name not in AMENDABLE_INJECTION_FIELDS:
+            raise FieldError("field", "Choose a field to correct.")
+    new_value = _code_for_label(name, new_value)
+    _check_amended_value(name, new_value)
+    old = current_value(session, target, name)
+    if name == "volume_ml" and target != "session":
+        _check_amended_volume(session, target, Decimal(new_value))
+    if old == new_value:
+        raise FieldError("new_value", "The new value is the same as the current one.")
+    reauthenticate(doctor, password, code, purpose="amend session")
+    amendment = Amendment(session=session, target=target, field=name, old_value=old, new_value=new_value,
+                          reason=reason, amended_by_id=doctor.id)
+    db.session.add(amendment)
+    db.session.flush()
+    return amendment
+
+
+def _code_for_label(name: str, value: str) -> str:
+    """Doctors type what they see ("Papule"); the record keeps the code ("papule")."""
+    labels = {"technique": TECHNIQUES, "skin_preparation": SKIN_PREPARATIONS}.get(name)
+    if labels:
+        for code, label in labels.items():
+            if value.casefold() in (code.casefold(), label.casefold()):
+                return code
+    return value
+
+
+def _check_amended_volume(session: TreatmentSession, target: str, new_volume: Decimal) -> None:
+    """An amended volume still cannot exceed what its preparation drew."""
+    injection = next(i for i in session.injections if f"injection:{i.id}" == target)
+    preparation = injection.preparation
+    total = Decimal("0")
+    for other in session.injections:
+        if other.preparation_id != preparation.id or not other.administered:
+            continue
+        key = f"injection:{other.id}"
+        total += new_volume if key == target else Decimal(current_value(session, key, "volume_ml"))
+    if total > preparation.drawn_ml:
+        raise FieldError("new_value", f"{ml(total)} ml would then be injected from {preparation.label}, "
+                                      f"but only {ml(preparation.drawn_ml)} ml was drawn.")
+
+
+def _check_amended_value(name: str, value: str) -> None:
+    if name == "notes":
+        return
+    if name == "skin_preparation" and value not in SKIN_PREPARATIONS:
+        raise FieldError("new_value", "Choose one of: " + ", ".join(SKIN_PREPARATIONS) + ".")
+    if name == "technique" and value not in TECHNIQUES:
+        raise FieldError("new_value", "Choose one of: " + ", ".join(TECHNIQUES) + ".")
+    if name == "needle_gauge" and value not in {str(g) for g in NEEDLE_GAUGES}:
+        raise FieldError("new_value", "The needle gauge is 27, 30, 31 or 32.")
+    if name in ("needle_length_mm", "depth_mm", "volume_ml"):
+        number = decimal_in(value, "new_value", "Enter a number.")
+        limits = {"needle_length_mm": (Decimal("0.1"), Decimal("13")), "depth_mm": DEPTH_MM,
+                  "volume_ml": (Decimal("0.01"), Decimal("100"))}[name]
+        if not limits[0] <= number <= limits[1]:
+            raise FieldError("new_value", f"Enter a value between {limits[0]} and {limits[1]}.")
+    if name in ("points", "anaesthetic_minutes"):
+        if not value.isdigit() or not 1 <= int(value) <= 1000:
+            raise FieldError("new_value", "Enter a whole number above 0.")
+

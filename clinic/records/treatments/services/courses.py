@@ -1,0 +1,107 @@
+"""Planning a course and reading where it stands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+
+from clinic.auth.models import User
+from clinic.core.errors import ClinicError, FieldError
+from clinic.extensions import db
+from clinic.inventory.models import Product
+from clinic.records.catalogue.models import Area, Indication
+from clinic.records.patients.models import Patient
+from clinic.records.treatments.models import Course, CourseProduct, TreatmentSession
+
+
+@dataclass
+class CourseInput:
+    indication_code: str
+    area_codes: Sequence[str]
+    planned_sessions: int | None = None
+    interval_days: int | None = None
+    product_ids: Sequence[int] = ()
+    goals: str = ""
+    baseline_notes: str = ""
+    starts_on: date | None = None
+
+
+def course_defaults(indication: Indication) -> tuple[int, int]:
+    """Planned sessions and minimum interval from the catalogue (DESIGN.md)."""
+    return indication.sessions_max, indication.interval_min_days
+
+
+def plan_course(patient: Patient, entry: CourseInput, by: User, *, today: date | None = None) -> Course:
+    today = today or date.today()
+    if patient.is_voided:
+        raise ClinicError("This patient was registered in error (voided).")
+    indication = db.session.get(Indication, entry.indication_code or "")
+    if indication is None or not indication.active:
+        raise FieldError("indication_code", "Choose the indication from the list.")
+    areas = sorted(set(entry.area_codes))
+    if not areas:
+        raise FieldError("area_codes", "Choose at least one target area.")
+    known = set(db.session.scalars(sa.select(Area.code).where(Area.code.in_(areas))))
+    if known != set(areas):
+        raise FieldError("area_codes", "Choose areas from the list.")
+    sessions, interval = course_defaults(indication)
+    sessions = entry.planned_sessions or sessions
+    interval = entry.interval_days or interval
+    if not 1 <= sessions <= 50:
+        raise FieldError("planned_sessions", "Plan between 1 and 50 sessions.")
+    if not 1 <= interval <= 365:
+        raise FieldError("interval_days", "The interval is between 1 and 365 days.")
+    starts_on = entry.starts_on or today
+    product_ids = sorted(set(entry.product_ids))
+    products = list(db.session.scalars(sa.select(Product).where(Product.id.in_(product_ids)))) if product_ids else []
+    if len(products) != len(product_ids):
+        raise FieldError("product_ids", "Choose products from the catalogue.")
+    course = Course(
+        patient_id=patient.id, indication_code=indication.code, areas=" ".join(areas), planned_sessions=sessions,
+        interval_days=interval, goals=(entry.goals or "").strip(), baseline_notes=(entry.baseline_notes or "").strip(),
+        status="planned", created_by_id=by.id, starts_on=starts_on,
+    )
+    for product in products:
+        course.planned_products.append(CourseProduct(product_id=product.id))
+    db.session.add(course)
+    db.session.flush()
+    return course
+
+
+def live_sessions(course: Course) -> list[TreatmentSession]:
+    return [s for s in course.sessions if not s.is_voided]
+
+
+def next_due(course: Course) -> date | None:
+    """The next session's due date: the course start, then the last session plus the interval."""
+    if course.status in ("completed", "stopped"):
+        return None
+    done = live_sessions(course)
+    if len(done) >= course.planned_sessions:
+        return None
+    if not done:
+        return course.starts_on
+    return done[-1].performed_at.astimezone().date() + timedelta(days=course.interval_days)
+
+
+def stop_course(course: Course, reason: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise FieldError("reason", "Say why the course stops early.")
+    if course.status in ("completed", "stopped"):
+        raise ClinicError("This course is already closed.")
+    course.status, course.stop_reason = "stopped", reason
+    db.session.flush()
+
+
+def complete_course(course: Course) -> None:
+    if course.status in ("completed", "stopped"):
+        raise ClinicError("This course is already closed.")
+    if any(not s.is_voided and not s.is_signed for s in course.sessions):
+        raise ClinicError("Sign or void the draft sessions first.")
+    course.status = "completed"
+    db.session.flush()
+

@@ -1,0 +1,94 @@
+"""Signing a session: password again, a digest of the canonical content, the lock, the follow-up calls."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from clinic.auth.models import User
+from clinic.auth.services import reauthenticate
+from clinic.core.errors import ClinicError
+from clinic.core.models import utcnow
+from clinic.extensions import db
+from clinic.records.treatments.models import (
+    SIGNATURE_MEANING,
+    FollowUpTask,
+    SessionSignature,
+    TreatmentSession,
+)
+
+# Follow-up calls after a signed session, in days; mesolift and body treatments also on day 3.
+FOLLOW_UP_DAYS = {"default": (1,), "mesolift": (1, 3), "cellulite": (1, 3), "localized_fat": (1, 3)}
+
+
+
+def as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime):
+        return value.astimezone(utcnow().tzinfo).isoformat()
+    return str(value)
+
+
+def canonical_content(session: TreatmentSession) -> bytes:
+    """The signed content as canonical JSON: what the digest covers."""
+    body = {
+        "session": {key: as_text(getattr(session, key)) for key in (
+            "id", "course_id", "number", "performed_at", "doctor_id", "nurse_id", "skin_preparation",
+            "anaesthetic_lot_id", "anaesthetic_minutes", "technique", "needle_gauge", "needle_length_mm",
+            "notes", "acknowledged_warnings")},
+        "preparations": [
+            {"id": p.id, "label": p.label,
+             "components": [{"lot_id": c.lot_id, "units": c.units, "volume_ml": as_text(c.volume_ml)}
+                            for c in sorted(p.components, key=lambda c: c.id)]}
+            for p in sorted(session.preparations, key=lambda p: p.id)
+        ],
+        "injections": [
+            {key: as_text(getattr(i, key)) for key in (
+                "id", "area_code", "preparation_id", "technique", "depth_mm", "volume_ml", "points",
+                "needle_gauge", "administered", "not_administered_reason")}
+            for i in sorted(session.injections, key=lambda i: i.id)
+        ],
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def content_digest(session: TreatmentSession) -> str:
+    return hashlib.sha256(canonical_content(session)).hexdigest()
+
+
+def sign_session(session: TreatmentSession, doctor: User, password: str, code: str | None = None) -> SessionSignature:
+    """Password re-entry, digest, lock, and the follow-up calls (SECURITY.md A5, T5, T6)."""
+    if session.is_voided:
+        raise ClinicError("A voided session cannot be signed.")
+    if session.is_signed:
+        raise ClinicError("This session is already signed.")
+    if doctor.id != session.doctor_id:
+        raise ClinicError("Only the doctor who performed the session signs it.")
+    reauthenticate(doctor, password, code, purpose="sign session")
+    return apply_signature(session, doctor)
+
+
+def apply_signature(session: TreatmentSession, doctor: User) -> SessionSignature:
+    """Sign after the caller re-authenticated the doctor (``sign_session``) or for seeded demo data."""
+    signature = SessionSignature(session=session, signer_id=doctor.id, printed_name=doctor.full_name,
+                                 meaning=SIGNATURE_MEANING, content_sha256=content_digest(session))
+    db.session.add(signature)
+    session.locked_at = utcnow()
+    course = session.course
+    performed_on = session.performed_at.astimezone().date()
+    for days in FOLLOW_UP_DAYS.get(course.indication_code, FOLLOW_UP_DAYS["default"]):
+        db.session.add(FollowUpTask(session=session, patient_id=course.patient_id, kind="phone_check",
+                                    due_on=performed_on + timedelta(days=days)))
+    db.session.flush()
+    return signature
+
+
+def signature_intact(session: TreatmentSession) -> bool:
+    """Recompute the digest from what the database holds now."""
+    return session.signature is not None and session.signature.content_sha256 == content_digest(session)
+

@@ -1,0 +1,1 @@
+"""The application shell: home pages, error pages, demo data, backups and the audit trail pages."""
