@@ -41,6 +41,10 @@ class ReauthenticationFailed(ClinicError):
 
     keeps_record = True  # the failed attempt stays in the audit trail; nothing else was written
 
+    def __init__(self, message: str, field: str = "password") -> None:
+        super().__init__(message)
+        self.field = field  # the form field that asked for it, where the message is shown
+
 
 def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
@@ -295,7 +299,7 @@ def change_password(user: User, current: str, new: str) -> None:
     """Needs the current password; ends every other session of this user."""
     if not verify_password(user, current):
         record_event("reauth_failed", record_type="user", record_id=user.id, reason="password change")
-        raise ReauthenticationFailed("Your current password is not correct.")
+        raise ReauthenticationFailed("Your current password is not correct.", field="current_password")
     check_new_password(new, user_inputs=(user.email, user.full_name))
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()

@@ -45,8 +45,8 @@ class Outcome(Generic[T]):
         return isinstance(self.error, VersionConflictError)
 
 
-def attempt(form: FlaskForm | None, operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Outcome[T]:
-    """Run one service operation for a view; a refusal is rolled back and shown, never raised.
+def run_service(operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Outcome[T]:
+    """Run one service operation for a view; a refusal is rolled back and returned, never raised.
 
     A refusal whose own record must stay (``error.keeps_record``: a wrong password when signing is
     audited) is not rolled back: the services raise those before they change anything.
@@ -56,5 +56,12 @@ def attempt(form: FlaskForm | None, operation: Callable[P, T], *args: P.args, **
     except ClinicError as error:
         if not error.keeps_record:
             db.session.rollback()
-        show_error(form, error)
         return Outcome(error=error)
+
+
+def attempt(form: FlaskForm | None, operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Outcome[T]:
+    """``run_service``, and a refusal shown beside the form field it names (or at the top of the page)."""
+    outcome = run_service(operation, *args, **kwargs)
+    if outcome.error is not None:
+        show_error(form, outcome.error)
+    return outcome

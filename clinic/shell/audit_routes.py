@@ -15,6 +15,7 @@ from clinic.audit.services import record_event, verify_chain
 from clinic.auth.forms import ActionForm
 from clinic.auth.models import User
 from clinic.extensions import db
+from clinic.records.patients.models import Patient
 from clinic.shell.audit_forms import ACTION_LABELS, AuditFilterForm
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -44,8 +45,6 @@ def _filtered_events(form: AuditFilterForm, page_size: int) -> list[AuditEvent]:
     record_id = (form.record_id.data or "").strip()
     if record_id and not record_id.isdigit():
         # A patient's record number (as printed on the chart) stands for the patient.
-        from clinic.records.patients.models import Patient
-
         patient_id = db.session.scalar(sa.select(Patient.id).where(Patient.record_number == record_id.upper()))
         if patient_id is not None:
             record_type, record_id = record_type or "patient", str(patient_id)

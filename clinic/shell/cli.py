@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
+from clinic.audit.services import chain_head
 from clinic.auth.models import User
 from clinic.auth.services import create_user
 from clinic.core.errors import ClinicError
@@ -17,6 +18,7 @@ from clinic.extensions import db
 from clinic.inventory.demo import seed_demo_stock
 from clinic.records.demo import seed_demo_patients
 from clinic.records.treatments.demo import seed_demo_courses
+from clinic.shell.backup import backup_database, check_restored, manifest_path, restore_database
 
 # Demo-only accounts, for the local demo on 127.0.0.1. Production refuses to seed.
 DEMO_ACCOUNTS = (
@@ -67,9 +69,6 @@ def backup_cli() -> None:
 @with_appcontext
 def backup_create(target: Path) -> None:
     """Write a consistent backup of the app's database to TARGET (SQLite copy or pg_dump custom format)."""
-    from clinic.audit.services import chain_head
-    from clinic.shell.backup import backup_database
-
     head = chain_head()  # taken first: the backup holds at least this much of the trail
     try:
         backup_database(db.engine, target)
@@ -87,8 +86,6 @@ def backup_create(target: Path) -> None:
 @with_appcontext
 def backup_restore(source: Path, database_url: str, expected_head: str | None) -> None:
     """Restore SOURCE into a new database, then verify its audit chain, triggers and row counts."""
-    from clinic.shell.backup import check_restored, manifest_path, restore_database
-
     try:
         restore_database(source, database_url)
     except ClinicError as error:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from clinic.audit.models import AuditEvent
 from clinic.extensions import db
 from clinic.records.patients.models import Patient
+from clinic.records.treatments.queries import lots_received_by
 
 SCHEMA_VERSION = 1
 
@@ -84,8 +85,6 @@ def patient_export(patient: Patient) -> dict[str, object]:
 
 
 def _lots_received(patient: Patient) -> list[dict[str, object]]:
-    from clinic.records.treatments.queries import lots_received_by
-
     return [{"session_date": _value(r.performed_at), "session_number": r.session_number,
              "voided": r.session_voided, "treatment": r.indication, "product": r.product, "lot": r.lot_number,
              "expiry": _value(r.expiry), "units": r.units, "ml_drawn": _value(r.volume_ml),

@@ -50,10 +50,10 @@ def amend_session(session: TreatmentSession, doctor: User, target: str, name: st
     new_value = (new_value or "").strip()
     if target == "session":
         if name not in AMENDABLE_SESSION_FIELDS:
-            raise FieldError("field", "Choose a field to correct.")
+            raise FieldError("target_field", "Choose a field to correct.")
     else:
         if not any(f"injection:{i.id}" == target for i in session.injections) or name not in AMENDABLE_INJECTION_FIELDS:
-            raise FieldError("field", "Choose a field to correct.")
+            raise FieldError("target_field", "Choose a field to correct.")
     new_value = _code_for_label(name, new_value)
     _check_amended_value(name, new_value)
     old = current_value(session, target, name)

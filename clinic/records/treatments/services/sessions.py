@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, RecordLockedError
-from clinic.core.services import void_record
+from clinic.core.services import check_version, void_record
 from clinic.extensions import db
 from clinic.records.signals import session_saved, session_voided
 from clinic.records.treatments.models import (
@@ -52,14 +52,19 @@ def _build_children(session: TreatmentSession, entry: SessionInput) -> None:
 
 
 def save_session(course: Course, entry: SessionInput, doctor: User, *, session: TreatmentSession | None = None,
-                 today: date | None = None) -> TreatmentSession:
-    """Create a draft session, or replace a draft's content. Refused with every reason, or saved whole."""
+                 expected_version: int | str | None = None, today: date | None = None) -> TreatmentSession:
+    """Create a draft session, or replace a draft's content. Refused with every reason, or saved whole.
+
+    ``expected_version`` is the draft's version when its form was opened: a later save by someone
+    else refuses this one (optimistic locking)."""
     if doctor.role != "doctor":
         raise ClinicError("Only a doctor records sessions.")
     if session is not None and (session.is_signed or session.is_locked):
         raise RecordLockedError("This session is signed; corrections are amendments.")
     if session is not None and session.is_voided:
         raise ClinicError("This session is voided.")
+    if session is not None and expected_version is not None:
+        check_version(session, expected_version)
     check = check_session(course, entry, session=session, today=today)
     if check.reasons:
         raise SessionRefused(check.reasons)

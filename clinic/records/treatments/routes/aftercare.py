@@ -1,0 +1,43 @@
+"""The patient's aftercare sheet, on screen and as a PDF."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+from werkzeug.wrappers import Response
+
+from clinic.audit.services import record_chart_read, record_event
+from clinic.core.pdf import pdf_response
+from clinic.extensions import db
+from clinic.records.treatments import services
+from clinic.records.treatments.models import Preparation, PreparationComponent, TreatmentSession
+from clinic.records.treatments.routes.blueprint import bp
+
+
+def _aftercare_context(session: TreatmentSession) -> dict[str, object]:
+    components = db.session.scalars(
+        sa.select(PreparationComponent).join(Preparation).where(Preparation.session_id == session.id)
+    ).all()
+    products = sorted({(c.lot.product.name, c.lot.lot_number) for c in components})
+    areas = sorted({i.area.name for i in session.injections if i.administered})
+    return {"session": session, "patient": session.course.patient, "products": products,
+            "areas": areas, "items": services.aftercare(session.performed_at),
+            "contact": current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"]}
+
+
+@bp.get("/sessions/<int:session_id>/aftercare")
+def aftercare(session_id: int) -> str:
+    """The patient's aftercare sheet with real dates, printable."""
+    session = db.get_or_404(TreatmentSession, session_id)
+    record_chart_read(session.course.patient)
+    return render_template("treatments/aftercare.html", **_aftercare_context(session))
+
+
+@bp.get("/sessions/<int:session_id>/aftercare.pdf")
+def aftercare_pdf(session_id: int) -> Response:
+    """The aftercare sheet as a PDF to hand or send to the patient."""
+    session = db.get_or_404(TreatmentSession, session_id)
+    record_event("export", record_type="treatment_session", record_id=session.id, reason="aftercare PDF")
+    context = _aftercare_context(session)
+    html = render_template("treatments/aftercare_pdf.html", **context)
+    return pdf_response(html, f"aftercare-{context['patient'].record_number}-{session.number}.pdf")

@@ -1,0 +1,95 @@
+"""Planning a course, the course page, stopping and completing a course."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from clinic.audit.services import record_chart_read
+from clinic.auth.forms import ActionForm
+from clinic.core.transaction import attempt
+from clinic.extensions import db
+from clinic.inventory.models import Product
+from clinic.records.catalogue.models import Area, Indication
+from clinic.records.patients.models import Patient
+from clinic.records.treatments import services
+from clinic.records.treatments.forms import CourseForm, StopCourseForm
+from clinic.records.treatments.models import Course
+from clinic.records.treatments.routes.blueprint import bp
+
+
+def _course_choices(form: CourseForm) -> None:
+    indications = db.session.scalars(sa.select(Indication).where(Indication.active.is_(True))
+                                     .order_by(Indication.sort_order))
+    form.indication_code.choices = [SelectChoice("", "Choose…")] + [
+        SelectChoice(i.code, f"{i.name} — {i.sessions_min}–{i.sessions_max} sessions, every "
+                             f"{i.interval_min_days}–{i.interval_max_days} days") for i in indications]
+    areas = db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order))
+    form.area_codes.choices = [SelectChoice(a.code, a.name, optgroup=a.region.title()) for a in areas]
+    products = db.session.scalars(sa.select(Product).where(Product.retired_at.is_(None)).order_by(Product.name))
+    form.product_ids.choices = [SelectChoice(p.id, p.name) for p in products]
+
+
+@bp.route("/patients/<int:patient_id>/courses/new", methods=["GET", "POST"])
+def new_course(patient_id: int) -> Response | tuple[str, int]:
+    """Plan a course; sessions and interval default to the indication's protocol."""
+    patient = db.get_or_404(Patient, patient_id)
+    form = CourseForm()
+    _course_choices(form)
+    if request.method == "GET":
+        form.starts_on.data = date.today()
+        if request.args.get("indication"):
+            form.indication_code.data = request.args["indication"]
+        return render_template("treatments/course_form.html", form=form, patient=patient), 200
+    if form.validate_on_submit():
+        planned = attempt(form, services.plan_course, patient, services.CourseInput(
+            indication_code=form.indication_code.data, area_codes=form.area_codes.data,
+            planned_sessions=form.planned_sessions.data, interval_days=form.interval_days.data,
+            product_ids=form.product_ids.data or [], goals=form.goals.data or "",
+            baseline_notes=form.baseline_notes.data or "", starts_on=form.starts_on.data,
+        ), current_user)
+        if planned.result is not None:
+            course = planned.result
+            flash(f"Course planned: {course.planned_sessions} sessions, at least {course.interval_days} days apart.",
+                  "success")
+            return redirect(url_for("treatments.show_course", course_id=course.id))
+    return render_template("treatments/course_form.html", form=form, patient=patient), 400
+
+
+@bp.get("/courses/<int:course_id>")
+def show_course(course_id: int) -> str:
+    """The course: progress, next due date, every session in order."""
+    course = db.get_or_404(Course, course_id)
+    patient = course.patient
+    record_chart_read(patient)
+    return render_template("treatments/course.html", course=course, patient=patient,
+                           next_due=services.next_due(course), done=len(services.live_sessions(course)),
+                           stop_form=StopCourseForm(formdata=None), action_form=ActionForm(), today=date.today())
+
+
+@bp.post("/courses/<int:course_id>/stop")
+def stop_course(course_id: int) -> Response:
+    """End a course early, with the reason."""
+    course = db.get_or_404(Course, course_id)
+    form = StopCourseForm()
+    if not form.validate_on_submit():
+        flash("Say why the course stops early.", "error")
+    elif attempt(None, services.stop_course, course, form.reason.data).ok:
+        flash("Course stopped early.", "warning")
+    return redirect(url_for("treatments.show_course", course_id=course.id))
+
+
+@bp.post("/courses/<int:course_id>/complete")
+def complete_course(course_id: int) -> Response:
+    """Close a course whose sessions are done."""
+    course = db.get_or_404(Course, course_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if attempt(None, services.complete_course, course).ok:
+        flash("Course completed.", "success")
+    return redirect(url_for("treatments.show_course", course_id=course.id))

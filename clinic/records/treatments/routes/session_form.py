@@ -1,0 +1,261 @@
+"""The session form, the doctor's main screen: what was drawn up, and what was injected where."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from clinic.auth.models import User
+from clinic.core.errors import ClinicError, FieldError, VersionConflictError
+from clinic.core.forms import local_to_utc, show_error
+from clinic.core.transaction import run_service
+from clinic.extensions import db
+from clinic.inventory.models import Lot, Product
+from clinic.inventory.services import lot_statuses, stock_query, stock_rows
+from clinic.records.catalogue.models import Area
+from clinic.records.treatments import services
+from clinic.records.treatments.forms import SessionForm
+from clinic.records.treatments.models import Course, TreatmentSession
+from clinic.records.treatments.routes.blueprint import bp
+
+
+def _lot_label(lot: Lot, on_hand: int) -> str:
+    label = f"{lot.product.name} — lot {lot.lot_number}, exp. {lot.expiry_date:%d %b %Y}"
+    return f"{label}, recalled {lot.recalled_at.astimezone():%d %b %Y}" if lot.recalled_at else f"{label}, {on_hand} left"
+
+
+def _session_choices(form: SessionForm, course: Course, session: TreatmentSession | None) -> None:
+    held = {c.lot_id for p in (session.preparations if session else []) for c in p.components}
+    # What the doctor just chose stays chosen (and named) on a refused form, whatever its status now.
+    held |= {c.form.lot_id.data for p in form.preparations.entries for c in p.form.components.entries
+             if isinstance(c.form.lot_id.data, int)}
+    if session and session.anaesthetic_lot_id:
+        held.add(session.anaesthetic_lot_id)
+    rows = stock_rows(stock_query().where(sa.or_(Lot.recalled_at.is_(None), Lot.id.in_(held)))
+                      .order_by(Product.name, Lot.expiry_date))
+    today = date.today()
+    # Only lots a session may use (a draft keeps offering the lots it already holds, even if since recalled).
+    offered = [r for r in rows if r.lot.id in held
+               or lot_statuses(r.lot, today, r.on_hand) == ["available"]]
+    creams = [r for r in offered if r.lot.product.kind == "anaesthetic_cream"]
+    products = [r for r in offered if r.lot.product.kind != "anaesthetic_cream"]
+    lot_choices = [SelectChoice("", "Choose a lot…")] + [SelectChoice(r.lot.id, _lot_label(r.lot, r.on_hand))
+                                                         for r in products]
+    form.anaesthetic_lot_id.choices = [SelectChoice("", "None")] + [
+        SelectChoice(r.lot.id, _lot_label(r.lot, r.on_hand)) for r in creams]
+    nurses = db.session.scalars(sa.select(User).where(User.role == "nurse", User.deactivated_at.is_(None))
+                                .order_by(User.full_name))
+    form.nurse_id.choices = [SelectChoice("", "None")] + [SelectChoice(n.id, n.full_name) for n in nurses]
+    areas = list(db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order)))
+    planned = set(course.area_codes)
+    area_choices = [SelectChoice("", "Choose…")] + [
+        SelectChoice(a.code, a.name, optgroup="Planned for this course" if a.code in planned else "Other areas")
+        for a in sorted(areas, key=lambda a: (a.code not in planned, a.sort_order))]
+    preparation_choices = [SelectChoice("", "Choose…")] + [
+        SelectChoice(index, f"{index + 1}. {entry.form.label.data or 'Preparation ' + str(index + 1)}")
+        for index, entry in enumerate(form.preparations.entries)]
+    for preparation in form.preparations.entries:
+        for component in preparation.form.components.entries:
+            component.form.lot_id.choices = lot_choices
+    for injection in form.injections.entries:
+        injection.form.area_code.choices = area_choices
+        injection.form.preparation.choices = preparation_choices
+
+
+def _session_data(session: TreatmentSession) -> dict[str, object]:
+    """A draft's content in the form's shape, for editing."""
+    preparation_index = {p.id: i for i, p in enumerate(session.preparations)}
+    return {
+        "performed_at": session.performed_at.astimezone().replace(tzinfo=None),
+        "nurse_id": session.nurse_id, "skin_preparation": session.skin_preparation,
+        "anaesthetic_lot_id": session.anaesthetic_lot_id, "anaesthetic_minutes": session.anaesthetic_minutes,
+        "technique": session.technique, "needle_gauge": session.needle_gauge,
+        "needle_length_mm": session.needle_length_mm, "notes": session.notes, "version": session.version,
+        "preparations": [
+            {"label": p.label, "components": [{"lot_id": c.lot_id, "units": c.units, "volume_ml": c.volume_ml}
+                                              for c in p.components]}
+            for p in session.preparations
+        ],
+        "injections": [
+            {"area_code": i.area_code, "preparation": preparation_index.get(i.preparation_id),
+             "technique": i.technique if i.technique != session.technique else "", "depth_mm": i.depth_mm,
+             "volume_ml": i.volume_ml, "points": i.points, "needle_gauge": i.needle_gauge,
+             "not_administered": not i.administered, "not_administered_reason": i.not_administered_reason or ""}
+            for i in session.injections
+        ],
+    }
+
+
+def _new_session_data(course: Course) -> dict[str, object]:
+    """A new session starts from the last one's technique and needle, one row per planned area."""
+    last = next((s for s in reversed(course.sessions) if not s.is_voided), None)
+    data: dict[str, object] = {
+        "performed_at": datetime.now().replace(second=0, microsecond=0),
+        "injections": [{"area_code": code, "preparation": 0} for code in course.area_codes],
+        "preparations": [{"label": "", "components": []}],
+    }
+    if last is not None:
+        data.update(skin_preparation=last.skin_preparation, technique=last.technique,
+                    needle_gauge=last.needle_gauge, needle_length_mm=last.needle_length_mm, nurse_id=last.nurse_id)
+    return data
+
+
+def _pad_rows(form: SessionForm) -> None:
+    """Keep a few blank rows so a row can be added without scripts."""
+    for preparation in form.preparations.entries:
+        while len(preparation.form.components.entries) < 3:
+            preparation.form.components.append_entry()
+    blanks = sum(1 for e in form.injections.entries if not e.form.area_code.data)
+    for _ in range(max(0, 1 - blanks)):
+        form.injections.append_entry()
+
+
+class _RowMap:
+    """Form rows that hold something, and the form row each service index came from."""
+
+    def __init__(self) -> None:
+        self.preparations: list[int] = []
+        self.injections: list[int] = []
+        self.unmatched: tuple[str, str] | None = None  # a volume drawn with no lot: (row, message)
+
+
+def _session_input(form: SessionForm) -> tuple[services.SessionInput, _RowMap]:
+    rows = _RowMap()
+    preparations: list[services.PreparationInput] = []
+    compact: dict[int, int] = {}
+    for form_index, entry in enumerate(form.preparations.entries):
+        for component in entry.form.components.entries:
+            if not component.form.lot_id.data and component.form.volume_ml.data:
+                # Never drop what was drawn: a volume needs its lot, or to be cleared.
+                rows.unmatched = (f"preparations-{form_index}",
+                                  f"Choose the lot the {component.form.volume_ml.data.normalize():f} ml was drawn "
+                                  "from, or clear that volume.")
+        components = [
+            services.ComponentInput(c.form.lot_id.data, c.form.volume_ml.data, c.form.units.data or 1)
+            for c in entry.form.components.entries if c.form.lot_id.data
+        ]
+        if components:
+            compact[form_index] = len(preparations)
+            rows.preparations.append(form_index)
+            preparations.append(services.PreparationInput(entry.form.label.data or "", components))
+    injections: list[services.InjectionInput] = []
+    for form_index, entry in enumerate(form.injections.entries):
+        row = entry.form
+        if not row.area_code.data:
+            continue
+        rows.injections.append(form_index)
+        chosen = row.preparation.data
+        injections.append(services.InjectionInput(
+            area_code=row.area_code.data,
+            preparation_index=compact.get(chosen, -1) if chosen is not None else None,
+            technique=row.technique.data or "", depth_mm=row.depth_mm.data, volume_ml=row.volume_ml.data,
+            points=row.points.data, needle_gauge=row.needle_gauge.data, administered=not row.not_administered.data,
+            not_administered_reason=row.not_administered_reason.data or "",
+        ))
+    return services.SessionInput(
+        performed_at=local_to_utc(form.performed_at.data), skin_preparation=form.skin_preparation.data,
+        technique=form.technique.data, needle_gauge=form.needle_gauge.data,
+        needle_length_mm=form.needle_length_mm.data, preparations=preparations, injections=injections,
+        nurse_id=form.nurse_id.data, anaesthetic_lot_id=form.anaesthetic_lot_id.data,
+        anaesthetic_minutes=form.anaesthetic_minutes.data, notes=form.notes.data or "",
+        acknowledged=form.acknowledged.data or [],
+    ), rows
+
+
+def _row_error(error: FieldError, rows: _RowMap) -> tuple[str, str] | None:
+    """Translate "injections-2" (the service's index) into the form row it came from."""
+    kind, _, index = error.field.partition("-")
+    if kind not in ("preparations", "injections"):
+        return None
+    if not index.isdigit():  # about the rows as a whole ("record what was drawn up"): shown on the first
+        return f"{kind}-0", str(error)
+    mapping = rows.preparations if kind == "preparations" else rows.injections
+    position = int(index)
+    form_index = mapping[position] if position < len(mapping) else position
+    return f"{kind}-{form_index}", str(error)
+
+
+def _session_page(form: SessionForm, course: Course, session: TreatmentSession | None, status: int, **context):  # noqa: ANN003, ANN202
+    _pad_rows(form)
+    _session_choices(form, course, session)
+    areas = list(db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order)))
+    return render_template(
+        "treatments/session_form.html", form=form, course=course, session=session,
+        patient=course.patient, areas=areas, reasons=context.get("reasons", []),
+        warnings=context.get("warnings", []), row_errors=context.get("row_errors", {}),
+    ), status
+
+
+def _handle_session_post(course: Course, session: TreatmentSession | None) -> Response | tuple[str, int]:
+    form = SessionForm()
+    action = request.form.get("action", "save")
+    if action in ("add_injection", "add_preparation"):
+        # Posting back for another row saves nothing.
+        (form.injections if action == "add_injection" else form.preparations).append_entry()
+        for field in form:
+            field.errors = []
+        return _session_page(form, course, session, 200)
+    _session_choices(form, course, session)
+    if not form.validate_on_submit():
+        return _session_page(form, course, session, 400)
+    entry, rows = _session_input(form)
+    if rows.unmatched:
+        return _session_page(form, course, session, 400, row_errors=dict([rows.unmatched]))
+    outcome = run_service(services.save_session, course, entry, current_user, session=session,
+                          expected_version="" if form.version.data is None else form.version.data)
+    if outcome.result is None:
+        return _refused_session_page(outcome.error, form, course, session, rows)
+    saved = outcome.result
+    flash(f"Session {saved.number} saved as a draft. Check it, then sign it.", "success")
+    return redirect(url_for("treatments.show_session", session_id=saved.id))
+
+
+def _refused_session_page(error: ClinicError | None, form: SessionForm, course: Course, session: TreatmentSession | None,
+                          rows: _RowMap) -> tuple[str, int]:
+    """The form again, as typed, with each refusal where it belongs: the session form's many rows need
+    more than ``attempt`` gives (reasons and warnings lists, errors on the row they came from)."""
+    if isinstance(error, VersionConflictError):
+        flash("Another doctor saved this draft while you were editing it. Your entries are still in the form; "
+              "open the session in another tab to compare, then save again.", "error")
+        form.version.data = session.version if session else ""
+        return _session_page(form, course, session, 409)
+    assert error is not None
+    if isinstance(error, services.SessionRefused):
+        return _session_page(form, course, session, 400, reasons=error.reasons)
+    if isinstance(error, services.NeedsAcknowledgement):
+        return _session_page(form, course, session, 400, warnings=error.warnings)
+    located = _row_error(error, rows) if isinstance(error, FieldError) else None
+    if located:
+        return _session_page(form, course, session, 400, row_errors=dict([located]))
+    show_error(form, error)
+    return _session_page(form, course, session, 400)
+
+
+@bp.route("/courses/<int:course_id>/sessions/new", methods=["GET", "POST"])
+def new_session(course_id: int) -> Response | tuple[str, int]:
+    """Log a session: what was drawn up, and what was injected where. The gate runs before saving."""
+    course = db.get_or_404(Course, course_id)
+    if course.status in ("completed", "stopped"):
+        flash(f"This course is {course.status_label.lower()}; no more sessions can be added.", "error")
+        return redirect(url_for("treatments.show_course", course_id=course.id))
+    if request.method == "GET":
+        form = SessionForm(formdata=None, data=_new_session_data(course))
+        return _session_page(form, course, None, 200)
+    return _handle_session_post(course, None)
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+def edit_session(session_id: int) -> Response | tuple[str, int]:
+    """Change a draft; a signed session is amended instead."""
+    session = db.get_or_404(TreatmentSession, session_id)
+    if session.is_signed or session.is_voided:
+        flash("A signed or voided session cannot be edited; a signed one is corrected by an amendment.", "error")
+        return redirect(url_for("treatments.show_session", session_id=session.id))
+    if request.method == "GET":
+        return _session_page(SessionForm(formdata=None, data=_session_data(session)), session.course, session, 200)
+    return _handle_session_post(session.course, session)

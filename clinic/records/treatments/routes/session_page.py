@@ -1,0 +1,127 @@
+"""The session page: everything recorded, signing, amendments beside the original, voiding."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+from wtforms import SelectChoice
+
+from clinic.audit.services import record_chart_read
+from clinic.auth.services import ReauthenticationFailed
+from clinic.core.transaction import attempt, run_service
+from clinic.extensions import db
+from clinic.inventory.models import Lot
+from clinic.records.treatments import services
+from clinic.records.treatments.forms import AmendForm, SignForm, VoidSessionForm
+from clinic.records.treatments.models import (
+    SKIN_PREPARATIONS,
+    TECHNIQUES,
+    Amendment,
+    InjectionLog,
+    Preparation,
+    PreparationComponent,
+    TreatmentSession,
+)
+from clinic.records.treatments.routes.blueprint import bp
+
+
+def _amendable_targets(session: TreatmentSession) -> list[SelectChoice]:
+    choices = [SelectChoice(f"session:{name}", f"Session — {label}")
+               for name, label in services.AMENDABLE_SESSION_FIELDS.items()]
+    for injection in session.injections:
+        if not injection.administered:
+            continue
+        for name, label in services.AMENDABLE_INJECTION_FIELDS.items():
+            choices.append(SelectChoice(f"injection:{injection.id}:{name}", f"{injection.area.name} — {label}"))
+    return choices
+
+
+def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
+    patient = session.course.patient
+    amended = {}
+    for amendment in session.amendments:
+        amended.setdefault((amendment.target, amendment.field), []).append(amendment)
+    return render_template(
+        "treatments/session.html", session=session, course=session.course, patient=patient,
+        intact=services.signature_intact(session) if session.is_signed else None, amended=amended,
+        sign_form=forms.get("sign_form") or SignForm(formdata=None),
+        void_form=forms.get("void_form") or VoidSessionForm(formdata=None),
+        skin_preparations=SKIN_PREPARATIONS, techniques=TECHNIQUES,
+        field_labels={**services.AMENDABLE_SESSION_FIELDS, **services.AMENDABLE_INJECTION_FIELDS},
+        target_areas={f"injection:{i.id}": i.area.name for i in session.injections},
+    )
+
+
+@bp.get("/sessions/<int:session_id>")
+def show_session(session_id: int) -> str:
+    """Everything recorded, the signature (and "altered" if the content changed), amendments beside the original."""
+    session = db.session.scalar(
+        sa.select(TreatmentSession).where(TreatmentSession.id == session_id).options(
+            selectinload(TreatmentSession.injections).selectinload(InjectionLog.area),
+            selectinload(TreatmentSession.injections).selectinload(InjectionLog.preparation),
+            selectinload(TreatmentSession.preparations).selectinload(Preparation.components)
+            .selectinload(PreparationComponent.lot).selectinload(Lot.product),
+            selectinload(TreatmentSession.amendments).selectinload(Amendment.amended_by),
+            selectinload(TreatmentSession.signature), selectinload(TreatmentSession.doctor),
+            selectinload(TreatmentSession.nurse), selectinload(TreatmentSession.anaesthetic_lot),
+        ))
+    if session is None:
+        abort(404)
+    record_chart_read(session.course.patient)
+    return _session_view(session)
+
+
+@bp.post("/sessions/<int:session_id>/sign")
+def sign(session_id: int) -> Response | tuple[str, int]:
+    """The performing doctor signs with their password; the session is then locked."""
+    session = db.get_or_404(TreatmentSession, session_id)
+    form = SignForm()
+    if form.validate_on_submit():
+        signed = run_service(services.sign_session, session, current_user, form.password.data, form.code.data or None)
+        if signed.ok:
+            flash(f"Session {session.number} signed and locked. Follow-up calls are scheduled.", "success")
+            return redirect(url_for("treatments.show_session", session_id=session.id))
+        if not isinstance(signed.error, ReauthenticationFailed):
+            flash(str(signed.error), "error")
+            return redirect(url_for("treatments.show_session", session_id=session.id))
+        form.password.errors = [str(signed.error)]
+    return _session_view(session, sign_form=form), 400
+
+
+@bp.route("/sessions/<int:session_id>/amend", methods=["GET", "POST"])
+def amend(session_id: int) -> Response | tuple[str, int]:
+    """Correct a signed session: the original stays, the amendment sits beside it."""
+    session = db.get_or_404(TreatmentSession, session_id)
+    if not session.is_signed:
+        flash("A draft is edited, not amended.", "error")
+        return redirect(url_for("treatments.show_session", session_id=session.id))
+    form = AmendForm()
+    form.target_field.choices = [SelectChoice("", "Choose…"), *_amendable_targets(session)]
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            kind, _, rest = form.target_field.data.partition(":")
+            target, name = ("session", rest) if kind == "session" else (f"injection:{rest.split(':')[0]}",
+                                                                        rest.split(":")[-1])
+            if attempt(form, services.amend_session, session, current_user, target, name, form.new_value.data,
+                       form.reason.data, form.password.data, form.code.data or None).ok:
+                flash("Amendment recorded beside the original.", "success")
+                return redirect(url_for("treatments.show_session", session_id=session.id))
+    return render_template("treatments/amend.html", form=form, session=session,
+                           patient=session.course.patient), status
+
+
+@bp.post("/sessions/<int:session_id>/void")
+def void(session_id: int) -> Response | tuple[str, int]:
+    """Void a session entered in error; it stays on record and in traces."""
+    session = db.get_or_404(TreatmentSession, session_id)
+    form = VoidSessionForm()
+    if form.validate_on_submit():
+        if attempt(None, services.void_session, session, current_user, form.reason.data).ok:
+            flash(f"Session {session.number} voided. It stays on record, marked voided.", "warning")
+        return redirect(url_for("treatments.show_session", session_id=session.id))
+    return _session_view(session, void_form=form), 400
