@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 from clinic.auth.models import ROLE_LABELS
 
 ROLE_CHOICES = [SelectChoice(role, label) for role, label in ROLE_LABELS.items()]
-PASSWORD_HELP = "At least 12 characters. A passphrase of several unrelated words works well."
+PASSWORD_HELP = "At least 12 characters. A passphrase of several unrelated words works well."  # noqa: S105 - help text
 
 
 class LoginForm(FlaskForm):

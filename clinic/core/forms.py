@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import flash
@@ -49,7 +49,7 @@ def local_to_utc(local: datetime | None) -> datetime | None:
     """Times typed in the clinic are the server's local time; the database keeps UTC."""
     if local is None:
         return None
-    return local.astimezone().astimezone(timezone.utc)
+    return local.astimezone().astimezone(UTC)
 
 
 class CheckboxesField(SelectMultipleField):

@@ -344,7 +344,11 @@ class Usability:
     reasons: list[Finding]
 
 
-LOT_RECALLED, LOT_QUARANTINED, LOT_EXPIRED, LOT_DEPLETED = "lot_recalled", "lot_quarantined", "lot_expired", "lot_depleted"
+# Codes of the reasons a lot cannot be used: callers branch on these, never on the wording.
+LOT_RECALLED = "lot_recalled"
+LOT_QUARANTINED = "lot_quarantined"
+LOT_EXPIRED = "lot_expired"
+LOT_DEPLETED = "lot_depleted"
 
 
 def check_lot_usable(lot: Lot, on_date: date) -> Usability:

@@ -61,7 +61,8 @@ def seed_demo_patients(doctor: User, nurse: User, count: int = 24, seed: int = 2
         patient = patients.register_patient(patients.PatientDetails(
             first_name=first, last_name=fake.last_name(),
             date_of_birth=fake.date_of_birth(minimum_age=19, maximum_age=68),
-            sex="female" if female else "male", phone=f"+44 20 7946 0{rng.randint(0, 999):03d}",  # Ofcom range kept for fiction
+            # Ofcom's range kept for fiction.
+            sex="female" if female else "male", phone=f"+44 20 7946 0{rng.randint(0, 999):03d}",
             email=f"{first.lower()}.{index}@example.com", address=fake.address().replace("\n", ", "),
             fitzpatrick=rng.choice([1, 2, 2, 3, 3, 3, 4, 5, 6]),
             emergency_contact=f"{fake.name()} (partner), +44 113 496 0{rng.randint(0, 999):03d}",

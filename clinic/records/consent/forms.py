@@ -29,8 +29,10 @@ class SignConsentForm(FlaskForm):
 
 class WithdrawConsentForm(FlaskForm):
     withdrawn_on = DateField("Withdrawn on", default=date.today, validators=[InputRequired()])
-    reason = TextAreaField("Reason given", validators=[DataRequired("Record the reason (or \u201cno reason given\u201d)."),
-                                                      Length(max=2000)], render_kw={"rows": 2})
+    reason = TextAreaField(
+        "Reason given",
+        validators=[DataRequired("Record the reason (or \u201cno reason given\u201d)."), Length(max=2000)],
+        render_kw={"rows": 2})
 
 
 class ConsentTextForm(FlaskForm):

@@ -39,10 +39,12 @@ class PatientForm(FlaskForm):
     first_name = StringField("First name", validators=[DataRequired("Enter the first name."), Length(max=100)])
     last_name = StringField("Last name", validators=[DataRequired("Enter the last name."), Length(max=100)])
     date_of_birth = DateField("Date of birth", validators=[InputRequired("Enter the date of birth.")])
-    sex = SelectField("Sex", choices=_choices(SEXES, blank="Choose…"), validators=[DataRequired("Choose from the list.")])
+    sex = SelectField("Sex", choices=_choices(SEXES, blank="Choose…"),
+                      validators=[DataRequired("Choose from the list.")])
     fitzpatrick = SelectField(
         "Skin type (Fitzpatrick)", coerce=optional_int, validators=[Optional()],
-        choices=[SelectChoice("", "Not recorded")] + [SelectChoice(str(k), f"Type {v}") for k, v in FITZPATRICK.items()],
+        choices=[SelectChoice("", "Not recorded"),
+                 *(SelectChoice(str(k), f"Type {v}") for k, v in FITZPATRICK.items())],
         description="Types IV–VI carry a higher risk of hyperpigmentation.",
     )
     phone = StringField("Phone", validators=[Optional(), Length(max=32)], render_kw={"inputmode": "tel"})

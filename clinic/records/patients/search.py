@@ -92,7 +92,8 @@ def _word_condition(word: str, dialect: str) -> sa.ColumnElement[bool]:
     if len(word) >= 3 and dialect == "sqlite":
         phrase = '"' + word.replace('"', '""') + '"'
         # unique=True: each word of the query gets its own parameter, not the last word's.
-        matches = sa.text(f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :phrase")
+        # The table name is a constant of this module; the words are bound parameters.
+        matches = sa.text(f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH :phrase")  # noqa: S608
         matches = matches.bindparams(sa.bindparam("phrase", phrase, unique=True))
         return Patient.id.in_(matches.columns(sa.column("rowid")))
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -44,9 +44,9 @@ def seed_demo_courses(doctor: User, nurse: User, *, limit: int = 6) -> list[serv
         lot = lots[len(made) % len(lots)]
         drawn = min(lot.product.volume_ml, Decimal("2"))
         per_area = (drawn / len(areas)).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
-        when = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=30 * len(made))
+        when = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30 * len(made))
         if when.astimezone().date() != today:
-            when = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+            when = datetime.now(UTC).replace(second=0, microsecond=0)
         entry = services.SessionInput(
             performed_at=when, skin_preparation="chlorhexidine", technique="nappage", needle_gauge=32,
             needle_length_mm=Decimal("4"), nurse_id=nurse.id,

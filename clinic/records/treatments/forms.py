@@ -98,9 +98,11 @@ class SessionForm(FlaskForm):
     anaesthetic_minutes = IntegerField("Minutes applied", validators=[Optional(), NumberRange(1, 120)])
     technique = SelectField("Technique", choices=_choices(TECHNIQUES, blank="Choose…"),
                             validators=[DataRequired("Choose the technique.")])
-    needle_gauge = SelectField("Needle gauge", coerce=optional_int, choices=[SelectChoice("", "Choose…"), *GAUGE_CHOICES],
+    needle_gauge = SelectField("Needle gauge", coerce=optional_int,
+                               choices=[SelectChoice("", "Choose…"), *GAUGE_CHOICES],
                                validators=[InputRequired("Choose the needle gauge.")])
-    needle_length_mm = DecimalField("Needle length (mm)", places=1, validators=[InputRequired("Enter the needle length.")],
+    needle_length_mm = DecimalField("Needle length (mm)", places=1,
+                                    validators=[InputRequired("Enter the needle length.")],
                                     render_kw={"inputmode": "decimal", "step": "0.5"})
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=4000)], render_kw={"rows": 2})
     preparations = FieldList(FormField(PreparationRow), min_entries=1)

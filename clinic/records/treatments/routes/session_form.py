@@ -26,7 +26,9 @@ from clinic.records.treatments.routes.blueprint import bp
 
 def _lot_label(lot: Lot, on_hand: int) -> str:
     label = f"{lot.product.name} — lot {lot.lot_number}, exp. {lot.expiry_date:%d %b %Y}"
-    return f"{label}, recalled {lot.recalled_at.astimezone():%d %b %Y}" if lot.recalled_at else f"{label}, {on_hand} left"
+    if lot.recalled_at:
+        return f"{label}, recalled {lot.recalled_at.astimezone():%d %b %Y}"
+    return f"{label}, {on_hand} left"
 
 
 def _session_choices(form: SessionForm, course: Course, session: TreatmentSession | None) -> None:
@@ -215,8 +217,8 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
     return redirect(url_for("treatments.show_session", session_id=saved.id))
 
 
-def _refused_session_page(error: ClinicError | None, form: SessionForm, course: Course, session: TreatmentSession | None,
-                          rows: _RowMap) -> tuple[str, int]:
+def _refused_session_page(error: ClinicError | None, form: SessionForm, course: Course,
+                          session: TreatmentSession | None, rows: _RowMap) -> tuple[str, int]:
     """The form again, as typed, with each refusal where it belongs: the session form's many rows need
     more than ``attempt`` gives (reasons and warnings lists, errors on the row they came from)."""
     if isinstance(error, VersionConflictError):

@@ -104,7 +104,8 @@ def check_preparations(entry: SessionInput, lots: dict[int, Lot]) -> tuple[dict[
             if lot is None:
                 raise FieldError(name, "Choose a received lot for each component.")
             if component.product_id is not None and component.product_id != lot.product_id:
-                raise FieldError(name, f"Lot {lot.lot_number} is a lot of {lot.product.name}, not of the product chosen.")
+                raise FieldError(name, f"Lot {lot.lot_number} is a lot of {lot.product.name}, "
+                                       "not of the product chosen.")
             units = component.units or 0
             if units <= 0:
                 raise FieldError(name, "Units opened must be at least 1.")
@@ -152,7 +153,8 @@ def check_injections(entry: SessionInput, drawn_ml: list[Decimal]) -> list[str]:
     for p_index, (drawn, used) in enumerate(zip(drawn_ml, injected, strict=True)):
         if used > drawn:
             raise FieldError(f"preparations-{p_index}",
-                             f"{ml(used)} ml injected from preparation {p_index + 1}, but only {ml(drawn)} ml was drawn.")
+                             f"{ml(used)} ml injected from preparation {p_index + 1}, "
+                             f"but only {ml(drawn)} ml was drawn.")
     return areas_done
 
 
@@ -250,8 +252,9 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
         check.reasons.extend(r for r in check_lot_usable(cream, on).reasons if r.code != LOT_DEPLETED)
 
     products = sorted({lots[lot_id].product_id for lot_id in drawn_units})
+    first = _first_treatment(patient, session.id if session else None)
     gate = check_treatment_allowed(patient, course.indication_code, sorted(set(areas_done)) or course.area_codes,
-                                   products, on, first_treatment=_first_treatment(patient, session.id if session else None))
+                                   products, on, first_treatment=first)
     check.reasons.extend(gate.reasons)
     check.warnings.extend(gate.warnings)
     check.warnings.extend(check_interval(course, entry, session))
