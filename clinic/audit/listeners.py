@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Mapper, Session, object_session
+from sqlalchemy.orm import Mapper, Session
 
 from clinic.audit.services import REDACTED, append_event
 from clinic.core.models import VoidableMixin
@@ -55,14 +55,13 @@ def _is_being_voided(obj: Any, changes: dict[str, tuple[Any, Any]]) -> bool:
 
 
 def _audit_flush(session: Session, flush_context: Any) -> None:
-    reason = session.info.get("audit_reason")
     connection = session.connection()
     for obj in list(session.new):
         if not getattr(obj, "__audit__", True):
             continue
         append_event(
             connection, "create", record_type=_record_type(obj), record_id=_record_id(obj),
-            changes=_changes(obj, created=True), reason=reason,
+            changes=_changes(obj, created=True),
         )
     for obj in list(session.dirty):
         if not getattr(obj, "__audit__", True) or not session.is_modified(obj):
@@ -71,8 +70,7 @@ def _audit_flush(session: Session, flush_context: Any) -> None:
         changes.pop("version", None)
         if not changes:
             continue
-        action = "update"
-        row_reason = reason
+        action, row_reason = "update", None
         if _is_being_voided(obj, changes):
             action, row_reason = "void", obj.void_reason
         elif "locked_at" in changes and changes["locked_at"][0] is None:
@@ -88,12 +86,10 @@ def _audit_delete(mapper: Mapper[Any], connection: Any, target: Any) -> None:
     # become deletes inside the flush, and they must be audited too.
     if not getattr(target, "__audit__", True):
         return
-    session = object_session(target)
-    reason = session.info.get("audit_reason") if session is not None else None
     changes = {attr.key: (getattr(target, attr.key), None) for attr in mapper.column_attrs
                if attr.key not in getattr(target, "__audit_redact__", frozenset())}
     append_event(connection, "delete", record_type=_record_type(target),
-                 record_id=_record_id(target), changes=changes, reason=reason)
+                 record_id=_record_id(target), changes=changes)
 
 
 def _keep_old_value(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:

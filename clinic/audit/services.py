@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -184,26 +182,6 @@ def record_event(
 def record_chart_read(patient: Any) -> int:
     """Every view of a patient's chart leaves a row (HIPAA 164.312(b))."""
     return record_event("read_chart", record_type="patient", record_id=patient.id)
-
-
-@contextmanager
-def audit_reason(reason: str, session: Session | None = None) -> Iterator[None]:
-    """Attach a reason to the row changes flushed inside the block (amend, void...)."""
-    session = session or db.session
-    previous = session.info.get("audit_reason")
-    session.info["audit_reason"] = reason
-    try:
-        yield
-        session.flush()
-    finally:
-        session.info["audit_reason"] = previous
-
-
-def reset_chain(connection: sa.Connection) -> None:
-    """Create the head row of an empty trail (migrations and test set-up)."""
-    connection.execute(
-        sa.insert(_chain_table).values(id=1, last_seq=0, last_hash=GENESIS_HASH)
-    )
 
 
 # --- verification -----------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Optional
 
 import sqlalchemy as sa
@@ -12,12 +13,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from clinic.core.models import UTCDateTime, VersionedMixin, utcnow
 from clinic.extensions import db
 
-ROLE_LABELS = {
-    "doctor": "Doctor",
-    "nurse": "Nurse",
-    "auditor": "Auditor",
-    "admin": "Administrator",
-}
+
+class Role(StrEnum):
+    """The four roles of DESIGN.md; a member equals its stored text ("doctor")."""
+
+    DOCTOR = "doctor"
+    NURSE = "nurse"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+ROLE_LABELS = {Role.DOCTOR: "Doctor", Role.NURSE: "Nurse", Role.AUDITOR: "Auditor", Role.ADMIN: "Administrator"}
 
 
 class User(UserMixin, VersionedMixin, db.Model):

@@ -13,10 +13,11 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from clinic.auth.models import Role
 from clinic.auth.services import totp_required
 
-DOCTOR, NURSE, AUDITOR, ADMIN = "doctor", "nurse", "auditor", "admin"
-ALL_ROLES: Final = frozenset({DOCTOR, NURSE, AUDITOR, ADMIN})
+DOCTOR, NURSE, AUDITOR, ADMIN = Role.DOCTOR, Role.NURSE, Role.AUDITOR, Role.ADMIN
+ALL_ROLES: Final = frozenset(Role)
 CLINICAL_READERS: Final = frozenset({DOCTOR, NURSE, AUDITOR})
 AUDIT_READERS: Final = frozenset({AUDITOR, ADMIN})
 ACCOUNT_ADMINS: Final = frozenset({ADMIN})

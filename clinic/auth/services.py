@@ -20,7 +20,7 @@ from zxcvbn import zxcvbn
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import Actor, record_event
-from clinic.auth.models import ROLE_LABELS, LoginFailure, PasswordReset, RecoveryCode, User
+from clinic.auth.models import ROLE_LABELS, LoginFailure, PasswordReset, RecoveryCode, Role, User
 from clinic.core.errors import ClinicError
 from clinic.core.models import utcnow
 from clinic.extensions import db
@@ -29,7 +29,7 @@ PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
 RECOVERY_CODE_COUNT = 10
 ZXCVBN_MAX_LENGTH = 72
-ROLES = tuple(ROLE_LABELS)
+ROLES = tuple(Role)
 
 
 class PasswordRejected(ClinicError):

@@ -4,7 +4,7 @@
 - :class:`VersionedMixin`: optimistic locking, so two people editing the same
   record never silently overwrite each other.
 - :class:`LockableMixin`: once signed/locked, the ORM refuses any change
-  (see :mod:`clinic.core.guards`).
+  (the flush guards in :mod:`clinic.core.services`).
 """
 
 from __future__ import annotations

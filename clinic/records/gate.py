@@ -19,6 +19,7 @@ from clinic.core.findings import Finding
 from clinic.extensions import db
 from clinic.inventory.models import Product, ProductIngredient
 from clinic.records.catalogue.models import Indication
+from clinic.records.codes import WarningCode
 from clinic.records.consent.models import Consent, ConsentTextVersion
 from clinic.records.consent.services import consent_in_force
 from clinic.records.patients.models import HistoryVersion, PatchTest, Patient
@@ -106,7 +107,7 @@ def check_treatment_allowed(patient: Patient, indication: str, areas: Sequence[s
         result.reasons.extend(Finding(f"relative:{f.rule.code}",
                                       f"Relative contraindication not overridden by a doctor: {f.message}")
                               for f in evaluation.relative)
-        result.warnings.extend(Finding(f"rule:{f.rule.code}", f.message) for f in evaluation.warnings)
+        result.warnings.extend(Finding(WarningCode.RULE.of(f.rule.code), f.message) for f in evaluation.warnings)
 
     # The identity key, not p.id: reading an expired attribute would cost a query per product.
     product_ids = [p if isinstance(p, int) else sa.inspect(p).identity[0] for p in products]
@@ -125,7 +126,7 @@ def check_treatment_allowed(patient: Patient, indication: str, areas: Sequence[s
         )
         if not negative:
             result.warnings.append(Finding(
-                "first_time_no_patch_test",
+                WarningCode.FIRST_TIME_NO_PATCH_TEST,
                 "First treatment and no negative patch test on record: a patch test is recommended.",
             ))
     result.allowed = not result.reasons

@@ -13,7 +13,7 @@ from wtforms import SelectChoice
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import record_event, verify_chain
 from clinic.auth.forms import ActionForm
-from clinic.auth.models import User
+from clinic.auth.models import Role, User
 from clinic.extensions import db
 from clinic.records.patients.models import Patient
 from clinic.shell.audit_forms import ACTION_LABELS, AuditFilterForm
@@ -83,7 +83,7 @@ def list_events() -> tuple[str, int]:
     return render_template(
         "audit/events.html", form=form, events=events[:page_size], next_before=next_before,
         filter_args=args, action_labels=dict(ACTION_LABELS), verify_form=ActionForm(),
-        hidden_types=clinical_record_types() if current_user.role == "admin" else frozenset(),
+        hidden_types=clinical_record_types() if current_user.role == Role.ADMIN else frozenset(),
     ), status
 
 

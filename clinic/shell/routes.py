@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, render_template
 from flask_login import current_user
 
+from clinic.auth.models import Role
 from clinic.auth.permissions import can
 from clinic.auth.services import recent_sign_in_activity
 from clinic.extensions import db
@@ -32,7 +33,7 @@ ROLE_DUTIES = {
 @bp.get("/")
 def home() -> str:
     """The signed-in person's start page: their role, their sign-in history, their work."""
-    worklist = doctor_worklist(current_user, date.today()) if current_user.role == "doctor" else None
+    worklist = doctor_worklist(current_user, date.today()) if current_user.role == Role.DOCTOR else None
     return render_template(
         "shell/home.html",
         duties=ROLE_DUTIES[current_user.role],

@@ -54,7 +54,3 @@ class ContactForm(FlaskForm):
     outcome = SelectField("Close the row", validators=[Optional()], choices=[
         SelectChoice("", "Not yet"), SelectChoice("follow_up_booked", "Follow-up appointment booked"),
         SelectChoice("no_action_needed", "No action needed")])
-
-
-class CloseRecallForm(FlaskForm):
-    pass

@@ -8,6 +8,7 @@ from clinic.auth.models import User
 from clinic.core.findings import Finding
 from clinic.inventory.models import Lot
 from clinic.records.chart import Badge
+from clinic.records.codes import WarningCode
 from clinic.records.signals import lot_recalled_after, patient_alerts, session_saved, session_voided
 from clinic.records.treatments.models import TreatmentSession
 from clinic.tracing.recalls import (
@@ -35,7 +36,7 @@ def warn_recalled_after(lot: Lot, *, performed_at: datetime) -> list[Finding] | 
     recall, affected = found
     if not affected:
         return []
-    return [Finding(f"recalled_after:{lot.id}",
+    return [Finding(WarningCode.RECALLED_AFTER.of(lot.id),
                     f"Lot {lot.lot_number} was recalled after this session (recall "
                     f"{recall.reference or '#' + str(recall.id)}); the patient is kept on (or added to) its worklist.")]
 

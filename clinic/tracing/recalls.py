@@ -322,19 +322,6 @@ def record_contact(row: RecallPatient, method: str, reached: bool, note: str, by
     return contact
 
 
-def close_row(row: RecallPatient, outcome: str, note: str, by: User) -> None:
-    """Close a contacted patient's row with the outcome."""
-    if not row.recall.is_open:
-        raise ClinicError("This recall is closed.")
-    if row.status != "contacted":
-        raise ClinicError("Record the contact with the patient first.")
-    if outcome not in ("follow_up_booked", "no_action_needed"):
-        raise FieldError("outcome", "Choose the outcome.")
-    row.status, row.outcome_note = outcome, (note or "").strip()
-    row.closed_at, row.closed_by_id = utcnow(), by.id
-    db.session.flush()
-
-
 def close_recall(recall: Recall, by: User) -> None:
     """Only when every patient's row is closed or unreachable."""
     if not recall.is_open:

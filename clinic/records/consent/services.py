@@ -7,8 +7,6 @@ import binascii
 import hashlib
 from datetime import date
 
-import sqlalchemy as sa
-
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.models import utcnow
@@ -119,11 +117,6 @@ def withdraw_consent(consent: Consent, on: date, reason: str, by: User, *, today
     consent.withdrawn_on = on
     consent.withdrawal_reason = reason
     consent.withdrawal_recorded_by_id = by_id
-
-
-def forms_by_indication() -> dict[str, ConsentForm]:
-    forms = db.session.scalars(sa.select(ConsentForm).where(ConsentForm.kind == "treatment"))
-    return {f.indication_code: f for f in forms if f.indication_code}
 
 
 def consent_in_force(consents: list[Consent], indication_code: str, on: date) -> Consent | None:

@@ -146,10 +146,6 @@ class HistoryVersion(db.Model):
         return {c.condition_code for c in self.conditions}
 
     @property
-    def takes_anticoagulant(self) -> bool:
-        return any(m.anticoagulant for m in self.medications)
-
-    @property
     def allergy_ingredient_ids(self) -> set[int]:
         return {a.ingredient_id for a in self.allergies if a.ingredient_id is not None}
 

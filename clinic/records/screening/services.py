@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from clinic.auth.models import User
+from clinic.auth.models import Role, User
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
 from clinic.extensions import db
@@ -239,7 +239,7 @@ def evaluate_screening(screening: Screening, patient: Patient, on_date: date) ->
 
 def override_relative(screening: Screening, rule_id: int, doctor: User, reason: str) -> ScreeningOverride:
     """A doctor decides that a relative contraindication does not stop treatment."""
-    if doctor.role != "doctor":
+    if doctor.role != Role.DOCTOR:
         raise ClinicError("Only a doctor can override a contraindication.")
     if screening.is_voided:
         raise ClinicError("This screening is voided.")

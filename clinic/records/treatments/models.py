@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import LockableMixin, UTCDateTime, VersionedMixin, VoidableMixin, utcnow
 from clinic.extensions import db
+from clinic.records.codes import WARNING_WORDS, WarningCode
 
 COURSE_STATUSES = {"planned": "Planned", "active": "Active", "completed": "Completed",
                    "stopped": "Stopped early"}
@@ -113,19 +114,16 @@ class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
     @property
     def acknowledged_labels(self) -> list[str]:
         """The acknowledged warnings in words (the codes are what the signature covers)."""
-        words = {"interval": "sooner than the course's interval",
-                 "first_time_no_patch_test": "first treatment without a negative patch test",
-                 "hyperpigmentation": "hyperpigmentation risk for the skin type"}
         labels = []
         for code in self.acknowledged_warnings.split():
             kind, _, detail = code.partition(":")
-            if kind == "rule":
+            if kind == WarningCode.RULE:
                 labels.append(f"contraindication rule “{detail.replace('_', ' ')}”")
-            elif kind == "recalled_after":
+            elif kind == WarningCode.RECALLED_AFTER:
                 lot = next((c.lot for p in self.preparations for c in p.components if str(c.lot_id) == detail), None)
                 labels.append(f"lot {lot.lot_number if lot else detail} recalled after the session")
             else:
-                labels.append(words.get(code, code.replace("_", " ")))
+                labels.append(WARNING_WORDS.get(code, code.replace("_", " ")))
         return labels
     nurse: Mapped[Optional["User"]] = relationship(foreign_keys=[nurse_id])  # noqa: F821
     anaesthetic_lot: Mapped[Optional["Lot"]] = relationship()  # noqa: F821

@@ -10,7 +10,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from clinic.auth.models import User
+from clinic.auth.models import Role, User
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import local_to_utc, show_error
 from clinic.core.transaction import run_service
@@ -50,7 +50,7 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
                                                          for r in products]
     form.anaesthetic_lot_id.choices = [SelectChoice("", "None")] + [
         SelectChoice(r.lot.id, _lot_label(r.lot, r.on_hand)) for r in creams]
-    nurses = db.session.scalars(sa.select(User).where(User.role == "nurse", User.deactivated_at.is_(None))
+    nurses = db.session.scalars(sa.select(User).where(User.role == Role.NURSE, User.deactivated_at.is_(None))
                                 .order_by(User.full_name))
     form.nurse_id.choices = [SelectChoice("", "None")] + [SelectChoice(n.id, n.full_name) for n in nurses]
     areas = list(db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from clinic.auth.models import User
+from clinic.auth.models import Role, User
 from clinic.auth.services import reauthenticate
 from clinic.core.errors import ClinicError, FieldError
 from clinic.extensions import db
@@ -42,7 +42,7 @@ def amend_session(session: TreatmentSession, doctor: User, target: str, name: st
     """A correction beside the signed original: field, old and new value, reason, re-authentication."""
     if not session.is_signed:
         raise ClinicError("A draft is edited, not amended.")
-    if doctor.role != "doctor":
+    if doctor.role != Role.DOCTOR:
         raise ClinicError("Only a doctor amends a session.")
     reason = (reason or "").strip()
     if not reason:

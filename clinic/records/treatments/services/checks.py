@@ -13,13 +13,14 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 
-from clinic.auth.models import User
+from clinic.auth.models import Role, User
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
 from clinic.extensions import db
 from clinic.inventory.models import Lot
 from clinic.inventory.services import LOT_DEPLETED, LOT_RECALLED, check_lot_usable, lot_stock
 from clinic.records.catalogue.models import Area
+from clinic.records.codes import WarningCode
 from clinic.records.gate import check_treatment_allowed
 from clinic.records.patients.models import Patient
 from clinic.records.signals import lot_recalled_after
@@ -82,7 +83,7 @@ def check_fields(course: Course, entry: SessionInput, today: date) -> None:
         raise FieldError("anaesthetic_minutes", "Minutes of anaesthetic cream are between 1 and 120.")
     if entry.nurse_id is not None:
         nurse = db.session.get(User, entry.nurse_id)
-        if nurse is None or nurse.role != "nurse" or not nurse.is_active:
+        if nurse is None or nurse.role != Role.NURSE or not nurse.is_active:
             raise FieldError("nurse_id", "Choose an active nurse.")
     if not entry.preparations:
         raise FieldError("preparations", "Record what was drawn up (at least one preparation).")
@@ -213,15 +214,15 @@ def check_interval(course: Course, entry: SessionInput, session: TreatmentSessio
     last = max(s.performed_at for s in earlier).astimezone().date()
     if (on - last).days >= course.interval_days:
         return []
-    return [Finding("interval", f"Only {(on - last).days} days since the last session; the course's interval is "
+    return [Finding(WarningCode.INTERVAL, f"Only {(on - last).days} days since the last session; the course's interval is "
                                 f"{course.interval_days} days.")]
 
 
 def check_skin_type(patient: Patient, warnings: list[Finding]) -> list[Finding]:
     """Fitzpatrick IV–VI: a hyperpigmentation warning, unless a screening rule already gave one."""
-    if not patient.fitzpatrick or patient.fitzpatrick < 4 or any(w.code == "rule:skin_type_dark" for w in warnings):
+    if not patient.fitzpatrick or patient.fitzpatrick < 4 or any(w.code == WarningCode.RULE.of("skin_type_dark") for w in warnings):
         return []
-    return [Finding("hyperpigmentation",
+    return [Finding(WarningCode.HYPERPIGMENTATION,
                     f"Skin type {patient.fitzpatrick_label}: higher risk of hyperpigmentation.")]
 
 

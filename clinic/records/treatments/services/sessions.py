@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from clinic.auth.models import User
+from clinic.auth.models import Role, User
 from clinic.core.errors import ClinicError, RecordLockedError
 from clinic.core.services import check_version, void_record
 from clinic.extensions import db
@@ -57,7 +57,7 @@ def save_session(course: Course, entry: SessionInput, doctor: User, *, session: 
 
     ``expected_version`` is the draft's version when its form was opened: a later save by someone
     else refuses this one (optimistic locking)."""
-    if doctor.role != "doctor":
+    if doctor.role != Role.DOCTOR:
         raise ClinicError("Only a doctor records sessions.")
     if session is not None and (session.is_signed or session.is_locked):
         raise RecordLockedError("This session is signed; corrections are amendments.")
@@ -110,7 +110,7 @@ def void_session(session: TreatmentSession, by: User, reason: str) -> None:
     """A draft by any doctor; a signed session only by its own doctor. It stays in traces."""
     if session.is_signed and by.id != session.doctor_id:
         raise ClinicError("Only the doctor who signed this session can void it.")
-    if by.role != "doctor":
+    if by.role != Role.DOCTOR:
         raise ClinicError("Only a doctor voids a session.")
     void_record(session, by, reason)
     db.session.flush()
