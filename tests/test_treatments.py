@@ -254,7 +254,7 @@ def test_an_amendment_keeps_the_original_and_needs_a_reason_and_the_password(cou
     session = save(course, stock, staff["doctor"])
     services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
     db.session.commit()
-    target = f"injection:{session.injections[0].id}"
+    target = session.injections[0]
     with pytest.raises(FieldError, match="why"):
         services.amend_session(session, staff["doctor"], target, "volume_ml", "2", "", PASSWORDS["doctor"])
     with pytest.raises(ReauthenticationFailed):
@@ -467,10 +467,10 @@ def test_the_session_page_uses_a_fixed_number_of_queries(app, doctor_client, cou
 def test_an_amended_volume_cannot_exceed_what_was_drawn_and_labels_are_understood(course, stock, staff) -> None:
     session = save(course, stock, staff["doctor"])
     treatments_sign(session, staff)
-    target = f"injection:{session.injections[0].id}"
+    target = session.injections[0]
     with pytest.raises(FieldError, match="only 5 ml was drawn"):
         services.amend_session(session, staff["doctor"], target, "volume_ml", "50", "typo", PASSWORDS["doctor"])
-    amendment = services.amend_session(session, staff["doctor"], "session", "technique", "Papule",
+    amendment = services.amend_session(session, staff["doctor"], None, "technique", "Papule",
                                        "point-by-point papules, not nappage", PASSWORDS["doctor"])
     assert amendment.new_value == "papule"
 

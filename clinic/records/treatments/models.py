@@ -250,7 +250,8 @@ class Amendment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("treatment_session.id"), index=True)
-    target: Mapped[str] = mapped_column(sa.String(60))  # "session" or "injection:<id>"
+    # The injection log corrected; none when the correction is to the session itself.
+    injection_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("injection_log.id"), index=True)
     field: Mapped[str] = mapped_column(sa.String(60))
     old_value: Mapped[str] = mapped_column(sa.Text)
     new_value: Mapped[str] = mapped_column(sa.Text)
@@ -259,7 +260,13 @@ class Amendment(db.Model):
     amended_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     session: Mapped[TreatmentSession] = relationship(back_populates="amendments")
+    injection: Mapped[Optional[InjectionLog]] = relationship()
     amended_by: Mapped["User"] = relationship()  # noqa: F821
+
+    @property
+    def target(self) -> str:
+        """What the session page keys its amended cells by: "session", or "injection:<id>"."""
+        return "session" if self.injection_id is None else f"injection:{self.injection_id}"
 
 
 class FollowUpTask(db.Model):

@@ -39,6 +39,15 @@ def _amendable_targets(session: TreatmentSession) -> list[SelectChoice]:
     return choices
 
 
+def _amendment_target(session: TreatmentSession, choice: str) -> tuple[InjectionLog | None, str]:
+    """The form's "session:<field>" or "injection:<id>:<field>" as the injection log (or None) and field."""
+    kind, _, rest = choice.partition(":")
+    if kind == "session":
+        return None, rest
+    injection_id, _, name = rest.partition(":")
+    return next((i for i in session.injections if str(i.id) == injection_id), None), name
+
+
 def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
     patient = session.course.patient
     amended = {}
@@ -104,10 +113,8 @@ def amend(session_id: int) -> Response | tuple[str, int]:
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
-            kind, _, rest = form.target_field.data.partition(":")
-            target, name = ("session", rest) if kind == "session" else (f"injection:{rest.split(':')[0]}",
-                                                                        rest.split(":")[-1])
-            if attempt(form, services.amend_session, session, current_user, target, name, form.new_value.data,
+            injection, name = _amendment_target(session, form.target_field.data)
+            if attempt(form, services.amend_session, session, current_user, injection, name, form.new_value.data,
                        form.reason.data, form.password.data, form.code.data or None).ok:
                 flash("Amendment recorded beside the original.", "success")
                 return redirect(url_for("treatments.show_session", session_id=session.id))

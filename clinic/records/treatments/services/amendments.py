@@ -14,6 +14,7 @@ from clinic.records.treatments.models import (
     SKIN_PREPARATIONS,
     TECHNIQUES,
     Amendment,
+    InjectionLog,
     TreatmentSession,
 )
 from clinic.records.treatments.services.checks import decimal_in, ml
@@ -26,20 +27,20 @@ AMENDABLE_INJECTION_FIELDS = {"depth_mm": "Depth (mm)", "volume_ml": "Volume (ml
                               "technique": "Technique"}
 
 
-def current_value(session: TreatmentSession, target: str, name: str) -> str:
-    """The value as amended (latest amendment wins), else as signed."""
+def current_value(session: TreatmentSession, injection: InjectionLog | None, name: str) -> str:
+    """The value as amended (latest amendment wins), else as signed; ``injection`` None means the session."""
+    injection_id = injection.id if injection is not None else None
     for amendment in reversed(session.amendments):
-        if amendment.target == target and amendment.field == name:
+        if amendment.injection_id == injection_id and amendment.field == name:
             return amendment.new_value
-    if target == "session":
-        return as_text(getattr(session, name)) or ""
-    injection = next(i for i in session.injections if f"injection:{i.id}" == target)
-    return as_text(getattr(injection, name)) or ""
+    return as_text(getattr(injection if injection is not None else session, name)) or ""
 
 
-def amend_session(session: TreatmentSession, doctor: User, target: str, name: str, new_value: str, reason: str,
-                  password: str, code: str | None = None) -> Amendment:
-    """A correction beside the signed original: field, old and new value, reason, re-authentication."""
+def amend_session(session: TreatmentSession, doctor: User, injection: InjectionLog | None, name: str, new_value: str,
+                  reason: str, password: str, code: str | None = None) -> Amendment:
+    """A correction beside the signed original: field, old and new value, reason, re-authentication.
+
+    ``injection`` is the injection log corrected, or None for a field of the session itself."""
     if not session.is_signed:
         raise ClinicError("A draft is edited, not amended.")
     if doctor.role != Role.DOCTOR:
@@ -48,21 +49,18 @@ def amend_session(session: TreatmentSession, doctor: User, target: str, name: st
     if not reason:
         raise FieldError("reason", "Say why the record is corrected.")
     new_value = (new_value or "").strip()
-    if target == "session":
-        if name not in AMENDABLE_SESSION_FIELDS:
-            raise FieldError("target_field", "Choose a field to correct.")
-    else:
-        if not any(f"injection:{i.id}" == target for i in session.injections) or name not in AMENDABLE_INJECTION_FIELDS:
-            raise FieldError("target_field", "Choose a field to correct.")
+    amendable = AMENDABLE_SESSION_FIELDS if injection is None else AMENDABLE_INJECTION_FIELDS
+    if name not in amendable or (injection is not None and injection not in session.injections):
+        raise FieldError("target_field", "Choose a field to correct.")
     new_value = _code_for_label(name, new_value)
     _check_amended_value(name, new_value)
-    old = current_value(session, target, name)
-    if name == "volume_ml" and target != "session":
-        _check_amended_volume(session, target, Decimal(new_value))
+    old = current_value(session, injection, name)
+    if name == "volume_ml" and injection is not None:
+        _check_amended_volume(session, injection, Decimal(new_value))
     if old == new_value:
         raise FieldError("new_value", "The new value is the same as the current one.")
     reauthenticate(doctor, password, code, purpose="amend session")
-    amendment = Amendment(session=session, target=target, field=name, old_value=old, new_value=new_value,
+    amendment = Amendment(session=session, injection=injection, field=name, old_value=old, new_value=new_value,
                           reason=reason, amended_by_id=doctor.id)
     db.session.add(amendment)
     db.session.flush()
@@ -79,16 +77,14 @@ def _code_for_label(name: str, value: str) -> str:
     return value
 
 
-def _check_amended_volume(session: TreatmentSession, target: str, new_volume: Decimal) -> None:
+def _check_amended_volume(session: TreatmentSession, injection: InjectionLog, new_volume: Decimal) -> None:
     """An amended volume still cannot exceed what its preparation drew."""
-    injection = next(i for i in session.injections if f"injection:{i.id}" == target)
     preparation = injection.preparation
     total = Decimal("0")
     for other in session.injections:
         if other.preparation_id != preparation.id or not other.administered:
             continue
-        key = f"injection:{other.id}"
-        total += new_volume if key == target else Decimal(current_value(session, key, "volume_ml"))
+        total += new_volume if other is injection else Decimal(current_value(session, other, "volume_ml"))
     if total > preparation.drawn_ml:
         raise FieldError("new_value", f"{ml(total)} ml would then be injected from {preparation.label}, "
                                       f"but only {ml(preparation.drawn_ml)} ml was drawn.")
