@@ -214,8 +214,8 @@ def check_interval(course: Course, entry: SessionInput, session: TreatmentSessio
     last = max(s.performed_at for s in earlier).astimezone().date()
     if (on - last).days >= course.interval_days:
         return []
-    return [Finding(WarningCode.INTERVAL, f"Only {(on - last).days} days since the last session; the course's interval is "
-                                f"{course.interval_days} days.")]
+    return [Finding(WarningCode.INTERVAL, f"Only {(on - last).days} days since the last session; "
+                                          f"the course's interval is {course.interval_days} days.")]
 
 
 def check_skin_type(patient: Patient, warnings: list[Finding]) -> list[Finding]:
