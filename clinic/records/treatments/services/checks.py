@@ -220,7 +220,8 @@ def check_interval(course: Course, entry: SessionInput, session: TreatmentSessio
 
 def check_skin_type(patient: Patient, warnings: list[Finding]) -> list[Finding]:
     """Fitzpatrick IV–VI: a hyperpigmentation warning, unless a screening rule already gave one."""
-    if not patient.fitzpatrick or patient.fitzpatrick < 4 or any(w.code == WarningCode.RULE.of("skin_type_dark") for w in warnings):
+    already = any(w.code == WarningCode.RULE.of("skin_type_dark") for w in warnings)
+    if not patient.fitzpatrick or patient.fitzpatrick < 4 or already:
         return []
     return [Finding(WarningCode.HYPERPIGMENTATION,
                     f"Skin type {patient.fitzpatrick_label}: higher risk of hyperpigmentation.")]
