@@ -132,11 +132,13 @@ def register_cli(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from clinic.core.templating import FILTERS
     from clinic.permissions import can
     from clinic.records.catalogue.models import area_labels
 
     app.jinja_env.globals["can"] = can
     app.jinja_env.filters["area_labels"] = area_labels
+    app.jinja_env.filters.update(FILTERS)  # |date, |datetime, |time
     # Date pickers refuse future dates where a future date makes no sense (date of birth).
     app.jinja_env.globals["today_iso"] = lambda: date.today().isoformat()
     app.jinja_env.globals["clinic_name"] = app.config["CLINIC_NAME"]
