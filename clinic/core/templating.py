@@ -1,8 +1,83 @@
-"""Template helpers shared by every page."""
+"""Template helpers shared by every page: date and time filters (every format the pages print, named, in
+one place) and ``url_base``.
+
+Timestamps are stored timezone-aware in UTC. By default the filters show an aware datetime in
+the clinic's (the server's) local time zone, as the pages did with ``.astimezone()``. Pages that
+show a time in UTC say so with ``utc=True``: ``|datetime`` then prints the time in UTC followed by
+" UTC" (``label=False`` where a column heading already says UTC); ``|date(utc=True)`` prints the
+UTC calendar day. Plain dates are printed as they are; a naive datetime is printed as it is (never
+shifted); ``None`` prints as an empty string.
+
+    {{ lot.expiry_date|date }}                       12 Mar 2026
+    {{ session.performed_at|datetime }}              12 Mar 2026 14:30   (local time)
+    {{ consent.signed_at|datetime(utc=True) }}       12 Mar 2026 14:30 UTC
+    {{ session.performed_at|time }}                  14:30
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 from flask import Flask, url_for
+
+DATE_FORMATS = {
+    "default": "%d %b %Y",  # 12 Mar 2026
+    "long": "%d %B %Y",  # 12 March 2026 (letters, printed documents)
+    "weekday": "%A %d %B %Y",  # Thursday 12 March 2026
+    "no_year": "%d %b",  # 12 Mar (the first day of a range: 12 Mar–20 Mar 2026)
+}
+
+DATETIME_FORMATS = {
+    "default": "%d %b %Y %H:%M",  # 12 Mar 2026 14:30
+    "seconds": "%d %b %Y %H:%M:%S",  # 12 Mar 2026 14:30:05
+    "comma": "%d %b %Y, %H:%M",  # 12 Mar 2026, 14:30
+    "long": "%d %B %Y at %H:%M",  # 12 March 2026 at 14:30 (printed documents)
+    "weekday": "%A %d %B %Y, %H:%M",  # Thursday 12 March 2026, 14:30
+    "iso": "%Y-%m-%d %H:%M:%S",  # 2026-03-12 14:30:05 (audit trail)
+}
+
+TIME_FORMAT = "%H:%M"  # 14:30
+
+
+def _in_zone(value: date, utc: bool) -> date:
+    """An aware datetime in local time (or UTC); dates and naive datetimes unchanged."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC) if utc else value.astimezone()
+    return value
+
+
+def _check(value: object, kind: type) -> None:
+    if not isinstance(value, kind):
+        raise TypeError(f"expected a {kind.__name__}, got {type(value).__name__}: {value!r}")
+
+
+def format_date(value: date | None, fmt: str = "default", utc: bool = False) -> str:
+    """``|date``: the calendar day of a date or datetime, e.g. "12 Mar 2026"."""
+    if value is None:
+        return ""
+    _check(value, date)
+    return _in_zone(value, utc).strftime(DATE_FORMATS[fmt])
+
+
+def format_datetime(value: datetime | None, fmt: str = "default", utc: bool = False,
+                    label: bool = True) -> str:
+    """``|datetime``: date and time, e.g. "12 Mar 2026 14:30"; with ``utc=True``, "… UTC"."""
+    if value is None:
+        return ""
+    _check(value, datetime)
+    text = _in_zone(value, utc).strftime(DATETIME_FORMATS[fmt])
+    return f"{text} UTC" if utc and label else text
+
+
+def format_time(value: datetime | None) -> str:
+    """``|time``: the local time of day of a datetime, e.g. "14:30"."""
+    if value is None:
+        return ""
+    _check(value, datetime)
+    return _in_zone(value, utc=False).strftime(TIME_FORMAT)
+
+
+FILTERS = {"date": format_date, "datetime": format_datetime, "time": format_time}
 
 
 def url_base(endpoint: str, key: str) -> str:
@@ -15,4 +90,5 @@ def url_base(endpoint: str, key: str) -> str:
 
 
 def register_filters(app: Flask) -> None:
+    app.jinja_env.filters.update(FILTERS)  # |date, |datetime, |time
     app.jinja_env.globals["url_base"] = url_base

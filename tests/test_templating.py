@@ -1,0 +1,71 @@
+"""The |date, |datetime and |time template filters, in a time zone other than UTC."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from jinja2 import Environment
+
+from clinic.core.templating import FILTERS
+
+
+@pytest.fixture
+def auckland() -> Iterator[None]:
+    """The process in Pacific/Auckland (UTC+13 in January), then back to what it was."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Pacific/Auckland"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def render(source: str, **context: object) -> str:
+    env = Environment()
+    env.filters.update(FILTERS)
+    return env.from_string(source).render(context)
+
+
+LATE_EVENING_UTC = datetime(2026, 1, 14, 22, 30, 5, tzinfo=UTC)  # 11:30 on the 15th in Auckland
+
+
+def test_aware_datetimes_in_local_time(auckland: None) -> None:
+    v = LATE_EVENING_UTC
+    assert render("{{ v|date }}", v=v) == "15 Jan 2026"
+    assert render("{{ v|date('long') }}", v=v) == "15 January 2026"
+    assert render("{{ v|datetime }}", v=v) == "15 Jan 2026 11:30"
+    assert render("{{ v|datetime('weekday') }}", v=v) == "Thursday 15 January 2026, 11:30"
+    assert render("{{ v|time }}", v=v) == "11:30"
+
+
+def test_utc_is_labelled(auckland: None) -> None:
+    v = LATE_EVENING_UTC
+    assert render("{{ v|datetime(utc=True) }}", v=v) == "14 Jan 2026 22:30 UTC"
+    assert render("{{ v|datetime('seconds', utc=True) }}", v=v) == "14 Jan 2026 22:30:05 UTC"
+    assert render("{{ v|datetime('long', utc=True) }}", v=v) == "14 January 2026 at 22:30 UTC"
+    assert render("{{ v|datetime('iso', utc=True, label=False) }}", v=v) == "2026-01-14 22:30:05"
+    assert render("{{ v|date(utc=True) }}", v=v) == "14 Jan 2026"
+
+
+def test_dates_naive_datetimes_and_none_unchanged(auckland: None) -> None:
+    on = date(2026, 3, 2)
+    assert render("{{ v|date }} {{ v|date('weekday') }} {{ v|date('no_year') }}", v=on) == (
+        "02 Mar 2026 Monday 02 March 2026 02 Mar")
+    assert render("{{ v|datetime }}", v=datetime(2026, 3, 2, 9, 5)) == "02 Mar 2026 09:05"
+    assert render("[{{ v|date }}{{ v|datetime }}{{ v|time }}]", v=None) == "[]"
+
+
+def test_unknown_format_or_value_fails() -> None:
+    with pytest.raises(KeyError):
+        render("{{ v|date('shortest') }}", v=date(2026, 3, 2))
+    with pytest.raises(TypeError):
+        render("{{ v|datetime }}", v=date(2026, 3, 2))
+    with pytest.raises(TypeError):
+        render("{{ v|date }}", v="2026-03-02")
