@@ -10,7 +10,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from clinic.core.models import UTCDateTime, VersionedMixin, utcnow
-from clinic.extensions import db
+from clinic.extensions import Model
 
 ROLE_LABELS = {
     "doctor": "Doctor",
@@ -20,7 +20,7 @@ ROLE_LABELS = {
 }
 
 
-class User(UserMixin, VersionedMixin, db.Model):
+class User(UserMixin, VersionedMixin, Model):  # type: ignore[misc]  # Flask-Login has no type information
     """A member of staff who signs in with their own email and password."""
 
     __tablename__ = "user"
@@ -57,7 +57,7 @@ class User(UserMixin, VersionedMixin, db.Model):
         return f"{self.id}:{self.session_token}"
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.deactivated_at is None
 
     @property
@@ -72,7 +72,7 @@ class User(UserMixin, VersionedMixin, db.Model):
         return f"<User {self.id} {self.role}>"
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A single-use code that stands in for a lost authenticator."""
 
     __tablename__ = "recovery_code"
@@ -87,7 +87,7 @@ class RecoveryCode(db.Model):
     user: Mapped[User] = relationship(back_populates="recovery_codes")
 
 
-class PasswordReset(db.Model):
+class PasswordReset(Model):
     """A one-time link an admin issues; the admin never learns or sets the password."""
 
     __tablename__ = "password_reset"
@@ -104,7 +104,7 @@ class PasswordReset(db.Model):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Model):
     """Recent failed sign-ins, for throttling across workers and hosts.
 
     Not evidence (the audit trail holds that): rows are keyed by a digest of

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import LockableMixin, UTCDateTime, VersionedMixin, VoidableMixin, utcnow
-from clinic.extensions import db
+from clinic.extensions import Model
+
+if TYPE_CHECKING:
+    from clinic.auth.models import User
+    from clinic.inventory.models import Lot, Product
+    from clinic.records.catalogue.models import Area, Indication
+    from clinic.records.patients.models import Patient
 
 COURSE_STATUSES = {"planned": "Planned", "active": "Active", "completed": "Completed",
                    "stopped": "Stopped early"}
@@ -29,7 +35,7 @@ DEPTH_MM = (Decimal("0.5"), Decimal("13"))
 SIGNATURE_MEANING = "performed by"
 
 
-class Course(VersionedMixin, db.Model):
+class Course(VersionedMixin, Model):
     """A treatment plan: the indication, areas, protocol and how many sessions how often."""
 
     __tablename__ = "course"
@@ -48,8 +54,8 @@ class Course(VersionedMixin, db.Model):
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     starts_on: Mapped[date] = mapped_column(sa.Date)
 
-    patient: Mapped["Patient"] = relationship()  # noqa: F821
-    indication: Mapped["Indication"] = relationship()  # noqa: F821
+    patient: Mapped[Patient] = relationship()
+    indication: Mapped[Indication] = relationship()
     planned_products: Mapped[list[CourseProduct]] = relationship(
         back_populates="course", cascade="all, delete-orphan", order_by="CourseProduct.id")
     sessions: Mapped[list[TreatmentSession]] = relationship(
@@ -70,7 +76,7 @@ class Course(VersionedMixin, db.Model):
         return COURSE_STATUSES.get(self.status, self.status)
 
 
-class CourseProduct(db.Model):
+class CourseProduct(Model):
     """A product the protocol plans to use."""
 
     __tablename__ = "course_product"
@@ -80,12 +86,12 @@ class CourseProduct(db.Model):
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"))
 
     course: Mapped[Course] = relationship(back_populates="planned_products")
-    product: Mapped["Product"] = relationship()  # noqa: F821
+    product: Mapped[Product] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("course_id", "product_id", name="uq_course_product"),)
 
 
-class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
+class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, Model):
     """One visit of a course: who, when, how, and what was injected where."""
 
     __tablename__ = "treatment_session"
@@ -108,7 +114,7 @@ class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="sessions")
-    doctor: Mapped["User"] = relationship(foreign_keys=[doctor_id])  # noqa: F821
+    doctor: Mapped[User] = relationship(foreign_keys=[doctor_id])
 
     @property
     def acknowledged_labels(self) -> list[str]:
@@ -127,8 +133,8 @@ class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
             else:
                 labels.append(words.get(code, code.replace("_", " ")))
         return labels
-    nurse: Mapped[Optional["User"]] = relationship(foreign_keys=[nurse_id])  # noqa: F821
-    anaesthetic_lot: Mapped[Optional["Lot"]] = relationship()  # noqa: F821
+    nurse: Mapped[Optional[User]] = relationship(foreign_keys=[nurse_id])
+    anaesthetic_lot: Mapped[Optional[Lot]] = relationship()
     preparations: Mapped[list[Preparation]] = relationship(
         back_populates="session", order_by="Preparation.id")
     injections: Mapped[list[InjectionLog]] = relationship(back_populates="session", order_by="InjectionLog.id")
@@ -150,7 +156,7 @@ class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
         return TECHNIQUES.get(self.technique, self.technique)
 
 
-class Preparation(db.Model):
+class Preparation(Model):
     """What was drawn up: one product alone, or a cocktail of several component lots."""
 
     __tablename__ = "preparation"
@@ -168,7 +174,7 @@ class Preparation(db.Model):
         return sum((c.volume_ml for c in self.components), Decimal("0"))
 
 
-class PreparationComponent(db.Model):
+class PreparationComponent(Model):
     """One lot in a preparation: the units opened (drawn from stock) and the ml taken from them."""
 
     __tablename__ = "preparation_component"
@@ -180,7 +186,7 @@ class PreparationComponent(db.Model):
     volume_ml: Mapped[Decimal] = mapped_column(sa.Numeric(7, 2))
 
     preparation: Mapped[Preparation] = relationship(back_populates="components")
-    lot: Mapped["Lot"] = relationship()  # noqa: F821
+    lot: Mapped[Lot] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint("units > 0", name="units_positive"),
@@ -188,7 +194,7 @@ class PreparationComponent(db.Model):
     )
 
 
-class InjectionLog(db.Model):
+class InjectionLog(Model):
     """One area treated (or planned and skipped, with the reason)."""
 
     __tablename__ = "injection_log"
@@ -207,7 +213,7 @@ class InjectionLog(db.Model):
 
     session: Mapped[TreatmentSession] = relationship(back_populates="injections")
     preparation: Mapped[Optional[Preparation]] = relationship()
-    area: Mapped["Area"] = relationship()  # noqa: F821
+    area: Mapped[Area] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint(
@@ -228,7 +234,7 @@ class InjectionLog(db.Model):
         return TECHNIQUES.get(self.technique, self.technique)
 
 
-class SessionSignature(db.Model):
+class SessionSignature(Model):
     """The doctor's electronic signature (SECURITY.md T6): who, printed name, when, meaning, digest."""
 
     __tablename__ = "session_signature"
@@ -242,10 +248,10 @@ class SessionSignature(db.Model):
     content_sha256: Mapped[str] = mapped_column(sa.String(64))
 
     session: Mapped[TreatmentSession] = relationship(back_populates="signature")
-    signer: Mapped["User"] = relationship()  # noqa: F821
+    signer: Mapped[User] = relationship()
 
 
-class Amendment(db.Model):
+class Amendment(Model):
     """A correction to a signed session: the field, old and new value, why, who and when."""
 
     __tablename__ = "amendment"
@@ -261,10 +267,10 @@ class Amendment(db.Model):
     amended_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     session: Mapped[TreatmentSession] = relationship(back_populates="amendments")
-    amended_by: Mapped["User"] = relationship()  # noqa: F821
+    amended_by: Mapped[User] = relationship()
 
 
-class FollowUpTask(db.Model):
+class FollowUpTask(Model):
     """A scheduled follow-up created when a session is signed (the nurses' side comes later)."""
 
     __tablename__ = "follow_up_task"
