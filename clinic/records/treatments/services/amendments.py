@@ -83,6 +83,8 @@ def _check_amended_volume(session: TreatmentSession, target: str, new_volume: De
     """An amended volume still cannot exceed what its preparation drew."""
     injection = next(i for i in session.injections if f"injection:{i.id}" == target)
     preparation = injection.preparation
+    if preparation is None:  # not given, so no volume to correct (the page offers only given injections)
+        raise FieldError("target_field", "Choose a field to correct.")
     total = Decimal("0")
     for other in session.injections:
         if other.preparation_id != preparation.id or not other.administered:
