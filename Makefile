@@ -1,4 +1,4 @@
-# The two commands of the README's Quick start: `make run` and `make test`.
+# The two commands of the README's Quick start: `make run` and `make test`; `make lint` before a commit.
 VENV ?= .venv
 PYTHON ?= python3
 PORT ?= 5000
@@ -31,5 +31,12 @@ run: db
 test: install
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
+## Ruff, the one-way package imports (import-linter) and the types (mypy: strict on services, models
+## and core); the settings are in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check clinic config.py wsgi.py
+	$(VENV)/bin/lint-imports --no-logo
+	$(VENV)/bin/mypy
+
 clean:
-	rm -rf $(VENV) .pytest_cache .coverage htmlcov
+	rm -rf $(VENV) .pytest_cache .coverage htmlcov .mypy_cache .ruff_cache .import_linter_cache

@@ -128,7 +128,7 @@ class TestConfig(Config):
 class ProductionConfig(Config):
     """gunicorn + PostgreSQL; every secret comes from the environment."""
 
-    TOTP_REQUIRED_ROLES = ROLES
+    TOTP_REQUIRED_ROLES: tuple[str, ...] = ROLES
 
     def __init__(self) -> None:
         missing = [n for n in ("SECRET_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL") if not os.environ.get(n)]

@@ -29,7 +29,7 @@ def _record_type(obj: Any) -> str:
 
 def _changes(obj: Any, *, created: bool) -> dict[str, tuple[Any, Any]]:
     state = inspect(obj)
-    redact = getattr(obj, "__audit_redact__", frozenset())
+    redact: frozenset[str] = getattr(obj, "__audit_redact__", frozenset())
     changes: dict[str, tuple[Any, Any]] = {}
     for attr in state.mapper.column_attrs:
         key = attr.key

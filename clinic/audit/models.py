@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinic.core.models import UTCDateTime
-from clinic.extensions import db
+from clinic.extensions import Model
 
 GENESIS_HASH = "0" * 64
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One entry of the trail. Never updated or deleted (database triggers refuse it)."""
 
     __tablename__ = "audit_event"
@@ -39,7 +39,7 @@ class AuditEvent(db.Model):
     __table_args__ = (sa.Index("ix_audit_event_record", "record_type", "record_id"),)
 
 
-class AuditChain(db.Model):
+class AuditChain(Model):
     """The single row holding the chain's head; updating it serialises concurrent appends.
 
     Its row lock (PostgreSQL) or the write lock it takes (SQLite) makes every

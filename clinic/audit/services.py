@@ -42,8 +42,10 @@ SYSTEM = Actor(None, "system", None)
 
 def current_actor() -> Actor:
     """The signed-in user, the CLI operator, or the system."""
-    if has_app_context() and getattr(g, "audit_actor", None) is not None:
-        return g.audit_actor
+    if has_app_context():
+        actor: Actor | None = getattr(g, "audit_actor", None)
+        if actor is not None:
+            return actor
     if has_request_context():
         from flask_login import current_user
 
@@ -126,6 +128,8 @@ def append_event(
     actor = actor or current_actor()
     # Taking the head row first serialises appends (row lock on PostgreSQL,
     # the database write lock on SQLite) and keeps the sequence gapless.
+    seq: int
+    prev_hash: str
     seq, prev_hash = connection.execute(
         sa.update(_chain_table)
         .where(_chain_table.c.id == 1)
@@ -167,7 +171,7 @@ def record_event(
     session: Session | None = None,
 ) -> int:
     """Audit something that is not a row change (login, forbidden attempt, chart read...)."""
-    session = session or db.session
+    session = session or db.session()
     return append_event(
         session.connection(),
         action,
@@ -244,7 +248,7 @@ def verify_chain(
     session: Session | None = None, *, key: str | None = None, expected_head: str | None = None
 ) -> VerifyResult:
     """Recompute every row's HMAC and link; name the first sequence number that is wrong."""
-    session = session or db.session
+    session = session or db.session()
     key = key or current_app.config["AUDIT_HMAC_KEY"]
     result = session.execute(
         sa.select(_event_table).order_by(_event_table.c.seq).execution_options(yield_per=2000)
@@ -288,7 +292,7 @@ def verify_chain(
 
 def chain_head(session: Session | None = None) -> str:
     """The head of the trail as stored rows give it (not the chain-head row)."""
-    session = session or db.session
+    session = session or db.session()
     row = session.execute(
         sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()

@@ -11,7 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from clinic.core.models import UTCDateTime, VersionedMixin, utcnow
-from clinic.extensions import db
+from clinic.extensions import Model
 
 
 class Role(StrEnum):
@@ -23,10 +23,10 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-ROLE_LABELS = {Role.DOCTOR: "Doctor", Role.NURSE: "Nurse", Role.AUDITOR: "Auditor", Role.ADMIN: "Administrator"}
+ROLE_LABELS: dict[str, str] = {Role.DOCTOR: "Doctor", Role.NURSE: "Nurse", Role.AUDITOR: "Auditor", Role.ADMIN: "Administrator"}
 
 
-class User(UserMixin, VersionedMixin, db.Model):
+class User(UserMixin, VersionedMixin, Model):  # type: ignore[misc]  # Flask-Login has no type information
     """A member of staff who signs in with their own email and password."""
 
     __tablename__ = "user"
@@ -63,7 +63,7 @@ class User(UserMixin, VersionedMixin, db.Model):
         return f"{self.id}:{self.session_token}"
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.deactivated_at is None
 
     @property
@@ -78,7 +78,7 @@ class User(UserMixin, VersionedMixin, db.Model):
         return f"<User {self.id} {self.role}>"
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A single-use code that stands in for a lost authenticator."""
 
     __tablename__ = "recovery_code"
@@ -93,7 +93,7 @@ class RecoveryCode(db.Model):
     user: Mapped[User] = relationship(back_populates="recovery_codes")
 
 
-class PasswordReset(db.Model):
+class PasswordReset(Model):
     """A one-time link an admin issues; the admin never learns or sets the password."""
 
     __tablename__ = "password_reset"
@@ -110,7 +110,7 @@ class PasswordReset(db.Model):
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Model):
     """Recent failed sign-ins, for throttling across workers and hosts.
 
     Not evidence (the audit trail holds that): rows are keyed by a digest of

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from flask import flash
 from flask_wtf import FlaskForm
@@ -45,6 +45,10 @@ def show_error(form: FlaskForm | None, error: ClinicError) -> None:
         flash(str(error), "error")
 
 
+@overload
+def local_to_utc(local: datetime) -> datetime: ...
+@overload
+def local_to_utc(local: None) -> None: ...
 def local_to_utc(local: datetime | None) -> datetime | None:
     """Times typed in the clinic are the server's local time; the database keeps UTC."""
     if local is None:

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -60,6 +60,10 @@ class Base(DeclarativeBase):
     __audit__: ClassVar[bool] = True
     __audit_redact__: ClassVar[frozenset[str]] = frozenset()
 
+    if TYPE_CHECKING:
+        # DeclarativeBase says FromClause; every model here maps a Table.
+        __table__: ClassVar[sa.Table]
+
 
 class VoidableMixin:
     """Voided rather than deleted: who, when and why; voided rows leave normal lists."""
@@ -78,7 +82,7 @@ class VoidableMixin:
     @classmethod
     def not_voided(cls) -> sa.ColumnElement[bool]:
         """Filter for normal lists; traces and audits leave it out and mark voided rows."""
-        return cls.voided_at.is_(None)  # type: ignore[attr-defined]
+        return cls.voided_at.is_(None)
 
 
 class VersionedMixin:
@@ -88,7 +92,7 @@ class VersionedMixin:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.version}  # type: ignore[attr-defined]
+        return {"version_id_col": cls.version}
 
 
 class LockableMixin:

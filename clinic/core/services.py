@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstanceState, Session
 
 from clinic.core.errors import (
     ClinicError,
@@ -40,8 +40,14 @@ def check_version(record: VersionedMixin, submitted_version: int | str | None) -
         raise VersionConflictError(record, submitted)
 
 
+def _state(obj: object) -> InstanceState[Any]:
+    """The ORM state of a mapped object (inspect raises for anything else)."""
+    state: InstanceState[Any] = inspect(obj, raiseerr=True)
+    return state
+
+
 def _changed_columns(obj: object) -> set[str]:
-    state = inspect(obj)
+    state = _state(obj)
     changed = set()
     for attr in state.mapper.column_attrs:
         if state.attrs[attr.key].history.has_changes():
@@ -51,16 +57,17 @@ def _changed_columns(obj: object) -> set[str]:
 
 def locked_in_database(session: Session, obj: LockableMixin) -> Any:
     """The row's lock time before this flush (None if it was not locked)."""
-    history = inspect(obj).attrs["locked_at"].history
+    state = _state(obj)
+    history = state.attrs["locked_at"].history
     if history.deleted:
         return history.deleted[0]
     if not history.added:
         return obj.locked_at
     # Set without the old value loaded (a row inserted earlier in this session): ask the database.
-    identity = inspect(obj).identity
+    identity = state.identity
     if identity is None:
         return None
-    mapper = inspect(obj).mapper
+    mapper = state.mapper
     with session.no_autoflush:
         return session.execute(
             sa.select(mapper.columns["locked_at"]).where(mapper.primary_key[0] == identity[0])

@@ -17,6 +17,7 @@ shifted); ``None`` prints as an empty string.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from flask import Flask, url_for
 
@@ -83,7 +84,8 @@ FILTERS = {"date": format_date, "datetime": format_datetime, "time": format_time
 def url_base(endpoint: str, key: str) -> str:
     """The URL of ``endpoint`` up to its trailing id ``key``, for tables of hundreds of links
     (``url_base(...) ~ row.id``): url_for once, not once per row."""
-    url = url_for(endpoint, **{key: 0})
+    values: dict[str, Any] = {key: 0}  # typed so it is not taken for url_for's _anchor, _external...
+    url = url_for(endpoint, **values)
     if not url.endswith("/0"):
         raise ValueError(f"{endpoint} does not end in its {key}")
     return url[:-1]

@@ -62,6 +62,7 @@ def parse_label(text: str) -> LabelData:
     value = _SEPARATOR_STAND_INS.sub(GROUP_SEPARATOR, (text or "").strip())
     if not value:
         raise LabelError("The scan is empty.")
+    message: GS1Message | None
     if value.startswith("("):
         try:
             message = GS1Message.parse_hri(value, config=_CONFIG)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import UTCDateTime, VersionedMixin, VoidableMixin, utcnow
-from clinic.extensions import db
+from clinic.extensions import Model
+
+if TYPE_CHECKING:
+    from clinic.auth.models import User
 
 PRODUCT_KINDS = {
     "hyaluronic_acid": "Hyaluronic acid",
@@ -54,7 +57,7 @@ def _in(column: str, values: dict[str, str]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Ingredient(db.Model):
+class Ingredient(Model):
     """An active ingredient or family (DESIGN.md catalogue); allergies refer to these."""
 
     __tablename__ = "ingredient"
@@ -65,7 +68,7 @@ class Ingredient(db.Model):
     retired_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
 
-class Product(VersionedMixin, db.Model):
+class Product(VersionedMixin, Model):
     """A product as the manufacturer sells it: one unit is one vial, ampoule, syringe or tube."""
 
     __tablename__ = "product"
@@ -105,7 +108,7 @@ class Product(VersionedMixin, db.Model):
         return PRODUCT_UNITS.get(self.unit, self.unit)
 
 
-class ProductIngredient(db.Model):
+class ProductIngredient(Model):
     """One ingredient a product contains (the allergy gate reads these)."""
 
     __tablename__ = "product_ingredient"
@@ -120,7 +123,7 @@ class ProductIngredient(db.Model):
     __table_args__ = (sa.UniqueConstraint("product_id", "ingredient_id", name="uq_product_ingredient_pair"),)
 
 
-class StorageLocation(db.Model):
+class StorageLocation(Model):
     """Where stock is kept (a fridge, a cabinet): a recall can select lots by location."""
 
     __tablename__ = "storage_location"
@@ -137,7 +140,7 @@ class StorageLocation(db.Model):
         return LOCATION_KINDS.get(self.kind, self.kind)
 
 
-class Lot(VersionedMixin, db.Model):
+class Lot(VersionedMixin, Model):
     """A manufacturer's lot of one product. Receiving the same lot again adds to it."""
 
     __tablename__ = "lot"
@@ -162,7 +165,7 @@ class Lot(VersionedMixin, db.Model):
         return next((hold for hold in self.holds if hold.released_at is None), None)
 
 
-class LotReceipt(VoidableMixin, db.Model):
+class LotReceipt(VoidableMixin, Model):
     """Units of a lot that arrived: when, from whom, into which location, received by whom."""
 
     __tablename__ = "lot_receipt"
@@ -181,12 +184,12 @@ class LotReceipt(VoidableMixin, db.Model):
 
     lot: Mapped[Lot] = relationship(back_populates="receipts")
     storage_location: Mapped[StorageLocation] = relationship()
-    received_by: Mapped["User"] = relationship(foreign_keys=[received_by_id])  # noqa: F821
+    received_by: Mapped[User] = relationship(foreign_keys=[received_by_id])
 
     __table_args__ = (sa.CheckConstraint("quantity > 0", name="quantity_positive"),)
 
 
-class LotDiscard(VoidableMixin, db.Model):
+class LotDiscard(VoidableMixin, Model):
     """Units thrown away, with the reason."""
 
     __tablename__ = "lot_discard"
@@ -201,7 +204,7 @@ class LotDiscard(VoidableMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     lot: Mapped[Lot] = relationship(back_populates="discards")
-    recorded_by: Mapped["User"] = relationship(foreign_keys=[recorded_by_id])  # noqa: F821
+    recorded_by: Mapped[User] = relationship(foreign_keys=[recorded_by_id])
 
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
@@ -213,7 +216,7 @@ class LotDiscard(VoidableMixin, db.Model):
         return DISCARD_REASONS.get(self.reason, self.reason)
 
 
-class LotHold(db.Model):
+class LotHold(Model):
     """A quarantine: placed with a reason by an auditor or admin, released with a reason."""
 
     __tablename__ = "lot_hold"
@@ -228,5 +231,5 @@ class LotHold(db.Model):
     release_reason: Mapped[Optional[str]] = mapped_column(sa.Text)
 
     lot: Mapped[Lot] = relationship(back_populates="holds")
-    placed_by: Mapped["User"] = relationship(foreign_keys=[placed_by_id])  # noqa: F821
-    released_by: Mapped[Optional["User"]] = relationship(foreign_keys=[released_by_id])  # noqa: F821
+    placed_by: Mapped[User] = relationship(foreign_keys=[placed_by_id])
+    released_by: Mapped[Optional[User]] = relationship(foreign_keys=[released_by_id])

@@ -262,7 +262,7 @@ def _discarded_by_lot() -> sa.Subquery:
 
 def _units_used_rows() -> sa.Subquery:
     """Every use of a lot for a patient (lot_id, units), as the package that records sessions gives it."""
-    answers = [rows for _, rows in units_used.send()]
+    answers: list[sa.Subquery] = [rows for _, rows in units_used.send()]
     if not answers:
         return sa.select(sa.null().label("lot_id"), sa.literal(0).label("units")).where(sa.false()).subquery()
     if len(answers) > 1:
@@ -276,7 +276,7 @@ def _used_by_lot() -> sa.Subquery:
     return sa.select(rows.c.lot_id, sa.func.sum(rows.c.units).label("units")).group_by(rows.c.lot_id).subquery()
 
 
-def stock_query() -> sa.Select:
+def stock_query() -> sa.Select[tuple[Lot, int, int, int]]:
     """Lots with units received, discarded and used in sessions, in one query."""
     received, discarded, used = _received_by_lot(), _discarded_by_lot(), _used_by_lot()
     return (
@@ -293,7 +293,7 @@ def stock_query() -> sa.Select:
     )
 
 
-def stock_rows(query: sa.Select) -> list[LotStock]:
+def stock_rows(query: sa.Select[tuple[Lot, int, int, int]]) -> list[LotStock]:
     return [LotStock(lot, int(rec), int(dis), int(use)) for lot, rec, dis, use in db.session.execute(query)]
 
 
@@ -360,6 +360,7 @@ def check_lot_usable(lot: Lot, on_date: date) -> Usability:
             reasons.append(Finding(LOT_RECALLED, f"Lot {lot.lot_number} has been recalled."))
         elif status == "quarantined":
             hold = lot.open_hold
+            assert hold is not None  # "quarantined" is an open hold
             reasons.append(Finding(LOT_QUARANTINED, f"Lot {lot.lot_number} is quarantined: {hold.reason}"))
         elif status == "expired":
             reasons.append(Finding(LOT_EXPIRED, f"Lot {lot.lot_number} expired on {lot.expiry_date:%d %b %Y}."))

@@ -42,8 +42,10 @@ def _screen(patient: Patient, indication: str, areas: list[str], by: User, on: d
 
 
 def _consent(patient: Patient, indication: str, witness: User) -> None:
-    form = db.session.scalar(sa.select(ConsentForm).where(ConsentForm.indication_code == indication))
-    record_consent(patient, form.current_version, patient.full_name, None, witness)
+    form = db.session.scalars(sa.select(ConsentForm).where(ConsentForm.indication_code == indication)).one()
+    version = form.current_version
+    assert version is not None  # the catalogue gives every indication a published text
+    record_consent(patient, version, patient.full_name, None, witness)
 
 
 def seed_demo_patients(doctor: User, nurse: User, count: int = 24, seed: int = 20261122) -> list[Patient]:

@@ -62,6 +62,16 @@ def _screenings(patient: Patient, indication: str) -> list[Screening]:
     ))
 
 
+def _product_id(product: Product | int) -> int:
+    # The identity key, not product.id: reading an expired attribute would cost a query per product.
+    if isinstance(product, int):
+        return product
+    identity = sa.inspect(product).identity
+    assert identity is not None  # a product loaded from the database
+    product_id: int = identity[0]
+    return product_id
+
+
 def _products(product_ids: Iterable[int]) -> list[Product]:
     ids = sorted(set(product_ids))
     if not ids:
@@ -109,8 +119,7 @@ def check_treatment_allowed(patient: Patient, indication: str, areas: Sequence[s
                               for f in evaluation.relative)
         result.warnings.extend(Finding(WarningCode.RULE.of(f.rule.code), f.message) for f in evaluation.warnings)
 
-    # The identity key, not p.id: reading an expired attribute would cost a query per product.
-    product_ids = [p if isinstance(p, int) else sa.inspect(p).identity[0] for p in products]
+    product_ids = [_product_id(p) for p in products]
     allergies = history.allergy_ingredient_ids if history else set()
     for product in _products(product_ids):
         clashes = [link.ingredient.name for link in product.ingredients if link.ingredient_id in allergies]

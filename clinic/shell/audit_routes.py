@@ -14,7 +14,7 @@ from clinic.audit.models import AuditEvent
 from clinic.audit.services import record_event, verify_chain
 from clinic.auth.forms import ActionForm
 from clinic.auth.models import Role, User
-from clinic.extensions import db
+from clinic.extensions import Model, db
 from clinic.records.patients.models import Patient
 from clinic.shell.audit_forms import ACTION_LABELS, AuditFilterForm
 
@@ -29,7 +29,7 @@ _CATALOGUE_TABLES = frozenset({"indication", "area", "condition", "contraindicat
 def clinical_record_types() -> frozenset[str]:
     """Tables whose audit details hold patient data: admins see that a change happened, not what it was."""
     return frozenset(
-        mapper.class_.__tablename__ for mapper in db.Model.registry.mappers
+        mapper.class_.__tablename__ for mapper in Model.registry.mappers
         if mapper.class_.__module__.startswith("clinic.records.")
         and mapper.class_.__tablename__ not in _CATALOGUE_TABLES
     ) | {"recall_patient", "recall_contact"}  # a recall's worklist: who was called and what was said

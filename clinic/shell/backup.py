@@ -48,10 +48,13 @@ def _run(command: list[str], env: dict[str, str]) -> None:
         raise ClinicError(f"{command[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
 
 
+def _count_rows(conn: sa.Connection, name: str) -> int:
+    return conn.execute(sa.select(sa.func.count()).select_from(sa.table(name))).scalar_one()
+
+
 def row_counts(engine: sa.Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {name: conn.scalar(sa.select(sa.func.count()).select_from(sa.table(name)))
-                for name in sorted(sa.inspect(engine).get_table_names())}
+        return {name: _count_rows(conn, name) for name in sorted(sa.inspect(engine).get_table_names())}
 
 
 def manifest_path(backup: Path) -> Path:
@@ -69,10 +72,11 @@ def backup_database(engine: sa.Engine, target: Path) -> dict[str, int]:
         if _kind(str(engine.url)) == "sqlite":
             with engine.connect() as conn:  # counts and copy from one snapshot
                 conn.exec_driver_sql("BEGIN")
-                counts = {name: conn.scalar(sa.select(sa.func.count()).select_from(sa.table(name)))
-                          for name in sorted(sa.inspect(conn).get_table_names())}
+                counts = {name: _count_rows(conn, name) for name in sorted(sa.inspect(conn).get_table_names())}
+                source = conn.connection.driver_connection
+                assert source is not None  # an open connection has its DBAPI connection
                 with sqlite3.connect(target) as copy:
-                    conn.connection.driver_connection.backup(copy)
+                    source.backup(copy)
                 copy.close()
                 conn.exec_driver_sql("COMMIT")
         else:

@@ -11,6 +11,7 @@ from clinic.records.chart import Badge
 from clinic.records.codes import WarningCode
 from clinic.records.signals import lot_recalled_after, patient_alerts, session_saved, session_voided
 from clinic.records.treatments.models import TreatmentSession
+from clinic.tracing.models import Recall
 from clinic.tracing.recalls import (
     add_to_worklist,
     open_recall_of_lot,
@@ -19,7 +20,7 @@ from clinic.tracing.recalls import (
 )
 
 
-def _affects(lot: Lot, performed_at: datetime) -> tuple[object, bool] | None:
+def _affects(lot: Lot, performed_at: datetime) -> tuple[Recall, bool] | None:
     """A lot's open recall, and whether it affects a session at that time (a storage window spares earlier ones)."""
     found = open_recall_of_lot(lot)
     if found is None:

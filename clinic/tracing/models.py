@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import UTCDateTime, VersionedMixin, utcnow
-from clinic.extensions import db
+from clinic.extensions import Model
+
+if TYPE_CHECKING:
+    from clinic.auth.models import User
+    from clinic.inventory.models import Lot, StorageLocation
+    from clinic.records.patients.models import Patient
 
 RECALL_SOURCES = {"manufacturer": "Manufacturer notice", "authority": "Regulator notice",
                   "internal": "Internal (e.g. temperature excursion)"}
@@ -22,7 +27,7 @@ CONTACT_METHODS = {"phone": "Phone", "sms": "Text message", "email": "Email", "l
                    "in_person": "In person"}
 
 
-class Recall(VersionedMixin, db.Model):
+class Recall(VersionedMixin, Model):
     """A recall of lots, opened by an auditor or admin; closed when every patient is dealt with."""
 
     __tablename__ = "recall"
@@ -42,9 +47,9 @@ class Recall(VersionedMixin, db.Model):
 
     lots: Mapped[list[RecallLot]] = relationship(back_populates="recall", order_by="RecallLot.id")
     rows: Mapped[list[RecallPatient]] = relationship(back_populates="recall", order_by="RecallPatient.id")
-    opened_by: Mapped["User"] = relationship(foreign_keys=[opened_by_id])  # noqa: F821
-    closed_by: Mapped[Optional["User"]] = relationship(foreign_keys=[closed_by_id])  # noqa: F821
-    location: Mapped[Optional["StorageLocation"]] = relationship()  # noqa: F821
+    opened_by: Mapped[User] = relationship(foreign_keys=[opened_by_id])
+    closed_by: Mapped[Optional[User]] = relationship(foreign_keys=[closed_by_id])
+    location: Mapped[Optional[StorageLocation]] = relationship()
 
     @property
     def is_open(self) -> bool:
@@ -56,7 +61,7 @@ class Recall(VersionedMixin, db.Model):
         return {"internal": "Internal notice"}.get(self.source) or RECALL_SOURCES.get(self.source, self.source)
 
 
-class RecallLot(db.Model):
+class RecallLot(Model):
     __tablename__ = "recall_lot"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -67,10 +72,10 @@ class RecallLot(db.Model):
     affected_from: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     recall: Mapped[Recall] = relationship(back_populates="lots")
-    lot: Mapped["Lot"] = relationship()  # noqa: F821
+    lot: Mapped[Lot] = relationship()
 
 
-class RecallPatient(db.Model):
+class RecallPatient(Model):
     """One affected patient on the worklist."""
 
     __tablename__ = "recall_patient"
@@ -84,7 +89,7 @@ class RecallPatient(db.Model):
     closed_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user.id"))
 
     recall: Mapped[Recall] = relationship(back_populates="rows")
-    patient: Mapped["Patient"] = relationship()  # noqa: F821
+    patient: Mapped[Patient] = relationship()
     contacts: Mapped[list[RecallContact]] = relationship(back_populates="row", order_by="RecallContact.id")
 
     __table_args__ = (
@@ -110,7 +115,7 @@ class RecallPatient(db.Model):
         return f"in recall {name}: contact pending"
 
 
-class RecallContact(db.Model):
+class RecallContact(Model):
     """One attempt to reach a patient: how, when, by whom, whether they were reached, and what was said."""
 
     __tablename__ = "recall_contact"
@@ -124,7 +129,7 @@ class RecallContact(db.Model):
     contacted_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
 
     row: Mapped[RecallPatient] = relationship(back_populates="contacts")
-    contacted_by: Mapped["User"] = relationship()  # noqa: F821
+    contacted_by: Mapped[User] = relationship()
 
     @property
     def method_label(self) -> str:

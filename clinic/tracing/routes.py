@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -20,6 +20,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read, record_event
@@ -80,9 +81,10 @@ def trace() -> Response | tuple[str, int]:
         return render_template("tracing/trace.html", form=form, page=None, close=[]), 400
     export = request.args.get("format") if request.args.get("format") in ("csv", "json") else None
     if export:
+        back_args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "format"}
         asked = confirm_export(f"the trace of lot {', '.join(sorted({lot.lot_number for lot in lots}))} "
                                f"as {export.upper()}",
-                               back=url_for("tracing.trace", **{k: v for k, v in request.args.items() if k != "format"}))
+                               back=url_for("tracing.trace", **back_args))
         if asked is not None:
             return asked
     elif request.method == "POST":
@@ -105,11 +107,12 @@ def trace() -> Response | tuple[str, int]:
                           "recalled": lot.recalled_at is not None} for lot in lots],
                 "totals": {k: str(v) for k, v in vars(page.totals).items()},
                 "rows": [r.as_dict() for r in page.rows]}
-        return Response(json.dumps(body, indent=1), mimetype="application/json",
-                        headers={"Content-Disposition": f'attachment; filename="trace-{lots[0].lot_number}.json"'})
+        return current_app.response_class(
+            json.dumps(body, indent=1), mimetype="application/json",
+            headers={"Content-Disposition": f'attachment; filename="trace-{lots[0].lot_number}.json"'})
     query = {"lot": form.lot.data or "", "gtin": form.gtin.data or "", "scan": form.scan.data or ""}
     recall_of = dict(db.session.execute(sa.select(RecallLot.lot_id, RecallLot.recall_id).where(
-        RecallLot.lot_id.in_([lot.id for lot in lots if lot.recalled_at]))).all()) if any(
+        RecallLot.lot_id.in_([lot.id for lot in lots if lot.recalled_at]))).tuples().all()) if any(
         lot.recalled_at for lot in lots) else {}
     return render_template("tracing/trace.html", form=form, page=page, close=[], order=order,
                            orders=services.ORDERS, query={k: v for k, v in query.items() if v},

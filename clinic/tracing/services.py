@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, contains_eager
@@ -166,7 +167,7 @@ _KEY_TYPES = {"performed_at": datetime, "session_id": int, "injection_key": int,
 _FROM_PATIENT = ("last_name", "first_name")
 
 
-def _cursor(raw: sa.Row, order: TraceOrder) -> str:
+def _cursor(raw: sa.Row[Any], order: TraceOrder) -> str:
     values = [getattr(raw, c) for c in order.columns if c not in _FROM_PATIENT]
     encoded = [v.isoformat() if isinstance(v, datetime) else v for v in values]
     return base64.urlsafe_b64encode(json.dumps(encoded).encode()).decode().rstrip("=")
@@ -195,7 +196,7 @@ def _decode(cursor: str | None, order: TraceOrder) -> tuple[object, ...] | None:
     return tuple(values[c] for c in order.columns)
 
 
-def _drawn(lot_ids: list[int] | sa.BindParameter) -> sa.Subquery:
+def _drawn(lot_ids: list[int] | sa.BindParameter[list[int]]) -> sa.Subquery:
     """What each preparation that used the lots drew in all (for the lot's share of an injection)."""
     using_lot = sa.select(PreparationComponent.preparation_id).where(PreparationComponent.lot_id.in_(lot_ids))
     return (
@@ -206,7 +207,7 @@ def _drawn(lot_ids: list[int] | sa.BindParameter) -> sa.Subquery:
     )
 
 
-def trace_statement(lot_ids: list[int] | sa.BindParameter, sort: TraceOrder | None = None) -> sa.Select:
+def trace_statement(lot_ids: list[int] | sa.BindParameter[list[int]], sort: TraceOrder | None = None) -> sa.Select[Any]:
     """Every row of the trace, with ids and what the totals need; the names a sort order needs join here,
     the others only for a page's rows (``page_statement``)."""
     drawn = _drawn(lot_ids)
@@ -242,7 +243,7 @@ def trace_statement(lot_ids: list[int] | sa.BindParameter, sort: TraceOrder | No
     return statement
 
 
-def _row(r: sa.Row) -> TraceRow:
+def _row(r: sa.Row[Any]) -> TraceRow:
     share = None
     if r.injected_ml is not None and r.drawn:
         share = (Decimal(r.injected_ml) * Decimal(r.component_ml) / Decimal(r.drawn)).quantize(Decimal("0.01"))
@@ -256,7 +257,7 @@ def _row(r: sa.Row) -> TraceRow:
     )
 
 
-def _with_totals(lot_ids: list[int] | sa.BindParameter, sort: TraceOrder) -> sa.Subquery:
+def _with_totals(lot_ids: list[int] | sa.BindParameter[list[int]], sort: TraceOrder) -> sa.Subquery:
     """Every trace row with the lot's totals beside it, computed over all its rows (window sums).
 
     The page and its totals then come from one statement: the joins are walked once, not twice.
@@ -276,7 +277,7 @@ def _with_totals(lot_ids: list[int] | sa.BindParameter, sort: TraceOrder) -> sa.
     ).subquery("ranked")
     live = ranked.c.voided_at.is_(None)
 
-    def first_live(rank: sa.ColumnElement, value: sa.ColumnElement | int = 1) -> sa.ColumnElement:
+    def first_live(rank: sa.ColumnElement[Any], value: sa.ColumnElement[Any] | int = 1) -> sa.ColumnElement[Any]:
         return sa.func.sum(sa.case((sa.and_(live, rank == 1), value), else_=0)).over()
 
     received = (sa.select(sa.func.coalesce(sa.func.sum(LotReceipt.quantity), 0))
@@ -293,7 +294,7 @@ def _with_totals(lot_ids: list[int] | sa.BindParameter, sort: TraceOrder) -> sa.
 
 
 @functools.lru_cache(maxsize=32)
-def _page_template(sort: TraceOrder, with_cursor: bool, limited: bool) -> sa.Select:
+def _page_template(sort: TraceOrder, with_cursor: bool, limited: bool) -> sa.Select[Any]:
     """The page's statement with its lots, cursor and limit as parameters: built once per shape, since
     building this many subqueries and windows costs more Python time than a small lot's SQL."""
     rows = _with_totals(sa.bindparam("lot_ids", expanding=True), sort)
@@ -330,14 +331,14 @@ def _page_params(lot_ids: list[int], after: tuple[object, ...] | None, limit: in
 
 
 def page_statement(lot_ids: list[int], sort: TraceOrder, after: tuple[object, ...] | None = None,
-                   limit: int | None = PAGE_SIZE + 1) -> sa.Select:
+                   limit: int | None = PAGE_SIZE + 1) -> sa.Select[Any]:
     """A page of the trace in one sort order, from just after a cursor's row, with the totals on every row:
     the statement ``trace_lot`` runs, with its values bound (for the benchmark and EXPLAIN)."""
     template = _page_template(sort, after is not None, limit is not None)
     return template.params(_page_params(lot_ids, after, limit))
 
 
-def _totals_of(row: sa.Row) -> TraceTotals:
+def _totals_of(row: sa.Row[Any]) -> TraceTotals:
     return TraceTotals(patients=int(row.total_patients), sessions=int(row.total_sessions),
                        lot_ml=Decimal(str(row.total_ml or 0)).quantize(Decimal("0.01")),
                        units_used=int(row.total_units), units_received=int(row.total_received))

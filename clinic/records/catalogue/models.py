@@ -7,10 +7,10 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from clinic.extensions import db
+from clinic.extensions import Model, db
 
 
-class Indication(db.Model):
+class Indication(Model):
     """A course type, with the protocol defaults the source texts give."""
 
     __tablename__ = "indication"
@@ -26,7 +26,7 @@ class Indication(db.Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
 
 
-class Area(db.Model):
+class Area(Model):
     """A treatment area (face zones, scalp, body)."""
 
     __tablename__ = "area"
@@ -38,7 +38,7 @@ class Area(db.Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
 
 
-class Condition(db.Model):
+class Condition(Model):
     """A medical condition recorded in a history; contraindication rules refer to these codes."""
 
     __tablename__ = "condition"

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import UTCDateTime, VoidableMixin, utcnow
-from clinic.extensions import db
+from clinic.extensions import Model
+
+if TYPE_CHECKING:
+    from clinic.auth.models import User
 
 CONSENT_KINDS = {"treatment": "Treatment consent", "photo": "Photography consent"}
 SIGNATURE_METHODS = {"drawn": "Drawn signature", "typed": "Typed name"}
 
 
-class ConsentForm(db.Model):
+class ConsentForm(Model):
     """A consent the clinic asks for: one per indication, plus photography."""
 
     __tablename__ = "consent_form"
@@ -39,7 +42,7 @@ class ConsentForm(db.Model):
         return live[-1] if live else None
 
 
-class ConsentTextVersion(db.Model):
+class ConsentTextVersion(Model):
     """The exact wording at one version. Editing a text adds a version; this row never changes."""
 
     __tablename__ = "consent_text_version"
@@ -60,7 +63,7 @@ class ConsentTextVersion(db.Model):
     __table_args__ = (sa.UniqueConstraint("form_id", "number", name="uq_consent_text_version_form_number"),)
 
 
-class Consent(VoidableMixin, db.Model):
+class Consent(VoidableMixin, Model):
     """A patient's signed consent to one exact text version, witnessed by staff."""
 
     __tablename__ = "consent"
@@ -79,7 +82,7 @@ class Consent(VoidableMixin, db.Model):
     withdrawal_recorded_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user.id"))
 
     text_version: Mapped[ConsentTextVersion] = relationship()
-    witness: Mapped["User"] = relationship(foreign_keys=[witness_id])  # noqa: F821
+    witness: Mapped[User] = relationship(foreign_keys=[witness_id])
 
     __table_args__ = (sa.CheckConstraint("signature_method IN ('drawn', 'typed')", name="signature_method"),)
 

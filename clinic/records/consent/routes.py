@@ -47,8 +47,9 @@ def new_consent(patient_id: int) -> Response | tuple[str, int]:
     if request.method == "GET":
         if not chooser.validate():
             return render_template("consent/choose.html", chooser=chooser, patient=patient), 400
-        consent_form = db.session.get(ConsentForm, int(chooser.form.data))
+        consent_form = db.session.get_one(ConsentForm, int(chooser.form.data))
         version = consent_form.current_version
+        assert version is not None  # the chooser offers only forms with a current text
         form.text_version_id.data, form.content_hash.data = version.id, version.content_hash
         return render_template("consent/sign.html", form=form, patient=patient, version=version), 200
     version = db.session.get(ConsentTextVersion, int(form.text_version_id.data or 0)) \

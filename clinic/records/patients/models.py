@@ -7,13 +7,18 @@ new version, so a screening can always show the history exactly as it stood.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import UTCDateTime, VersionedMixin, VoidableMixin, utcnow
-from clinic.extensions import db
+from clinic.extensions import Model
+
+if TYPE_CHECKING:
+    from clinic.auth.models import User
+    from clinic.inventory.models import Ingredient, Product
+    from clinic.records.catalogue.models import Condition
 
 SEXES = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not stated"}
 FITZPATRICK = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
@@ -31,7 +36,7 @@ TREATMENT_KINDS = {
 PATCH_RESULTS = {"pending": "Awaiting reading", "negative": "Negative", "positive": "Positive"}
 
 
-class RecordNumberCounter(db.Model):
+class RecordNumberCounter(Model):
     """One row; taking the next number under its row lock keeps numbers unique and gapless."""
 
     __tablename__ = "record_number_counter"
@@ -41,7 +46,7 @@ class RecordNumberCounter(db.Model):
     last_number: Mapped[int] = mapped_column(sa.Integer, nullable=False)
 
 
-class Patient(VoidableMixin, VersionedMixin, db.Model):
+class Patient(VoidableMixin, VersionedMixin, Model):
     """A person the clinic treats. Registered in error? Voided, never deleted."""
 
     __tablename__ = "patient"
@@ -98,7 +103,7 @@ class Patient(VoidableMixin, VersionedMixin, db.Model):
         return years
 
 
-class HistoryVersion(db.Model):
+class HistoryVersion(Model):
     """The medical history as recorded at one moment. Never changed once written."""
 
     __tablename__ = "history_version"
@@ -116,7 +121,7 @@ class HistoryVersion(db.Model):
     change_note: Mapped[str] = mapped_column(sa.Text, default="")
 
     patient: Mapped[Patient] = relationship(back_populates="histories")
-    recorded_by: Mapped["User"] = relationship()  # noqa: F821
+    recorded_by: Mapped[User] = relationship()
     conditions: Mapped[list[HistoryCondition]] = relationship(
         back_populates="version", cascade="all", order_by="HistoryCondition.id")
     medications: Mapped[list[HistoryMedication]] = relationship(
@@ -150,7 +155,7 @@ class HistoryVersion(db.Model):
         return {a.ingredient_id for a in self.allergies if a.ingredient_id is not None}
 
 
-class HistoryCondition(db.Model):
+class HistoryCondition(Model):
     __tablename__ = "history_condition"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -159,10 +164,10 @@ class HistoryCondition(db.Model):
     note: Mapped[str] = mapped_column(sa.String(200), default="")
 
     version: Mapped[HistoryVersion] = relationship(back_populates="conditions")
-    condition: Mapped["Condition"] = relationship()  # noqa: F821
+    condition: Mapped[Condition] = relationship()
 
 
-class HistoryMedication(db.Model):
+class HistoryMedication(Model):
     __tablename__ = "history_medication"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -173,7 +178,7 @@ class HistoryMedication(db.Model):
     version: Mapped[HistoryVersion] = relationship(back_populates="medications")
 
 
-class HistoryAllergy(db.Model):
+class HistoryAllergy(Model):
     """An allergy to a catalogue ingredient (the gate checks products against it) or free text."""
 
     __tablename__ = "history_allergy"
@@ -184,7 +189,7 @@ class HistoryAllergy(db.Model):
     description: Mapped[str] = mapped_column(sa.String(200), default="")
 
     version: Mapped[HistoryVersion] = relationship(back_populates="allergies")
-    ingredient: Mapped[Optional["Ingredient"]] = relationship()  # noqa: F821
+    ingredient: Mapped[Optional[Ingredient]] = relationship()
 
     @property
     def label(self) -> str:
@@ -193,7 +198,7 @@ class HistoryAllergy(db.Model):
         return self.description
 
 
-class HistoryTreatment(db.Model):
+class HistoryTreatment(Model):
     """A recent treatment with its date; some start a waiting period before mesotherapy."""
 
     __tablename__ = "history_treatment"
@@ -211,7 +216,7 @@ class HistoryTreatment(db.Model):
         return TREATMENT_KINDS.get(self.kind, self.kind)
 
 
-class PatchTest(VoidableMixin, db.Model):
+class PatchTest(VoidableMixin, Model):
     """A test application of a product or ingredient, read a day or two later."""
 
     __tablename__ = "patch_test"
@@ -227,8 +232,8 @@ class PatchTest(VoidableMixin, db.Model):
     result: Mapped[str] = mapped_column(sa.String(10), default="pending")
     notes: Mapped[str] = mapped_column(sa.Text, default="")
 
-    product: Mapped[Optional["Product"]] = relationship()  # noqa: F821
-    ingredient: Mapped[Optional["Ingredient"]] = relationship()  # noqa: F821
+    product: Mapped[Optional[Product]] = relationship()
+    ingredient: Mapped[Optional[Ingredient]] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint("result IN ('pending', 'negative', 'positive')", name="result"),
@@ -237,7 +242,10 @@ class PatchTest(VoidableMixin, db.Model):
 
     @property
     def substance(self) -> str:
-        return self.product.name if self.product is not None else self.ingredient.name  # type: ignore[union-attr]
+        if self.product is not None:
+            return self.product.name
+        assert self.ingredient is not None  # a product or an ingredient (one_substance)
+        return self.ingredient.name
 
     @property
     def result_label(self) -> str:

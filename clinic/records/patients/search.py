@@ -127,7 +127,10 @@ def search_patients(query: str, *, cursor: str | None = None, page_size: int = P
             statement = statement.where(_word_condition(word, dialect))
     after = _decode_cursor(cursor)
     if after is not None:
-        statement = statement.where(sa.tuple_(Patient.sort_name, Patient.id) > sa.tuple_(*after))
+        after_name, after_id = after
+        statement = statement.where(
+            sa.tuple_(Patient.sort_name, Patient.id) > sa.tuple_(sa.literal(after_name), sa.literal(after_id))
+        )
     rows = list(db.session.scalars(
         statement.order_by(Patient.sort_name, Patient.id).limit(page_size + 1)
     ))

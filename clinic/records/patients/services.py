@@ -306,11 +306,14 @@ def read_patch_test(test: PatchTest, result: str, notes: str, by: User,
     if result != "positive":
         db.session.flush()
         return None
-    patient = db.session.get(Patient, test.patient_id)
+    patient = db.session.get_one(Patient, test.patient_id)
     current = current_history(patient)
     entry = history_input_from(current)
-    substances = ([link.ingredient_id for link in test.product.ingredients] if test.product is not None
-                  else [test.ingredient_id])
+    if test.product is not None:
+        substances = [link.ingredient_id for link in test.product.ingredients]
+    else:
+        assert test.ingredient_id is not None  # a product or an ingredient (one_substance)
+        substances = [test.ingredient_id]
     entry.allergy_ingredient_ids = sorted(set(entry.allergy_ingredient_ids) | set(substances))
     if test.product is not None and not test.product.ingredients:
         entry.other_allergies = [*entry.other_allergies, f"{test.product.name} (positive patch test)"]

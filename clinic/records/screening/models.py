@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import UTCDateTime, VersionedMixin, VoidableMixin, utcnow
-from clinic.extensions import db
+from clinic.extensions import Model
+
+if TYPE_CHECKING:
+    from clinic.auth.models import User
+    from clinic.records.catalogue.models import Indication
+    from clinic.records.patients.models import HistoryVersion
 
 RULE_KINDS = {
     "absolute": "Absolute: blocks treatment",
@@ -38,7 +43,7 @@ RESULTS = {
 }
 
 
-class ContraindicationRule(VersionedMixin, db.Model):
+class ContraindicationRule(VersionedMixin, Model):
     """One question staff ask before treatment, what answers it in the history, and what it does."""
 
     __tablename__ = "contraindication_rule"
@@ -83,7 +88,7 @@ class ContraindicationRule(VersionedMixin, db.Model):
         return RULE_KINDS.get(self.kind, self.kind).split(":")[0]
 
 
-class Screening(VoidableMixin, db.Model):
+class Screening(VoidableMixin, Model):
     """The answers for one planned indication and set of areas, and what they mean."""
 
     __tablename__ = "screening"
@@ -104,9 +109,9 @@ class Screening(VoidableMixin, db.Model):
         back_populates="screening", cascade="all", order_by="ScreeningAnswer.id")
     overrides: Mapped[list[ScreeningOverride]] = relationship(
         back_populates="screening", cascade="all", order_by="ScreeningOverride.id")
-    indication: Mapped["Indication"] = relationship()  # noqa: F821
-    screened_by: Mapped["User"] = relationship(foreign_keys=[screened_by_id])  # noqa: F821
-    history_version: Mapped[Optional["HistoryVersion"]] = relationship()  # noqa: F821
+    indication: Mapped[Indication] = relationship()
+    screened_by: Mapped[User] = relationship(foreign_keys=[screened_by_id])
+    history_version: Mapped[Optional[HistoryVersion]] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint("result IN ('eligible', 'needs_review', 'not_eligible')", name="result"),
@@ -121,7 +126,7 @@ class Screening(VoidableMixin, db.Model):
         return RESULTS.get(self.result, self.result)
 
 
-class ScreeningAnswer(db.Model):
+class ScreeningAnswer(Model):
     """One question's answer. The rule's wording and kind are copied: rules may change later."""
 
     __tablename__ = "screening_answer"
@@ -141,7 +146,7 @@ class ScreeningAnswer(db.Model):
     rule: Mapped[ContraindicationRule] = relationship()
 
 
-class ScreeningOverride(db.Model):
+class ScreeningOverride(Model):
     """A doctor's decision that a relative contraindication does not stop treatment, and why."""
 
     __tablename__ = "screening_override"
@@ -155,6 +160,6 @@ class ScreeningOverride(db.Model):
 
     screening: Mapped[Screening] = relationship(back_populates="overrides")
     rule: Mapped[ContraindicationRule] = relationship()
-    doctor: Mapped["User"] = relationship()  # noqa: F821
+    doctor: Mapped[User] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("screening_id", "rule_id", name="uq_screening_override_rule"),)

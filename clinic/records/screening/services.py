@@ -258,7 +258,7 @@ def override_relative(screening: Screening, rule_id: int, doctor: User, reason: 
     override = ScreeningOverride(rule_id=rule_id, doctor_id=doctor.id, reason=reason)
     screening.overrides.append(override)
     db.session.flush()
-    patient = db.session.get(Patient, screening.patient_id)
+    patient = db.session.get_one(Patient, screening.patient_id)
     screening.result = evaluate_screening(screening, patient, screening.screened_on).result
     db.session.flush()
     return override

@@ -14,6 +14,7 @@ from clinic.inventory.services import check_lot_usable
 from clinic.records.chart import load_chart
 from clinic.records.patients.models import Patient
 from clinic.records.treatments import services
+from clinic.records.treatments.models import Course
 
 
 def _usable_lots(today: date) -> list[Lot]:
@@ -21,7 +22,7 @@ def _usable_lots(today: date) -> list[Lot]:
     return [lot for lot in lots if lot.product.kind != "anaesthetic_cream" and check_lot_usable(lot, today).usable]
 
 
-def seed_demo_courses(doctor: User, nurse: User, *, limit: int = 6) -> list[services.Course]:
+def seed_demo_courses(doctor: User, nurse: User, *, limit: int = 6) -> list[Course]:
     """A course for each patient the gate allows; the first few with a signed session today and a draft."""
     today = date.today()
     lots = _usable_lots(today)

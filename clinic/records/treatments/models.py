@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import LockableMixin, UTCDateTime, VersionedMixin, VoidableMixin, utcnow
-from clinic.extensions import db
+from clinic.extensions import Model
 from clinic.records.codes import WARNING_WORDS, WarningCode
+
+if TYPE_CHECKING:
+    from clinic.auth.models import User
+    from clinic.inventory.models import Lot, Product
+    from clinic.records.catalogue.models import Area, Indication
+    from clinic.records.patients.models import Patient
 
 COURSE_STATUSES = {"planned": "Planned", "active": "Active", "completed": "Completed",
                    "stopped": "Stopped early"}
@@ -30,7 +36,7 @@ DEPTH_MM = (Decimal("0.5"), Decimal("13"))
 SIGNATURE_MEANING = "performed by"
 
 
-class Course(VersionedMixin, db.Model):
+class Course(VersionedMixin, Model):
     """A treatment plan: the indication, areas, protocol and how many sessions how often."""
 
     __tablename__ = "course"
@@ -49,8 +55,8 @@ class Course(VersionedMixin, db.Model):
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
     starts_on: Mapped[date] = mapped_column(sa.Date)
 
-    patient: Mapped["Patient"] = relationship()  # noqa: F821
-    indication: Mapped["Indication"] = relationship()  # noqa: F821
+    patient: Mapped[Patient] = relationship()
+    indication: Mapped[Indication] = relationship()
     planned_products: Mapped[list[CourseProduct]] = relationship(
         back_populates="course", cascade="all, delete-orphan", order_by="CourseProduct.id")
     sessions: Mapped[list[TreatmentSession]] = relationship(
@@ -71,7 +77,7 @@ class Course(VersionedMixin, db.Model):
         return COURSE_STATUSES.get(self.status, self.status)
 
 
-class CourseProduct(db.Model):
+class CourseProduct(Model):
     """A product the protocol plans to use."""
 
     __tablename__ = "course_product"
@@ -81,12 +87,12 @@ class CourseProduct(db.Model):
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"))
 
     course: Mapped[Course] = relationship(back_populates="planned_products")
-    product: Mapped["Product"] = relationship()  # noqa: F821
+    product: Mapped[Product] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("course_id", "product_id", name="uq_course_product"),)
 
 
-class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
+class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, Model):
     """One visit of a course: who, when, how, and what was injected where."""
 
     __tablename__ = "treatment_session"
@@ -109,7 +115,7 @@ class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     course: Mapped[Course] = relationship(back_populates="sessions")
-    doctor: Mapped["User"] = relationship(foreign_keys=[doctor_id])  # noqa: F821
+    doctor: Mapped[User] = relationship(foreign_keys=[doctor_id])
 
     @property
     def acknowledged_labels(self) -> list[str]:
@@ -125,8 +131,8 @@ class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
             else:
                 labels.append(WARNING_WORDS.get(code, code.replace("_", " ")))
         return labels
-    nurse: Mapped[Optional["User"]] = relationship(foreign_keys=[nurse_id])  # noqa: F821
-    anaesthetic_lot: Mapped[Optional["Lot"]] = relationship()  # noqa: F821
+    nurse: Mapped[Optional[User]] = relationship(foreign_keys=[nurse_id])
+    anaesthetic_lot: Mapped[Optional[Lot]] = relationship()
     preparations: Mapped[list[Preparation]] = relationship(
         back_populates="session", order_by="Preparation.id")
     injections: Mapped[list[InjectionLog]] = relationship(back_populates="session", order_by="InjectionLog.id")
@@ -148,7 +154,7 @@ class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, db.Model):
         return TECHNIQUES.get(self.technique, self.technique)
 
 
-class Preparation(db.Model):
+class Preparation(Model):
     """What was drawn up: one product alone, or a cocktail of several component lots."""
 
     __tablename__ = "preparation"
@@ -166,7 +172,7 @@ class Preparation(db.Model):
         return sum((c.volume_ml for c in self.components), Decimal("0"))
 
 
-class PreparationComponent(db.Model):
+class PreparationComponent(Model):
     """One lot in a preparation: the units opened (drawn from stock) and the ml taken from them."""
 
     __tablename__ = "preparation_component"
@@ -178,7 +184,7 @@ class PreparationComponent(db.Model):
     volume_ml: Mapped[Decimal] = mapped_column(sa.Numeric(7, 2))
 
     preparation: Mapped[Preparation] = relationship(back_populates="components")
-    lot: Mapped["Lot"] = relationship()  # noqa: F821
+    lot: Mapped[Lot] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint("units > 0", name="units_positive"),
@@ -186,7 +192,7 @@ class PreparationComponent(db.Model):
     )
 
 
-class InjectionLog(db.Model):
+class InjectionLog(Model):
     """One area treated (or planned and skipped, with the reason)."""
 
     __tablename__ = "injection_log"
@@ -205,7 +211,7 @@ class InjectionLog(db.Model):
 
     session: Mapped[TreatmentSession] = relationship(back_populates="injections")
     preparation: Mapped[Optional[Preparation]] = relationship()
-    area: Mapped["Area"] = relationship()  # noqa: F821
+    area: Mapped[Area] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint(
@@ -226,7 +232,7 @@ class InjectionLog(db.Model):
         return TECHNIQUES.get(self.technique, self.technique)
 
 
-class SessionSignature(db.Model):
+class SessionSignature(Model):
     """The doctor's electronic signature (SECURITY.md T6): who, printed name, when, meaning, digest."""
 
     __tablename__ = "session_signature"
@@ -240,10 +246,10 @@ class SessionSignature(db.Model):
     content_sha256: Mapped[str] = mapped_column(sa.String(64))
 
     session: Mapped[TreatmentSession] = relationship(back_populates="signature")
-    signer: Mapped["User"] = relationship()  # noqa: F821
+    signer: Mapped[User] = relationship()
 
 
-class Amendment(db.Model):
+class Amendment(Model):
     """A correction to a signed session: the field, old and new value, why, who and when."""
 
     __tablename__ = "amendment"
@@ -261,7 +267,7 @@ class Amendment(db.Model):
 
     session: Mapped[TreatmentSession] = relationship(back_populates="amendments")
     injection: Mapped[Optional[InjectionLog]] = relationship()
-    amended_by: Mapped["User"] = relationship()  # noqa: F821
+    amended_by: Mapped[User] = relationship()
 
     @property
     def target(self) -> str:
@@ -269,7 +275,7 @@ class Amendment(db.Model):
         return "session" if self.injection_id is None else f"injection:{self.injection_id}"
 
 
-class FollowUpTask(db.Model):
+class FollowUpTask(Model):
     """A scheduled follow-up created when a session is signed (the nurses' side comes later)."""
 
     __tablename__ = "follow_up_task"

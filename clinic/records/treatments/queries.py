@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -41,7 +41,7 @@ class ReceivedLot:
     product: str
     lot_id: int
     lot_number: str
-    expiry: object
+    expiry: date
     units: int
     volume_ml: Decimal
     recalled: bool

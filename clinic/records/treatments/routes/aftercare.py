@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import current_app, render_template
 from werkzeug.wrappers import Response
@@ -14,7 +16,7 @@ from clinic.records.treatments.models import Preparation, PreparationComponent, 
 from clinic.records.treatments.routes.blueprint import bp
 
 
-def _aftercare_context(session: TreatmentSession) -> dict[str, object]:
+def _aftercare_context(session: TreatmentSession) -> dict[str, Any]:
     components = db.session.scalars(
         sa.select(PreparationComponent).join(Preparation).where(Preparation.session_id == session.id)
     ).all()

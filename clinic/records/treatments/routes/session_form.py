@@ -71,7 +71,7 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
 
 def _session_data(session: TreatmentSession) -> dict[str, object]:
     """A draft's content in the form's shape, for editing."""
-    preparation_index = {p.id: i for i, p in enumerate(session.preparations)}
+    preparation_index: dict[int | None, int] = {p.id: i for i, p in enumerate(session.preparations)}
     return {
         "performed_at": session.performed_at.astimezone().replace(tzinfo=None),
         "nurse_id": session.nurse_id, "skin_preparation": session.skin_preparation,

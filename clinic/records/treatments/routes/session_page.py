@@ -50,7 +50,7 @@ def _amendment_target(session: TreatmentSession, choice: str) -> tuple[Injection
 
 def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
     patient = session.course.patient
-    amended = {}
+    amended: dict[tuple[str, str], list[Amendment]] = {}
     for amendment in session.amendments:
         amended.setdefault((amendment.target, amendment.field), []).append(amendment)
     return render_template(

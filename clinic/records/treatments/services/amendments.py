@@ -80,6 +80,8 @@ def _code_for_label(name: str, value: str) -> str:
 def _check_amended_volume(session: TreatmentSession, injection: InjectionLog, new_volume: Decimal) -> None:
     """An amended volume still cannot exceed what its preparation drew."""
     preparation = injection.preparation
+    if preparation is None:  # not given, so no volume to correct (the page offers only given injections)
+        raise FieldError("target_field", "Choose a field to correct.")
     total = Decimal("0")
     for other in session.injections:
         if other.preparation_id != preparation.id or not other.administered:

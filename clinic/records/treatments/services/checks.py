@@ -233,7 +233,7 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
     today = today or date.today()
     check_fields(course, entry, today)
     on = entry.performed_at.astimezone().date()
-    patient = db.session.get(Patient, course.patient_id)
+    patient = db.session.get_one(Patient, course.patient_id)
     lot_ids = {c.lot_id for p in entry.preparations for c in p.components if c.lot_id}
     if entry.anaesthetic_lot_id:
         lot_ids.add(entry.anaesthetic_lot_id)

@@ -28,7 +28,7 @@ from clinic.records.treatments.services.inputs import (
 
 
 def _build_children(session: TreatmentSession, entry: SessionInput) -> None:
-    preparations = []
+    preparations: list[Preparation] = []
     for preparation in entry.preparations:
         row = Preparation(label=(preparation.label or "").strip()[:80] or f"Preparation {len(preparations) + 1}")
         for component in preparation.components:
@@ -38,6 +38,7 @@ def _build_children(session: TreatmentSession, entry: SessionInput) -> None:
         preparations.append(row)
     for injection in entry.injections:
         if injection.administered:
+            assert injection.preparation_index is not None  # check_injections refuses a given one without
             session.injections.append(InjectionLog(
                 area_code=injection.area_code, preparation=preparations[injection.preparation_index],
                 technique=injection.technique or entry.technique, depth_mm=Decimal(str(injection.depth_mm)),
