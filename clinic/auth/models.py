@@ -23,7 +23,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-ROLE_LABELS: dict[str, str] = {Role.DOCTOR: "Doctor", Role.NURSE: "Nurse", Role.AUDITOR: "Auditor", Role.ADMIN: "Administrator"}
+ROLE_LABELS: dict[str, str] = {
+    Role.DOCTOR: "Doctor", Role.NURSE: "Nurse", Role.AUDITOR: "Auditor", Role.ADMIN: "Administrator",
+}
 
 
 class User(UserMixin, VersionedMixin, Model):  # type: ignore[misc]  # Flask-Login has no type information
