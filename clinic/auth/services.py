@@ -21,7 +21,7 @@ from zxcvbn import zxcvbn
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import Actor, record_event
 from clinic.auth.models import ROLE_LABELS, LoginFailure, PasswordReset, RecoveryCode, User
-from clinic.core.errors import ClinicError
+from clinic.core.errors import ClinicError, FieldError
 from clinic.core.models import utcnow
 from clinic.extensions import db
 
@@ -32,14 +32,21 @@ ZXCVBN_MAX_LENGTH = 72
 ROLES = tuple(ROLE_LABELS)
 
 
-class PasswordRejected(ClinicError):
-    """The new password breaks a rule; the message says which."""
+class PasswordRejected(FieldError):
+    """The new password breaks a rule; the message says which (beside the new password)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("new_password", message)
 
 
 class ReauthenticationFailed(ClinicError):
     """The password (or second-factor code) given to confirm an action was wrong."""
 
     keeps_record = True  # the failed attempt stays in the audit trail; nothing else was written
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field  # the form field it is shown beside, when the service knows it
+        super().__init__(message)
 
 
 def normalize_email(email: str) -> str:
@@ -295,7 +302,7 @@ def change_password(user: User, current: str, new: str) -> None:
     """Needs the current password; ends every other session of this user."""
     if not verify_password(user, current):
         record_event("reauth_failed", record_type="user", record_id=user.id, reason="password change")
-        raise ReauthenticationFailed("Your current password is not correct.")
+        raise ReauthenticationFailed("Your current password is not correct.", field="current_password")
     check_new_password(new, user_inputs=(user.email, user.full_name))
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
@@ -352,6 +359,15 @@ def issue_password_reset(user: User, by: User) -> str:
     ))
     db.session.flush()
     return token
+
+
+def open_account(email: str, full_name: str, role: str, by: User) -> tuple[User, str]:
+    """An account for a named person, and the one-time link token with which they choose their password.
+
+    An administrator never sets another person's password: the account's first one is random and unknown.
+    """
+    user = create_user(email, full_name, role, secrets.token_urlsafe(32))
+    return user, issue_password_reset(user, by)
 
 
 def find_password_reset(token: str) -> PasswordReset | None:
