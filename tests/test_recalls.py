@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.models import utcnow
@@ -15,7 +16,7 @@ from clinic.extensions import db
 from clinic.records.chart import load_chart
 from clinic.records.treatments import services as treatments
 from clinic.tracing import recalls
-from clinic.tracing.models import RecallPatient
+from clinic.tracing.models import Recall, RecallLot, RecallPatient
 from tests.conftest import PASSWORDS, audit_rows
 from tests.factories import NOW, TODAY, entry, save
 
@@ -225,6 +226,33 @@ def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, 
     pdf = clients["auditor"].submit(f"/recalls/{row.recall_id}/report.pdf", {"password": PASSWORDS["auditor"]})
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert audit_rows("read_worklist")
+
+
+def test_two_clicks_at_the_same_moment_open_one_recall_and_the_second_finds_it(
+        clients, course, stock, staff, monkeypatch) -> None:
+    save(course, stock, staff["doctor"])
+    form = {"reason": "Fridge alarm overnight", "source": "internal", "reference": "INC-8",
+            "notice_date": TODAY.isoformat(), "lot_ids": [str(stock["ha"].id)]}
+    preview = clients["auditor"].submit("/recalls/new", form)
+    key = re.search(r'name="confirm_plan" value="([^"]+)"', preview.get_data(as_text=True)).group(1)
+    opening = recalls.open_recall
+    first = {}
+
+    def first_click_commits_meanwhile(entry, by, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        with Session(db.engine) as other:
+            recall = Recall(reason="Fridge alarm overnight", source="internal", reference="INC-8",
+                            notice_date=TODAY, opened_by_id=by.id)
+            recall.lots.append(RecallLot(lot_id=stock["ha"].id))
+            other.add(recall)
+            other.commit()
+            first["id"] = recall.id
+        return opening(entry, by, **kwargs)
+
+    monkeypatch.setattr(recalls, "open_recall", first_click_commits_meanwhile)
+    second = clients["auditor"].submit("/recalls/new", {**form, "confirm_plan": key})
+    assert second.status_code == 302 and second.location.endswith(f"/recalls/{first['id']}")
+    assert "the second click changed nothing" in clients["auditor"].get(second.location).get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Recall.id))) == 1
 
 
 def test_a_recall_without_lots_is_refused_on_the_page_with_the_input_kept(auditor_client, stock) -> None:

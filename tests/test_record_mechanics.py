@@ -149,3 +149,26 @@ def test_an_admin_role_change_from_a_stale_page_is_a_409_that_keeps_the_choice(
     assert '<option selected value="doctor">' in page or 'value="doctor" selected' in page
     db.session.expire_all()
     assert db.session.get(User, nurse.id).role == "nurse"
+
+
+# --- the request boundary ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("failure", "status"), [
+    (sa.orm.exc.StaleDataError("the row changed meanwhile"), 409),
+    (sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error")), 500),
+])
+def test_a_commit_that_fails_at_the_request_boundary_is_answered_by_the_error_pages(
+        app, monkeypatch, failure, status) -> None:
+    from flask import Response
+
+    from clinic.core.transaction import commit_request
+
+    def failing_commit() -> None:
+        raise failure
+
+    with app.test_request_context("/patients/1/edit", method="POST"):
+        monkeypatch.setattr(db.session, "commit", failing_commit)
+        answer = commit_request(Response("Patient details saved.", status=302, headers={"Location": "/"}))
+    assert answer.status_code == status
+    assert "Patient details saved." not in answer.get_data(as_text=True)

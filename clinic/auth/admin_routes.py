@@ -5,8 +5,6 @@ An admin never sets another person's password: they issue a one-time reset link.
 
 from __future__ import annotations
 
-import secrets
-
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -15,8 +13,9 @@ from werkzeug.wrappers import Response
 from clinic.auth import services
 from clinic.auth.forms import ActionForm, ChangeRoleForm, NewUserForm
 from clinic.auth.models import User
-from clinic.core.errors import ClinicError, VersionConflictError
+from clinic.core.errors import ClinicError
 from clinic.core.services import check_version
+from clinic.core.transaction import attempt
 from clinic.extensions import db
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -36,16 +35,10 @@ def new_user() -> Response | str | tuple:
     """Open an account for a named person."""
     form = NewUserForm()
     if form.validate_on_submit():
-        try:
-            # Nobody knows this password; the person sets their own through the one-time link.
-            user = services.create_user(form.email.data, form.full_name.data, form.role.data,
-                                        secrets.token_urlsafe(32))
-            token = services.issue_password_reset(user, current_user)
-        except ClinicError as error:
-            db.session.rollback()
-            form.email.errors.append(str(error))
-        else:
-            db.session.commit()
+        opened = attempt(form.email, services.open_account, form.email.data, form.full_name.data,
+                         form.role.data, current_user)
+        if opened.ok:
+            user, token = opened.value
             flash(f"Account opened for {user.full_name} ({user.role_label}). Give them the one-time link "
                   "below: they choose their own password with it.", "success")
             return _render_user(user, reset_link=url_for("auth.reset_password", token=token, _external=True),
@@ -75,30 +68,23 @@ def change_role(user_id: int) -> Response | tuple[str, int]:
     form = ChangeRoleForm()
     if not form.validate_on_submit():
         return _render_user(user, role_form=form, status=400)
-    try:
-        check_version(user, form.version.data)
-    except VersionConflictError as conflict:
+
+    def account_now(conflict: ClinicError) -> None:
         # Keep what the admin chose, say what changed, and let a deliberate resubmit through.
         form.role.errors.append(
             f"{conflict} The account is now: role {user.role_label.lower()}, "
             f"{'active' if user.is_active else 'deactivated'}."
         )
+
+    if not attempt(account_now, check_version, user, form.version.data).ok:
         form.version.data = user.version
         return _render_user(user, role_form=form, status=409)
-    try:
-        services.reauthenticate(current_user, form.password.data, form.code.data,
-                                purpose=f"change role of user {user.id}")
-    except services.ReauthenticationFailed as error:
-        db.session.commit()  # the failed attempt stays in the audit trail
-        form.password.errors.append(str(error))
+    # A wrong password stays in the audit trail.
+    if not attempt(form.password, services.reauthenticate, current_user, form.password.data, form.code.data,
+                   purpose=f"change role of user {user.id}").ok:
         return _render_user(user, role_form=form, status=403)
-    try:
-        services.change_role(user, form.role.data, current_user)
-    except ClinicError as error:
-        db.session.rollback()
-        form.role.errors.append(str(error))
+    if not attempt(form.role, services.change_role, user, form.role.data, current_user).ok:
         return _render_user(user, role_form=form, status=400)
-    db.session.commit()
     flash(f"{user.full_name} is now {user.role_label.lower()}; their sessions were ended.", "success")
     return redirect(url_for("admin.show_user", user_id=user.id))
 
@@ -109,13 +95,8 @@ def deactivate_user(user_id: int) -> Response | tuple[str, int]:
     user = db.get_or_404(User, user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        services.deactivate_user(user, current_user)
-    except ClinicError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+    if not attempt(None, services.deactivate_user, user, current_user).ok:
         return _render_user(user, status=400)
-    db.session.commit()
     flash(f"{user.full_name}'s account is deactivated.", "success")
     return redirect(url_for("admin.show_user", user_id=user.id))
 
@@ -126,13 +107,8 @@ def reactivate_user(user_id: int) -> Response | tuple[str, int]:
     user = db.get_or_404(User, user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        services.reactivate_user(user)
-    except ClinicError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+    if not attempt(None, services.reactivate_user, user).ok:
         return _render_user(user, status=400)
-    db.session.commit()
     flash(f"{user.full_name}'s account is active again.", "success")
     return redirect(url_for("admin.show_user", user_id=user.id))
 
@@ -143,12 +119,8 @@ def issue_password_reset(user_id: int) -> Response | tuple[str, int]:
     user = db.get_or_404(User, user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        token = services.issue_password_reset(user, current_user)
-    except ClinicError as error:
-        db.session.rollback()
-        flash(str(error), "error")
+    issued = attempt(None, services.issue_password_reset, user, current_user)
+    if not issued.ok:
         return _render_user(user, status=400)
-    db.session.commit()
-    link = url_for("auth.reset_password", token=token, _external=True)
+    link = url_for("auth.reset_password", token=issued.value, _external=True)
     return _render_user(user, reset_link=link)

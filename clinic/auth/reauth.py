@@ -6,8 +6,8 @@ from flask import render_template, request
 from flask_login import current_user
 
 from clinic.auth.forms import ReauthForm
-from clinic.auth.services import ReauthenticationFailed, reauthenticate
-from clinic.extensions import db
+from clinic.auth.services import reauthenticate
+from clinic.core.transaction import attempt
 
 
 def confirm_export(description: str, *, back: str, audit_as: str | None = None) -> tuple[str, int] | None:
@@ -18,14 +18,11 @@ def confirm_export(description: str, *, back: str, audit_as: str | None = None) 
     """
     form = ReauthForm()
     if request.method == "POST" and form.validate_on_submit():
-        try:
-            # The audit trail names no patient here: admins read these rows.
-            reauthenticate(current_user, form.password.data, form.code.data,
-                           purpose=f"export: {audit_as or description}")
-        except ReauthenticationFailed as failed:
-            db.session.commit()  # the failed attempt stays in the audit trail
-            form.password.errors = [str(failed)]
-        else:
+        # The audit trail names no patient here: admins read these rows. A failed attempt stays in the
+        # audit trail (the refusal keeps its record; the request's boundary commits it).
+        confirmed = attempt(form.password, reauthenticate, current_user, form.password.data, form.code.data,
+                            purpose=f"export: {audit_as or description}")
+        if confirmed.ok:
             return None
     status = 400 if request.method == "POST" else 200
     return render_template("auth/confirm_export.html", form=form, description=description,

@@ -22,8 +22,8 @@ from clinic.auth.forms import (
 )
 from clinic.auth.models import User
 from clinic.auth.sessions import end_session, start_session
-from clinic.core.errors import ClinicError
 from clinic.core.models import utcnow
+from clinic.core.transaction import attempt
 from clinic.extensions import db
 
 bp = Blueprint("auth", __name__)
@@ -75,16 +75,14 @@ def login() -> Response | str | tuple:
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("auth/login.html", form=form), status
+    # Throttling and failures are audited; the request's boundary commits those rows with any answer.
     result = services.check_password_step(form.email.data, form.password.data, request.remote_addr)
     if result.retry_after is not None:
-        db.session.commit()
         return _throttled(result.retry_after, "auth/login.html", form)
     if result.user is None:
-        db.session.commit()
         return render_template("auth/login.html", form=form, error=SIGN_IN_FAILED), 401
     user = result.user
     if result.needs_second_factor:
-        db.session.commit()  # a hash upgrade, if any
         session.clear()
         session["pending_user_id"] = user.id
         session["pending_token"] = user.session_token
@@ -92,7 +90,6 @@ def login() -> Response | str | tuple:
         session["pending_next"] = form.next.data or ""
         return redirect(url_for("auth.second_factor"))
     services.complete_sign_in(user)
-    db.session.commit()
     start_session(user)
     return redirect(safe_next(form.next.data))
 
@@ -124,15 +121,12 @@ def second_factor() -> Response | str | tuple:
         return render_template("auth/second_factor.html", form=form), (400 if request.method == "POST" else 200)
     result = services.second_factor_step(user, form.code.data, request.remote_addr)
     if result.retry_after is not None:
-        db.session.commit()
         return _throttled(result.retry_after, "auth/second_factor.html", form)
     if result.user is None:
-        db.session.commit()
         return render_template("auth/second_factor.html", form=form,
                                error="That code is not valid. Codes can be used only once."), 401
     next_url = session.get("pending_next")
     services.complete_sign_in(user)
-    db.session.commit()
     start_session(user)
     return redirect(safe_next(next_url))
 
@@ -143,7 +137,6 @@ def logout() -> Response:
     user = current_user._get_current_object()
     services.end_all_sessions(user)
     record_event("logout", record_type="user", record_id=user.id)
-    db.session.commit()
     end_session()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -161,20 +154,12 @@ def account() -> str:
 def change_password() -> Response | str | tuple:
     """Change one's own password; every other session ends."""
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
-        except services.ReauthenticationFailed as error:
-            db.session.commit()  # keep the audit row of the failed attempt
-            form.current_password.errors.append(str(error))
-        except services.PasswordRejected as error:
-            db.session.rollback()
-            form.new_password.errors.append(str(error))
-        else:
-            db.session.commit()
-            start_session(current_user._get_current_object())
-            flash("Your password was changed. Other devices have been signed out.", "success")
-            return redirect(url_for("auth.account"))
+    # A wrong current password is shown beside it and stays audited; a rejected new one beside that.
+    if form.validate_on_submit() and attempt(form, services.change_password, current_user,
+                                             form.current_password.data, form.new_password.data).ok:
+        start_session(current_user._get_current_object())
+        flash("Your password was changed. Other devices have been signed out.", "success")
+        return redirect(url_for("auth.account"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/change_password.html", form=form), status
 
@@ -192,16 +177,11 @@ def setup_totp() -> Response | str | tuple:
         session["totp_secret_pending"] = secret
     status = 200
     if form.validate_on_submit():
-        try:
-            codes = services.enable_totp(current_user, secret, form.code.data)
-        except ClinicError as error:
-            db.session.rollback()
-            form.code.errors.append(str(error))
-            status = 400
-        else:
-            db.session.commit()
+        enabled = attempt(form.code, services.enable_totp, current_user, secret, form.code.data)
+        if enabled.ok:
             session.pop("totp_secret_pending", None)
-            return render_template("auth/recovery_codes.html", codes=codes)
+            return render_template("auth/recovery_codes.html", codes=enabled.value)
+        status = 400
     elif request.method == "POST":
         status = 400
     uri = services.totp_uri(current_user, secret)
@@ -221,15 +201,11 @@ def disable_totp() -> Response:
         flash("Your role requires two-step sign-in; it cannot be turned off.", "error")
         return redirect(url_for("auth.account"))
     if form.validate_on_submit():
-        try:
-            services.reauthenticate(current_user, form.password.data, form.code.data,
-                                    purpose="turn off two-step sign-in")
-        except services.ReauthenticationFailed as error:
-            db.session.commit()
-            flash(str(error), "error")
+        # A wrong password is flashed and stays audited.
+        if not attempt(None, services.reauthenticate, current_user, form.password.data, form.code.data,
+                       purpose="turn off two-step sign-in").ok:
             return redirect(url_for("auth.account"))
         services.disable_totp(current_user)
-        db.session.commit()
         flash("Two-step sign-in is off.", "success")
     else:
         flash("Enter your password to turn off two-step sign-in.", "error")
@@ -243,15 +219,10 @@ def renew_recovery_codes() -> Response | str:
     if not current_user.totp_enabled or not form.validate_on_submit():
         flash("Enter your password and a code to renew recovery codes.", "error")
         return redirect(url_for("auth.account"))
-    try:
-        services.reauthenticate(current_user, form.password.data, form.code.data,
-                                purpose="renew recovery codes")
-    except services.ReauthenticationFailed as error:
-        db.session.commit()
-        flash(str(error), "error")
+    if not attempt(None, services.reauthenticate, current_user, form.password.data, form.code.data,
+                   purpose="renew recovery codes").ok:
         return redirect(url_for("auth.account"))
     codes = services.replace_recovery_codes(current_user)
-    db.session.commit()
     return render_template("auth/recovery_codes.html", codes=codes)
 
 
@@ -262,17 +233,11 @@ def reset_password(token: str) -> Response | str | tuple:
     if reset is None:
         return render_template("auth/reset_invalid.html"), 404
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.redeem_password_reset(reset, form.new_password.data)
-        except services.PasswordRejected as error:
-            db.session.rollback()
-            form.new_password.errors.append(str(error))
-        else:
-            db.session.commit()
-            end_session()
-            flash("Your new password is set. Please sign in.", "success")
-            return redirect(url_for("auth.login"))
+    if form.validate_on_submit() and attempt(form, services.redeem_password_reset, reset,
+                                             form.new_password.data).ok:
+        end_session()
+        flash("Your new password is set. Please sign in.", "success")
+        return redirect(url_for("auth.login"))
     status = 400 if request.method == "POST" else 200
     return render_template("auth/reset_password.html", form=form, user=reset.user), status
 

@@ -21,7 +21,7 @@ from zxcvbn import zxcvbn
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import Actor, record_event
 from clinic.auth.models import ROLE_LABELS, LoginFailure, PasswordReset, RecoveryCode, Role, User
-from clinic.core.errors import ClinicError
+from clinic.core.errors import ClinicError, FieldError
 from clinic.core.models import utcnow
 from clinic.extensions import db
 
@@ -32,8 +32,11 @@ ZXCVBN_MAX_LENGTH = 72
 ROLES = tuple(Role)
 
 
-class PasswordRejected(ClinicError):
-    """The new password breaks a rule; the message says which."""
+class PasswordRejected(FieldError):
+    """The new password breaks a rule; the message says which (beside the new password)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("new_password", message)
 
 
 class ReauthenticationFailed(ClinicError):
@@ -41,9 +44,9 @@ class ReauthenticationFailed(ClinicError):
 
     keeps_record = True  # the failed attempt stays in the audit trail; nothing else was written
 
-    def __init__(self, message: str, field: str = "password") -> None:
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field  # the form field it is shown beside, when the service knows it
         super().__init__(message)
-        self.field = field  # the form field that asked for it, where the message is shown
 
 
 def normalize_email(email: str) -> str:
@@ -356,6 +359,15 @@ def issue_password_reset(user: User, by: User) -> str:
     ))
     db.session.flush()
     return token
+
+
+def open_account(email: str, full_name: str, role: str, by: User) -> tuple[User, str]:
+    """An account for a named person, and the one-time link token with which they choose their password.
+
+    An administrator never sets another person's password: the account's first one is random and unknown.
+    """
+    user = create_user(email, full_name, role, secrets.token_urlsafe(32))
+    return user, issue_password_reset(user, by)
 
 
 def find_password_reset(token: str) -> PasswordReset | None:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, ParamSpec, TypeVar
+from typing import Generic, ParamSpec, TypeAlias, TypeVar, cast
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms import Field
+from wtforms.form import BaseForm
 
 from clinic.core.errors import ClinicError, VersionConflictError
 from clinic.core.forms import show_error
@@ -24,8 +27,16 @@ T = TypeVar("T")
 
 
 def commit_request(response: Response) -> Response:
-    """After every request that did not fail: what it wrote lands together, with its audit rows."""
-    db.session.commit()
+    """After every request: what it wrote lands together, with its audit rows.
+
+    Error pages pass here too: their handlers roll back first, and the 403 page's audit row is then
+    committed here. A commit that fails is answered as the error pages answer it (a row changed meanwhile
+    is a 409, anything else a 500), never with the response the view prepared.
+    """
+    try:
+        db.session.commit()
+    except Exception as error:  # noqa: BLE001 - the error handlers decide, as for a commit in a view
+        return current_app.make_response(current_app.handle_user_exception(error))
     return response
 
 
@@ -41,8 +52,31 @@ class Outcome(Generic[T]):
         return self.error is None
 
     @property
+    def value(self) -> T:
+        """The result of an operation that succeeded: read it only after ``ok``."""
+        if self.error is not None:
+            raise RuntimeError("the operation was refused; it has no result") from self.error
+        return cast(T, self.result)
+
+    @property
     def conflict(self) -> bool:
         return isinstance(self.error, VersionConflictError)
+
+
+# Where a refusal is shown: a form (beside the field the error names, else at the top of the page),
+# one field (every refusal beside it), None (at the top of the page), or a function of the error for a
+# view that words the refusal itself.
+ShowRefusal: TypeAlias = "FlaskForm | Field | Callable[[ClinicError], object] | None"
+
+
+def show_refusal(where: ShowRefusal, error: ClinicError) -> None:
+    """Show a refusal where the view asked (see ``ShowRefusal``)."""
+    if where is None or isinstance(where, BaseForm):
+        show_error(where, error)
+    elif isinstance(where, Field):
+        where.errors = [*where.errors, str(error)] if isinstance(where.errors, list) else [str(error)]
+    else:
+        where(error)
 
 
 def run_service(operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Outcome[T]:
@@ -50,18 +84,23 @@ def run_service(operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) ->
 
     A refusal whose own record must stay (``error.keeps_record``: a wrong password when signing is
     audited) is not rolled back: the services raise those before they change anything.
+
+    On success what the operation wrote is flushed here, before the view says it was saved: a locked or
+    stale row refuses at this flush and reaches the error pages (409), as it would at a commit.
     """
     try:
-        return Outcome(result=operation(*args, **kwargs))
+        result = operation(*args, **kwargs)
     except ClinicError as error:
         if not error.keeps_record:
             db.session.rollback()
         return Outcome(error=error)
+    db.session.flush()
+    return Outcome(result=result)
 
 
-def attempt(form: FlaskForm | None, operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Outcome[T]:
-    """``run_service``, and a refusal shown beside the form field it names (or at the top of the page)."""
+def attempt(form: ShowRefusal, operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Outcome[T]:
+    """``run_service``, and a refusal shown where the view asked (see ``ShowRefusal``)."""
     outcome = run_service(operation, *args, **kwargs)
     if outcome.error is not None:
-        show_error(form, outcome.error)
+        show_refusal(form, outcome.error)
     return outcome

@@ -13,10 +13,10 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_event
 from clinic.auth.forms import ActionForm
-from clinic.core.errors import ClinicError, FieldError, VersionConflictError
+from clinic.core.errors import FieldError
 from clinic.core.exports import csv_response
-from clinic.core.forms import show_error
 from clinic.core.services import check_version
+from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory import services
 from clinic.inventory.forms import (
@@ -28,7 +28,6 @@ from clinic.inventory.forms import (
     ReceiveForm,
     StockFilterForm,
 )
-from clinic.inventory.gs1 import LabelError, parse_label
 from clinic.inventory.models import Ingredient, Lot, LotHold, Product, StorageLocation
 from clinic.inventory.services import LotStock
 
@@ -78,15 +77,10 @@ def new_product() -> Response | tuple[str, int]:
     if request.method == "GET" and request.args.get("gtin"):
         form.gtin.data = request.args["gtin"][:14]
     if form.validate_on_submit():
-        try:
-            product = services.create_product(_details(form))
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"{product.name} added to the catalogue.", "success")
-            return redirect(url_for("inventory.show_product", product_id=product.id))
+        created = attempt(form, services.create_product, _details(form))
+        if created.ok:
+            flash(f"{created.value.name} added to the catalogue.", "success")
+            return redirect(url_for("inventory.show_product", product_id=created.value.id))
     return render_template("inventory/product_form.html", form=form, product=None), _status()
 
 
@@ -112,19 +106,15 @@ def edit_product(product_id: int) -> Response | tuple[str, int]:
         form.version.data = product.version
     status = _status()
     if form.validate_on_submit():
-        try:
-            check_version(product, form.version.data)
-            services.update_product(product, _details(form))
-        except ClinicError as error:
-            db.session.rollback()
-            status = 409 if isinstance(error, VersionConflictError) else 400
-            if status == 409:
-                form.version.data = product.version
-            show_error(form, error)
-        else:
-            db.session.commit()
+        saved = attempt(form, check_version, product, form.version.data)
+        if saved.ok:
+            saved = attempt(form, services.update_product, product, _details(form))
+        if saved.ok:
             flash("Product saved.", "success")
             return redirect(url_for("inventory.show_product", product_id=product.id))
+        status = 409 if saved.conflict else 400
+        if saved.conflict:
+            form.version.data = product.version
     return render_template("inventory/product_form.html", form=form, product=product), status
 
 
@@ -144,12 +134,7 @@ def _set_retired(product_id: int, retired: bool) -> Response:
     product = db.get_or_404(Product, product_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        services.set_product_retired(product, retired)
-    except ClinicError as error:
-        flash(str(error), "error")
-    else:
-        db.session.commit()
+    if attempt(None, services.set_product_retired, product, retired).ok:
         flash(f"{product.name} is {'retired' if retired else 'active again'}.", "success")
     return redirect(url_for("inventory.show_product", product_id=product.id))
 
@@ -162,14 +147,9 @@ def list_ingredients() -> Response | tuple[str, int]:
     """The ingredient catalogue; admins add to it."""
     form = IngredientForm()
     if request.method == "POST" and form.validate_on_submit():
-        try:
-            ingredient = services.create_ingredient(form.name.data, form.family.data)
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"{ingredient.name} added.", "success")
+        created = attempt(form, services.create_ingredient, form.name.data, form.family.data)
+        if created.ok:
+            flash(f"{created.value.name} added.", "success")
             return redirect(url_for("inventory.list_ingredients"))
     ingredients = db.session.scalars(sa.select(Ingredient).order_by(Ingredient.family, Ingredient.name)).all()
     return render_template("inventory/ingredients.html", form=form, ingredients=ingredients), _status()
@@ -180,14 +160,9 @@ def list_locations() -> Response | tuple[str, int]:
     """Where stock is kept; admins add locations."""
     form = LocationForm()
     if request.method == "POST" and form.validate_on_submit():
-        try:
-            location = services.create_location(form.name.data, form.kind.data)
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"{location.name} added.", "success")
+        created = attempt(form, services.create_location, form.name.data, form.kind.data)
+        if created.ok:
+            flash(f"{created.value.name} added.", "success")
             return redirect(url_for("inventory.list_locations"))
     locations = db.session.scalars(sa.select(StorageLocation).order_by(StorageLocation.name)).all()
     return render_template("inventory/locations.html", form=form, locations=locations), _status()
@@ -213,33 +188,14 @@ def _receive_choices(form: ReceiveForm) -> None:
 
 def _apply_scan(form: ReceiveForm) -> tuple[bool, str | None]:
     """Fill the form from the scan. Returns (ok, unknown GTIN if the product is not known)."""
-    try:
-        label = parse_label(form.scan.data)
-    except LabelError as error:
-        form.scan.errors = [str(error)]
-        return False, None
-    product = services.find_product_by_gtin(label.gtin)
-    if product is None:
-        form.scan.errors = [f"No product in the catalogue has GTIN {label.gtin}."]
-        return False, label.gtin
-    if not product.is_active:
-        form.scan.errors = [f"{product.name} (GTIN {label.gtin}) is retired and cannot be received."]
-        return False, None
-    typed = {
-        "product_id": form.product_id.data not in (None, "") and form.product_id.data != product.id,
-        "lot_number": bool(label.lot_number) and bool((form.lot_number.data or "").strip())
-        and form.lot_number.data.strip() != label.lot_number,
-        "expiry_date": bool(label.expiry_date) and form.expiry_date.data is not None
-        and form.expiry_date.data != label.expiry_date,
-    }
-    if request.form.get("action") != "read_scan" and any(typed.values()):
-        # Typed details that contradict the label are a mix-up, not something to overwrite quietly.
-        for name, differs in typed.items():
-            if differs:
-                form[name].errors = ["This differs from the scanned label. Empty the scan field to type "
-                                     "the details yourself, or clear this field to use the label."]
-        return False, None
-    form.product_id.data = product.id
+    label = services.read_receipt_label(
+        form.scan.data, product_id=form.product_id.data, lot_number=form.lot_number.data,
+        expiry_date=form.expiry_date.data, check_typed=request.form.get("action") != "read_scan")
+    for name, message in label.errors.items():
+        form[name].errors = [message]
+    if not label.ok or label.product is None:
+        return False, label.unknown_gtin
+    form.product_id.data = label.product.id
     if label.lot_number:
         form.lot_number.data = label.lot_number
         form.lot_number_again.data = label.lot_number
@@ -291,20 +247,14 @@ def receive() -> Response | tuple[str, int]:
     location = db.session.get(StorageLocation, form.storage_location_id.data)
     if product is None or location is None:
         abort(400)
-    try:
-        lot, receipt = services.receive_lot(
-            services.Receipt(
-                product=product, lot_number=form.lot_number.data, expiry_date=form.expiry_date.data,
-                quantity=form.quantity.data, supplier=form.supplier.data, received_on=form.received_on.data,
-                location=location, serial=form.serial.data or None, scanned_text=form.scan.data or None,
-            ),
-            current_user,
-        )
-    except ClinicError as error:
-        db.session.rollback()
-        show_error(form, error)
+    received = attempt(form, services.receive_lot, services.Receipt(
+        product=product, lot_number=form.lot_number.data, expiry_date=form.expiry_date.data,
+        quantity=form.quantity.data, supplier=form.supplier.data, received_on=form.received_on.data,
+        location=location, serial=form.serial.data or None, scanned_text=form.scan.data or None,
+    ), current_user)
+    if not received.ok:
         return _render_receive(form, 400)
-    db.session.commit()
+    lot, receipt = received.value
     flash(
         f"Received {receipt.quantity} × {product.name}, lot {lot.lot_number} "
         f"(expires {lot.expiry_date:%d %b %Y}), into {location.name}.",
@@ -336,14 +286,10 @@ def discard(lot_id: int) -> Response | tuple[str, int]:
     lot = db.get_or_404(Lot, lot_id)
     form = DiscardForm()
     if form.validate_on_submit():
-        try:
-            row = services.record_discard(lot, form.quantity.data, form.reason.data, form.note.data,
-                                          form.discarded_on.data, current_user)
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
+        discarded = attempt(form, services.record_discard, lot, form.quantity.data, form.reason.data,
+                            form.note.data, form.discarded_on.data, current_user)
+        if discarded.ok:
+            row = discarded.value
             flash(f"{row.quantity} unit{'s' if row.quantity != 1 else ''} of lot {lot.lot_number} "
                   "recorded as discarded.", "success")
             return redirect(url_for("inventory.show_lot", lot_id=lot.id))
@@ -367,19 +313,12 @@ def _hold_action(lot_id: int, action, done: str) -> Response | tuple[str, int]: 
     lot = db.get_or_404(Lot, lot_id)
     form = HoldForm()
     if form.validate_on_submit():
-        try:
-            action(lot, current_user, form.reason.data)
-        except FieldError as error:
-            db.session.rollback()
-            show_error(form, error)
-        except ClinicError as error:
-            # Not about the reason typed (e.g. the lot is recalled): say so on the lot's page.
-            db.session.rollback()
-            flash(str(error), "error")
-            return redirect(url_for("inventory.show_lot", lot_id=lot.id))
-        else:
-            db.session.commit()
+        held = attempt(form, action, lot, current_user, form.reason.data)
+        if held.ok:
             flash(f"Lot {lot.lot_number} {done}.", "success")
+            return redirect(url_for("inventory.show_lot", lot_id=lot.id))
+        if not isinstance(held.error, FieldError):
+            # Not about the reason typed (e.g. the lot is recalled): flashed, and said on the lot's page.
             return redirect(url_for("inventory.show_lot", lot_id=lot.id))
     stock = services.lot_stock(lot)
     today = date.today()
@@ -407,7 +346,6 @@ def _stock_page(template: str, rows: list[LotStock], export_name: str, **context
     today = date.today()
     if request.args.get("format") == "csv":
         record_event("export", record_type="stock", reason=export_name)
-        db.session.commit()
         return csv_response(f"{export_name}-{today.isoformat()}.csv", STOCK_CSV_HEADER, _csv_rows(rows, today))
     return render_template(template, rows=rows, today=today, statuses=services.lot_statuses, **context)
 

@@ -18,7 +18,7 @@ from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
 from clinic.core.models import utcnow
 from clinic.extensions import db
-from clinic.inventory.gs1 import LabelError, normalise_gtin
+from clinic.inventory.gs1 import LabelError, normalise_gtin, parse_label
 from clinic.inventory.models import (
     DISCARD_REASONS,
     LOCATION_KINDS,
@@ -225,6 +225,56 @@ def receive_lot(receipt: Receipt, by: User, *, today: date | None = None) -> tup
     db.session.add(row)
     db.session.flush()
     return lot, row
+
+
+@dataclass
+class LabelReading:
+    """What a scanned label says for a receipt, or why it cannot be used (messages by receipt form field)."""
+
+    product: Product | None = None
+    lot_number: str | None = None
+    expiry_date: date | None = None
+    serial: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    unknown_gtin: str | None = None  # a valid GTIN that no catalogue product has
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+LABEL_DIFFERS = ("This differs from the scanned label. Empty the scan field to type the details yourself, "
+                 "or clear this field to use the label.")
+
+
+def read_receipt_label(scan: str, *, product_id: int | None = None, lot_number: str | None = None,
+                       expiry_date: date | None = None, check_typed: bool = True) -> LabelReading:
+    """Read a scanned label for a receipt: its product must be in the catalogue and active.
+
+    With ``check_typed``, details already typed that contradict the label are a mix-up, not something to
+    overwrite quietly: each one is refused beside its field.
+    """
+    try:
+        label = parse_label(scan)
+    except LabelError as error:
+        return LabelReading(errors={"scan": str(error)})
+    product = find_product_by_gtin(label.gtin)
+    if product is None:
+        return LabelReading(errors={"scan": f"No product in the catalogue has GTIN {label.gtin}."},
+                            unknown_gtin=label.gtin)
+    if not product.is_active:
+        return LabelReading(
+            errors={"scan": f"{product.name} (GTIN {label.gtin}) is retired and cannot be received."})
+    typed_lot = (lot_number or "").strip()
+    typed = {
+        "product_id": product_id is not None and product_id != product.id,
+        "lot_number": bool(label.lot_number) and bool(typed_lot) and typed_lot != label.lot_number,
+        "expiry_date": bool(label.expiry_date) and expiry_date is not None and expiry_date != label.expiry_date,
+    }
+    if check_typed and any(typed.values()):
+        return LabelReading(errors={name: LABEL_DIFFERS for name, differs in typed.items() if differs})
+    return LabelReading(product=product, lot_number=label.lot_number, expiry_date=label.expiry_date,
+                        serial=label.serial)
 
 
 # --- stock, derived -------------------------------------------------------------------------

@@ -95,6 +95,5 @@ def verify_chain_view() -> tuple[str, int]:
     result = verify_chain()
     record_event("audit_verify", record_type="audit_event",
                  reason="intact" if result.ok else f"broken at row {result.first_bad_seq}")
-    db.session.commit()
     return render_template("audit/verify.html", result=result), (200 if result.ok else 409)
 

@@ -56,10 +56,10 @@ def handle_csrf_error(error: CSRFError) -> tuple[str, int]:
 
 
 def handle_forbidden(error: HTTPException) -> tuple[str, int]:
+    # Nothing the refused request wrote stays, except this row: the request's boundary commits it.
     db.session.rollback()
     record_event("forbidden", record_type="endpoint", record_id=request.endpoint,
                  reason=f"{request.method} {request.path}")
-    db.session.commit()
     return render_error(403)
 
 
@@ -67,6 +67,7 @@ def handle_http_error(error: HTTPException) -> tuple[str, int]:
     code = error.code or 500
     if code >= 500:
         return handle_server_error(error)
+    db.session.rollback()  # a request answered with an error page keeps nothing it wrote
     return render_error(code, MESSAGES.get(code) or error.description)
 
 

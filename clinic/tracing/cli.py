@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 
 import click
@@ -13,8 +12,7 @@ from clinic.audit.services import Actor, record_event
 from clinic.core.errors import ClinicError
 from clinic.core.exports import neutralise
 from clinic.extensions import db
-from clinic.tracing import services
-from clinic.tracing.routes import CSV_HEADER, _csv_rows
+from clinic.tracing import exports, services
 
 lots_cli = AppGroup("lots", help="Lot trace from the command line.")
 
@@ -38,13 +36,12 @@ def trace(lot: str, gtin: str, output: str) -> None:
                  actor=Actor(None, "command line", None))
     db.session.commit()
     if output == "json":
-        click.echo(json.dumps({"totals": {k: str(v) for k, v in vars(page.totals).items()},
-                               "rows": [r.as_dict() for r in page.rows]}, indent=1))
+        click.echo(exports.trace_json(page, with_lots=False))
         return
     if output == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(CSV_HEADER)
-        for row in _csv_rows(page):
+        writer.writerow(exports.CSV_HEADER)
+        for row in exports.csv_rows(page):
             writer.writerow([neutralise(cell) for cell in row])
         return
     totals = page.totals

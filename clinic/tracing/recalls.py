@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, selectinload
 
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
@@ -35,6 +35,10 @@ from clinic.tracing.models import (
     RecallLot,
     RecallPatient,
 )
+
+
+class RecallOpenedTwice(ClinicError):
+    """Two clicks at the same moment: the other one opened the recall (see ``just_opened``)."""
 
 
 @dataclass
@@ -153,8 +157,23 @@ def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> R
     for patient_id in plan.patient_ids:
         recall.rows.append(RecallPatient(patient_id=patient_id))
     db.session.add(recall)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError as error:  # a lot is recalled once: another request just recalled one
+        raise RecallOpenedTwice("Another request recalled these lots at the same moment.") from error
     return recall
+
+
+def just_opened(plan_key: str, by: User) -> Recall | None:
+    """The recall ``by`` opened in the last two minutes for exactly the lots of ``plan_key``, if any:
+    a second click on "Recall now" finds the recall the first one opened."""
+    lot_ids = {int(part) for part in plan_key.split(":")[0].split(",") if part.isdigit()}
+    if not lot_ids:
+        return None
+    recent = db.session.scalars(sa.select(Recall).where(
+        Recall.opened_by_id == by.id, Recall.opened_at > utcnow() - timedelta(minutes=2))
+        .options(selectinload(Recall.lots))).all()
+    return next((r for r in recent if {link.lot_id for link in r.lots} == lot_ids), None)
 
 
 def open_recall_summaries() -> list[tuple[Recall, int]]:

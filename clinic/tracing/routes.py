@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,31 +31,17 @@ from clinic.core.exports import csv_response
 from clinic.core.forms import show_error
 from clinic.core.models import utcnow
 from clinic.core.pdf import pdf_response
+from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product, StorageLocation
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.queries import lots_received_by
+from clinic.tracing import exports, services
 from clinic.tracing import recalls as recalls_service
-from clinic.tracing import services
 from clinic.tracing.forms import ContactForm, RecallForm, TraceForm
 from clinic.tracing.models import Recall, RecallContact, RecallLot, RecallPatient
 
 bp = Blueprint("tracing", __name__)
-
-CSV_HEADER = ("session_date", "session_id", "session_number", "voided", "signed", "record_number", "patient",
-              "phone", "doctor", "product", "lot", "in_cocktail", "area", "administered", "injected_ml",
-              "lot_ml")
-
-
-def _csv_rows(page: services.TracePage) -> list[tuple[object, ...]]:
-    return [
-        (r.performed_at.astimezone().strftime("%Y-%m-%d %H:%M"), r.session_id, r.session_number,
-         "yes" if r.session_voided else "", "yes" if r.session_signed else "", r.record_number, r.patient_name,
-         r.phone, r.doctor, r.product, r.lot_number, "yes" if r.in_cocktail else "", r.area or "",
-         "" if r.administered is None else ("yes" if r.administered else "no"), r.injected_ml or "",
-         r.lot_ml or "")
-        for r in page.rows
-    ]
 
 
 @bp.route("/trace", methods=["GET", "POST"])
@@ -93,23 +78,14 @@ def trace() -> Response | tuple[str, int]:
     order = order if order in services.ORDERS else "date"
     page = services.trace_lot(lots, cursor=form.after.data or None, everything=export is not None, order=order)
     numbers = ", ".join(sorted({lot.lot_number for lot in lots}))
-    # The audit row is the only write: keep the loaded lots, rows and user after its commit.
-    db.session().expire_on_commit = False
     record_event("export" if export else "trace", record_type="lot",
                  record_id=",".join(str(lot.id) for lot in lots)[:60],
                  reason=f"trace of lot {numbers}" + (f" as {export}" if export else ""))
-    db.session.commit()
     if export == "csv":
-        return csv_response(f"trace-{numbers.replace(', ', '_')}.csv", CSV_HEADER, _csv_rows(page))
+        return csv_response(f"trace-{numbers.replace(', ', '_')}.csv", exports.CSV_HEADER, exports.csv_rows(page))
     if export == "json":
-        body = {"lots": [{"id": lot.id, "lot": lot.lot_number, "product": lot.product.name,
-                          "gtin": lot.product.gtin, "expiry": lot.expiry_date.isoformat(),
-                          "recalled": lot.recalled_at is not None} for lot in lots],
-                "totals": {k: str(v) for k, v in vars(page.totals).items()},
-                "rows": [r.as_dict() for r in page.rows]}
-        return current_app.response_class(
-            json.dumps(body, indent=1), mimetype="application/json",
-            headers={"Content-Disposition": f'attachment; filename="trace-{lots[0].lot_number}.json"'})
+        return current_app.response_class(exports.trace_json(page), mimetype="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="trace-{lots[0].lot_number}.json"'})
     query = {"lot": form.lot.data or "", "gtin": form.gtin.data or "", "scan": form.scan.data or ""}
     recall_of = dict(db.session.execute(sa.select(RecallLot.lot_id, RecallLot.recall_id).where(
         RecallLot.lot_id.in_([lot.id for lot in lots if lot.recalled_at]))).tuples().all()) if any(
@@ -134,7 +110,6 @@ def patient_lots(patient_id: int) -> str | Response | tuple[str, int]:
     received = lots_received_by(patient)
     if request.args.get("format") == "csv":
         record_event("export", record_type="patient", record_id=patient.id, reason="lots received as csv")
-        db.session.commit()
         return csv_response(
             f"lots-received-{patient.record_number}.csv",
             ("session_date", "session_number", "voided", "treatment", "product", "lot", "expiry", "units",
@@ -143,7 +118,6 @@ def patient_lots(patient_id: int) -> str | Response | tuple[str, int]:
               "yes" if r.session_voided else "", r.indication, r.product, r.lot_number, r.expiry.isoformat(),
               r.units, r.volume_ml, "yes" if r.recalled else "") for r in received])
     record_chart_read(patient)
-    db.session.commit()
     return render_template("tracing/patient_lots.html", patient=patient, received=received)
 
 
@@ -169,17 +143,6 @@ def list_recalls() -> str:
     return render_template("tracing/recalls.html", recalls=[(r, recalls_service.progress(r)) for r in recalls])
 
 
-def _just_opened(plan_key: str) -> Recall | None:
-    """The recall this user opened in the last two minutes for exactly these lots, if any."""
-    lot_ids = {int(part) for part in plan_key.split(":")[0].split(",") if part.isdigit()}
-    if not lot_ids:
-        return None
-    recent = db.session.scalars(sa.select(Recall).where(
-        Recall.opened_by_id == current_user.id, Recall.opened_at > utcnow() - timedelta(minutes=2))
-        .options(selectinload(Recall.lots))).all()
-    return next((r for r in recent if {link.lot_id for link in r.lots} == lot_ids), None)
-
-
 @bp.route("/recalls/new", methods=["GET", "POST"])
 def new_recall() -> Response | tuple[str, int]:
     """Open a recall for lots, or for a storage location and a time window."""
@@ -190,7 +153,7 @@ def new_recall() -> Response | tuple[str, int]:
         if request.args.get("lot", "").isdigit():
             form.lot_ids.data = [int(request.args["lot"])]
         return render_template("tracing/recall_form.html", form=form), 200
-    just_opened = _just_opened(request.form.get("confirm_plan", ""))
+    just_opened = recalls_service.just_opened(request.form.get("confirm_plan", ""), current_user)
     if just_opened is not None:  # a double click on "Recall now": the first click opened it
         flash("This recall is open; the second click changed nothing.", "warning")
         return redirect(url_for("tracing.show_recall", recall_id=just_opened.id))
@@ -199,28 +162,31 @@ def new_recall() -> Response | tuple[str, int]:
             reason=form.reason.data, source=form.source.data, reference=form.reference.data or "",
             notice_date=form.notice_date.data, lot_ids=form.lot_ids.data or [], location_id=form.location_id.data,
             window_start=form.window_start.data, window_end=form.window_end.data)
-        try:
-            plan = recalls_service.plan_recall(entry)
+        planned = attempt(form, recalls_service.plan_recall, entry)
+        if planned.ok:
             # The confirmation holds the lots it showed: a changed form is shown again, never opened unseen.
-            plan_key = recalls_service.plan_key(plan)
+            plan_key = recalls_service.plan_key(planned.value)
             if request.form.get("confirm_plan") != plan_key:
-                return render_template("tracing/recall_form.html", form=form, plan=plan, plan_key=plan_key), 200
-            recall = recalls_service.open_recall(entry, current_user)
-            db.session.commit()
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        except sa.exc.IntegrityError:  # two clicks at the same moment: the other one opened it
-            db.session.rollback()
-            opened = _just_opened(plan_key)
-            if opened is None:
-                raise
-            flash("This recall is open; the second click changed nothing.", "warning")
-            return redirect(url_for("tracing.show_recall", recall_id=opened.id))
-        else:
-            flash(f"Recall opened: {len(recall.lots)} lot{'s' if len(recall.lots) != 1 else ''} recalled, "
-                  f"{len(recall.rows)} patient{'s' if len(recall.rows) != 1 else ''} to contact.", "warning")
-            return redirect(url_for("tracing.show_recall", recall_id=recall.id))
+                return render_template("tracing/recall_form.html", form=form, plan=planned.value,
+                                       plan_key=plan_key), 200
+
+            def show(error: ClinicError) -> None:
+                if not isinstance(error, recalls_service.RecallOpenedTwice):
+                    show_error(form, error)
+
+            opened = attempt(show, recalls_service.open_recall, entry, current_user)
+            if opened.ok:
+                recall = opened.value
+                flash(f"Recall opened: {len(recall.lots)} lot{'s' if len(recall.lots) != 1 else ''} recalled, "
+                      f"{len(recall.rows)} patient{'s' if len(recall.rows) != 1 else ''} to contact.", "warning")
+                return redirect(url_for("tracing.show_recall", recall_id=recall.id))
+            if isinstance(opened.error, recalls_service.RecallOpenedTwice):
+                # Two clicks at the same moment: the other one opened it.
+                other = recalls_service.just_opened(plan_key, current_user)
+                if other is None:
+                    raise opened.error
+                flash("This recall is open; the second click changed nothing.", "warning")
+                return redirect(url_for("tracing.show_recall", recall_id=other.id))
     return render_template("tracing/recall_form.html", form=form), 400
 
 
@@ -236,7 +202,6 @@ def show_recall(recall_id: int) -> str:
     if shows_patients:
         affected = recalls_service.affected_sessions(recall)
         record_event("read_worklist", record_type="recall", record_id=recall.id)
-        db.session.commit()
     return render_template("tracing/recall.html", recall=recall, rows=rows, affected=affected,
                            progress=recalls_service.progress(recall), shows_patients=shows_patients,
                            action_form=ActionForm())
@@ -253,20 +218,13 @@ def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
     status = 200
     if request.method == "POST":
         status = 400
-        if form.validate_on_submit():
-            try:
-                recalls_service.record_contact(row, form.method.data, bool(form.reached.data), form.note.data or "",
-                                               current_user, outcome=form.outcome.data or "")
-            except ClinicError as error:
-                db.session.rollback()
-                show_error(form, error)
-            else:
-                db.session.commit()
-                flash(f"Contact recorded: {row.patient.full_name} is now “{row.status_label.lower()}”.", "success")
-                return redirect(url_for("tracing.show_recall", recall_id=recall.id))
+        if form.validate_on_submit() and attempt(form, recalls_service.record_contact, row, form.method.data,
+                                                 bool(form.reached.data), form.note.data or "", current_user,
+                                                 outcome=form.outcome.data or "").ok:
+            flash(f"Contact recorded: {row.patient.full_name} is now “{row.status_label.lower()}”.", "success")
+            return redirect(url_for("tracing.show_recall", recall_id=recall.id))
     else:
         record_chart_read(row.patient)
-        db.session.commit()
     affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])
     return render_template("tracing/contact.html", recall=recall, row=row, form=form, affected=affected,
                            failures=recalls_service.failed_attempts(row),
@@ -281,7 +239,6 @@ def letter(recall_id: int, row_id: int) -> str:
     if row is None or row.recall_id != recall.id:
         abort(404)
     record_event("export", record_type="recall_patient", record_id=row.id, reason="recall letter")
-    db.session.commit()
     affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])
     return render_template("tracing/letter.html", recall=recall, row=row, affected=affected, today=date.today(),
                            contact_line=current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"])
@@ -293,13 +250,7 @@ def close_recall(recall_id: int) -> Response:
     recall = db.get_or_404(Recall, recall_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        recalls_service.close_recall(recall, current_user)
-    except ClinicError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
+    if attempt(None, recalls_service.close_recall, recall, current_user).ok:
         flash("Recall closed." + (" Its report lists every patient and every contact." if can(
             current_user, "tracing.recall_report") else " Its report holds patient data: an auditor prints it."),
               "success")
@@ -320,7 +271,6 @@ def recall_report(recall_id: int) -> str:
     """Every patient, every contact attempt and who made it."""
     recall = db.get_or_404(Recall, recall_id)
     record_event("read_worklist", record_type="recall", record_id=recall.id, reason="report")
-    db.session.commit()
     return render_template("tracing/report.html", **_report_context(recall))
 
 
@@ -333,6 +283,5 @@ def recall_report_pdf(recall_id: int) -> Response | tuple[str, int]:
     if asked is not None:
         return asked
     record_event("export", record_type="recall", record_id=recall.id, reason="report PDF")
-    db.session.commit()
     html = render_template("tracing/report_pdf.html", **_report_context(recall))
     return pdf_response(html, f"recall-{recall.id}-report.pdf", download=True)  # an export: a file, not a view

@@ -9,9 +9,8 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read, record_event
-from clinic.core.errors import ClinicError, FieldError
-from clinic.core.forms import show_error
 from clinic.core.pdf import pdf_response
+from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.records.consent import services
 from clinic.records.consent.forms import (
@@ -57,20 +56,12 @@ def new_consent(patient_id: int) -> Response | tuple[str, int]:
     if version is None:
         abort(400)
     if form.validate_on_submit():
-        try:
-            if form.content_hash.data != version.content_hash:
-                raise ClinicError("The text changed while the patient was reading it; reload and sign again.")
-            if form.pad_shown.data == "1" and not form.signature_image.data:
-                raise FieldError("signature_image", "Ask the patient to sign in the box above the button.")
-            consent = services.record_consent(patient, version, form.signed_name.data,
-                                              form.signature_image.data or None, current_user)
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
+        recorded = attempt(form, services.record_consent, patient, version, form.signed_name.data,
+                           form.signature_image.data or None, current_user, shown_hash=form.content_hash.data or "",
+                           pad_shown=form.pad_shown.data == "1")
+        if recorded.ok:
             flash(f"Consent recorded: {version.form.title}.", "success")
-            return redirect(url_for("consent.show_consent", consent_id=consent.id))
+            return redirect(url_for("consent.show_consent", consent_id=recorded.value.id))
     return render_template("consent/sign.html", form=form, patient=patient, version=version), 400
 
 
@@ -80,7 +71,6 @@ def show_consent(consent_id: int) -> str:
     consent = db.get_or_404(Consent, consent_id)
     patient = db.get_or_404(Patient, consent.patient_id)
     record_chart_read(patient)
-    db.session.commit()
     return render_template("consent/show.html", consent=consent, patient=patient,
                            withdraw_form=WithdrawConsentForm(formdata=None))
 
@@ -91,7 +81,6 @@ def consent_pdf(consent_id: int) -> Response:
     consent = db.get_or_404(Consent, consent_id)
     patient = db.get_or_404(Patient, consent.patient_id)
     record_event("export", record_type="consent", record_id=consent.id, reason="PDF")
-    db.session.commit()
     html = render_template("consent/pdf.html", consent=consent, patient=patient)
     return pdf_response(html, f"consent-{patient.record_number}-{consent.id}.pdf")
 
@@ -102,17 +91,11 @@ def withdraw(consent_id: int) -> Response | tuple[str, int]:
     consent = db.get_or_404(Consent, consent_id)
     patient = db.get_or_404(Patient, consent.patient_id)
     form = WithdrawConsentForm()
-    if form.validate_on_submit():
-        try:
-            services.withdraw_consent(consent, form.withdrawn_on.data, form.reason.data, current_user)
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash("Consent withdrawn. Treatment under it is no longer possible." if consent.text_version.form.kind
-                  == "treatment" else "Consent withdrawn. Photographs may no longer be taken or used.", "warning")
-            return redirect(url_for("consent.show_consent", consent_id=consent.id))
+    if form.validate_on_submit() and attempt(form, services.withdraw_consent, consent, form.withdrawn_on.data,
+                                             form.reason.data, current_user).ok:
+        flash("Consent withdrawn. Treatment under it is no longer possible." if consent.text_version.form.kind
+              == "treatment" else "Consent withdrawn. Photographs may no longer be taken or used.", "warning")
+        return redirect(url_for("consent.show_consent", consent_id=consent.id))
     return render_template("consent/show.html", consent=consent, patient=patient, withdraw_form=form), 400
 
 
@@ -138,14 +121,9 @@ def edit_text(form_id: int) -> Response | tuple[str, int]:
         return render_template("consent/text_form.html", consent_form=consent_form, form=form,
                                withdraw_form=WithdrawTextForm(formdata=None)), 200
     if form.validate_on_submit():
-        try:
-            version = services.publish_text_version(consent_form, form.body.data, current_user)
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Version {version.number} published.", "success")
+        published = attempt(form, services.publish_text_version, consent_form, form.body.data, current_user)
+        if published.ok:
+            flash(f"Version {published.value.number} published.", "success")
             return redirect(url_for("consent.edit_text", form_id=consent_form.id))
     return render_template("consent/text_form.html", consent_form=consent_form, form=form,
                            withdraw_form=WithdrawTextForm(formdata=None)), 400
@@ -158,13 +136,6 @@ def withdraw_text(version_id: int) -> Response:
     if version is None:
         abort(404)
     form = WithdrawTextForm()
-    if form.validate_on_submit():
-        try:
-            services.withdraw_text_version(version, form.reason.data)
-        except ClinicError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
-            flash(f"Version {version.number} withdrawn.", "success")
+    if form.validate_on_submit() and attempt(None, services.withdraw_text_version, version, form.reason.data).ok:
+        flash(f"Version {version.number} withdrawn.", "success")
     return redirect(url_for("consent.edit_text", form_id=version.form_id))

@@ -77,8 +77,17 @@ def _check_signature(image: str | None) -> str | None:
 
 
 def record_consent(patient: Patient, version: ConsentTextVersion, signed_name: str,
-                   signature_image: str | None, witness: User) -> Consent:
-    """The patient signs the exact current text; a member of staff witnesses."""
+                   signature_image: str | None, witness: User, *, shown_hash: str | None = None,
+                   pad_shown: bool = False) -> Consent:
+    """The patient signs the exact current text; a member of staff witnesses.
+
+    ``shown_hash`` is the digest of the text the patient was shown (it must still be this version's);
+    ``pad_shown`` says the signing page offered a pad to draw on, which then needs a signature.
+    """
+    if shown_hash is not None and shown_hash != version.content_hash:
+        raise ClinicError("The text changed while the patient was reading it; reload and sign again.")
+    if pad_shown and not signature_image:
+        raise FieldError("signature_image", "Ask the patient to sign in the box above the button.")
     if patient.is_voided:
         raise ClinicError("This patient was registered in error (voided).")
     if version.withdrawn_at is not None:

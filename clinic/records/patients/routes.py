@@ -16,6 +16,7 @@ from clinic.auth.forms import ActionForm
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import local_to_utc, show_error
 from clinic.core.services import check_version, void_record
+from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory.models import Ingredient, Product
 from clinic.records.catalogue.models import Condition
@@ -71,13 +72,9 @@ def register() -> Response | tuple[str, int]:
             if duplicates and not form.confirm_not_duplicate.data:
                 status = 409
             else:
-                try:
-                    patient = services.register_patient(_details(form), current_user)
-                except ClinicError as error:
-                    db.session.rollback()
-                    show_error(form, error)
-                else:
-                    db.session.commit()
+                registered = attempt(form, services.register_patient, _details(form), current_user)
+                if registered.ok:
+                    patient = registered.value
                     flash(f"{patient.full_name} is registered with record number {patient.record_number}.",
                           "success")
                     return redirect(url_for("patients.show_chart", patient_id=patient.id))
@@ -89,7 +86,6 @@ def show_chart(patient_id: int) -> str:
     """The chart on one screen: status, history, screenings, consents, patch tests. Audited."""
     patient = db.get_or_404(Patient, patient_id)
     record_chart_read(patient)
-    db.session.commit()
     chart = load_chart(patient, date.today())
     return render_template("patients/chart.html", chart=chart, patient=patient, today=date.today(),
                            void_form=VoidForm(formdata=None), action_form=ActionForm())
@@ -111,7 +107,6 @@ def export_patient(patient_id: int, kind: str) -> Response | tuple[str, int]:
     if asked is not None:
         return asked
     record_event("export", record_type="patient", record_id=patient.id, reason=f"patient's copy as {kind}")
-    db.session.commit()
     content = patient_export(patient)
     filename = f"patient-{patient.record_number}"
     if kind == "json":
@@ -134,23 +129,24 @@ def edit(patient_id: int) -> Response | tuple[str, int]:
         return render_template("patients/form.html", form=form, patient=patient, duplicates=[]), 200
     status = 400
     if form.validate_on_submit():
-        try:
-            check_version(patient, form.version.data)
-            services.update_patient(patient, _details(form))
-        except VersionConflictError as conflict:
-            db.session.rollback()
-            db.session.refresh(patient)
-            form.version.data = patient.version
-            flash(f"{conflict} Compare with the saved record below, then save again.", "error")
-            return render_template("patients/form.html", form=form, patient=patient, duplicates=[],
-                                   saved=patient), 409
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
+
+        def show(error: ClinicError) -> None:
+            if isinstance(error, VersionConflictError):
+                flash(f"{error} Compare with the saved record below, then save again.", "error")
+            else:
+                show_error(form, error)
+
+        saved = attempt(show, check_version, patient, form.version.data)
+        if saved.ok:
+            saved = attempt(show, services.update_patient, patient, _details(form))
+        if saved.ok:
             flash("Patient details saved.", "success")
             return redirect(url_for("patients.show_chart", patient_id=patient.id))
+        if saved.conflict:
+            db.session.refresh(patient)
+            form.version.data = patient.version
+            return render_template("patients/form.html", form=form, patient=patient, duplicates=[],
+                                   saved=patient), 409
     return render_template("patients/form.html", form=form, patient=patient, duplicates=[]), status
 
 
@@ -160,13 +156,7 @@ def void(patient_id: int) -> Response | tuple[str, int]:
     patient = db.get_or_404(Patient, patient_id)
     form = VoidForm()
     if form.validate_on_submit():
-        try:
-            void_record(patient, current_user, form.reason.data)
-        except ClinicError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
+        if attempt(None, void_record, patient, current_user, form.reason.data).ok:
             flash(f"{patient.full_name}'s record is voided (registered in error). It stays on record.", "success")
         return redirect(url_for("patients.show_chart", patient_id=patient.id))
     flash("Give the reason for voiding this record.", "error")
@@ -226,6 +216,11 @@ def _history_input(form: HistoryForm) -> services.HistoryInput:
     )
 
 
+def _record_history(patient: Patient, form: HistoryForm) -> HistoryVersion:
+    return services.record_history(patient, _history_input(form), current_user,
+                                   based_on=int(form.based_on.data or 0))
+
+
 @bp.route("/<int:patient_id>/history", methods=["GET", "POST"])
 def edit_history(patient_id: int) -> Response | tuple[str, int]:
     """Record the medical history; each save is a new version, the old ones stay readable."""
@@ -239,11 +234,16 @@ def edit_history(patient_id: int) -> Response | tuple[str, int]:
                                treatment_kinds=TREATMENT_KINDS), 200
     status = 400
     if form.validate_on_submit():
-        try:
-            version = services.record_history(patient, _history_input(form), current_user,
-                                              based_on=int(form.based_on.data or 0))
-        except VersionConflictError:
-            db.session.rollback()
+
+        def show(error: ClinicError) -> None:
+            if not isinstance(error, VersionConflictError):  # worded below, with the version saved meanwhile
+                show_error(form, error)
+
+        saved = attempt(show, _record_history, patient, form)
+        if saved.ok:
+            flash(f"Medical history saved as version {saved.value.number}.", "success")
+            return redirect(url_for("patients.show_chart", patient_id=patient.id))
+        if saved.conflict:
             db.session.expire_all()
             current = services.current_history(patient)
             flash(f"Someone saved version {current.number if current else 0} of this history while you were "
@@ -253,13 +253,6 @@ def edit_history(patient_id: int) -> Response | tuple[str, int]:
             status = 409
             return render_template("patients/history_form.html", form=form, patient=patient, current=current,
                                    treatment_kinds=TREATMENT_KINDS, saved=current), status
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Medical history saved as version {version.number}.", "success")
-            return redirect(url_for("patients.show_chart", patient_id=patient.id))
     return render_template("patients/history_form.html", form=form, patient=patient, current=current,
                            treatment_kinds=TREATMENT_KINDS), status
 
@@ -273,7 +266,6 @@ def show_history(patient_id: int, number: int) -> str:
     if version is None:
         abort(404)
     record_chart_read(patient)
-    db.session.commit()
     return render_template("patients/history.html", patient=patient, version=version,
                            latest=services.current_history(patient))
 
@@ -303,14 +295,8 @@ def new_patch_test(patient_id: int) -> Response | tuple[str, int]:
         kind, _, raw_id = form.substance.data.partition(":")
         product = db.session.get(Product, int(raw_id)) if kind == "product" else None
         ingredient = db.session.get(Ingredient, int(raw_id)) if kind == "ingredient" else None
-        try:
-            services.record_patch_test(patient, current_user, product=product, ingredient=ingredient,
-                                       applied_at=local_to_utc(form.applied_at.data))
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
+        if attempt(form, services.record_patch_test, patient, current_user, product=product, ingredient=ingredient,
+                   applied_at=local_to_utc(form.applied_at.data)).ok:
             flash("Patch test recorded. Read it in 24 to 48 hours.", "success")
             return redirect(url_for("patients.show_chart", patient_id=patient.id))
     return render_template("patients/patch_test_form.html", form=form, patient=patient), 400
@@ -328,14 +314,10 @@ def read_patch_test(patient_id: int, test_id: int) -> Response | tuple[str, int]
         form.read_at.data = datetime.now().replace(second=0, microsecond=0)
         return render_template("patients/patch_reading_form.html", form=form, patient=patient, test=test), 200
     if form.validate_on_submit():
-        try:
-            version = services.read_patch_test(test, form.result.data, form.notes.data, current_user,
-                                               read_at=local_to_utc(form.read_at.data))
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
+        read = attempt(form, services.read_patch_test, test, form.value.data, form.notes.data, current_user,
+                       read_at=local_to_utc(form.read_at.data))
+        if read.ok:
+            version = read.value
             if version is not None:
                 flash(f"Positive result recorded; the allergy is now in the history (version {version.number}).",
                       "warning")

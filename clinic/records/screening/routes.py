@@ -12,9 +12,8 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
-from clinic.core.errors import ClinicError, VersionConflictError
-from clinic.core.forms import show_error
 from clinic.core.services import check_version, void_record
+from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
 from clinic.records.patients.forms import VoidForm
@@ -79,15 +78,11 @@ def new_screening(patient_id: int) -> Response | tuple[str, int]:
             )
             for rule in rules if rule.trigger not in COMPUTED_TRIGGERS
         ]
-        try:
-            screening = services.record_screening(patient, plan.indication.data, plan.areas.data, answers,
-                                                  current_user, on_date=today, notes=form.notes.data or "")
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-            status = 400
-        else:
-            db.session.commit()
+        recorded = attempt(form, services.record_screening, patient, plan.indication.data, plan.areas.data,
+                           answers, current_user, on_date=today, notes=form.notes.data or "")
+        status = 400
+        if recorded.ok:
+            screening = recorded.value
             flash(f"Screening recorded: {screening.result_label.lower()}.",
                   "success" if screening.result == "eligible" else "warning")
             return redirect(url_for("screening.show_screening", screening_id=screening.id))
@@ -105,7 +100,6 @@ def show_screening(screening_id: int) -> str:
     screening = db.get_or_404(Screening, screening_id)
     patient = db.get_or_404(Patient, screening.patient_id)
     record_chart_read(patient)
-    db.session.commit()
     today = date.today()
     evaluation = services.evaluate_screening(screening, patient, screening.screened_on)
     validity = services.screening_validity(screening, patient, current_history(patient), today)
@@ -120,16 +114,10 @@ def override(screening_id: int, rule_id: int) -> Response | tuple[str, int]:
     screening = db.get_or_404(Screening, screening_id)
     patient = db.get_or_404(Patient, screening.patient_id)
     form = OverrideForm()
-    if form.validate_on_submit():
-        try:
-            services.override_relative(screening, rule_id, current_user, form.reason.data)
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
-            flash("Override recorded.", "success")
-            return redirect(url_for("screening.show_screening", screening_id=screening.id))
+    if form.validate_on_submit() and attempt(form, services.override_relative, screening, rule_id, current_user,
+                                             form.reason.data).ok:
+        flash("Override recorded.", "success")
+        return redirect(url_for("screening.show_screening", screening_id=screening.id))
     evaluation = services.evaluate_screening(screening, patient, screening.screened_on)
     validity = services.screening_validity(screening, patient, current_history(patient), date.today())
     return render_template("screening/show.html", screening=screening, patient=patient, evaluation=evaluation,
@@ -143,13 +131,7 @@ def void_screening(screening_id: int) -> Response:
     screening = db.get_or_404(Screening, screening_id)
     form = VoidForm()
     if form.validate_on_submit():
-        try:
-            void_record(screening, current_user, form.reason.data)
-        except ClinicError as error:
-            db.session.rollback()
-            flash(str(error), "error")
-        else:
-            db.session.commit()
+        if attempt(None, void_record, screening, current_user, form.reason.data).ok:
             flash("Screening voided.", "success")
     else:
         flash("Give the reason for voiding this screening.", "error")
@@ -183,14 +165,9 @@ def new_rule() -> Response | tuple[str, int]:
     _plan_choices(form)
     if request.method == "POST":
         if form.validate_on_submit():
-            try:
-                rule = _save_rule(form, None)
-            except ClinicError as error:
-                db.session.rollback()
-                show_error(form, error)
-            else:
-                db.session.commit()
-                flash(f"Rule {rule.code} added.", "success")
+            added = attempt(form, _save_rule, form, None)
+            if added.ok:
+                flash(f"Rule {added.value.code} added.", "success")
                 return redirect(url_for("screening.list_rules"))
         return render_template("screening/rule_form.html", form=form, rule=None), 400
     return render_template("screening/rule_form.html", form=form, rule=None), 200
@@ -211,19 +188,12 @@ def edit_rule(rule_id: int) -> Response | tuple[str, int]:
         return render_template("screening/rule_form.html", form=form, rule=rule), 200
     status = 400
     if form.validate_on_submit():
-        try:
-            check_version(rule, form.version.data)
-            _save_rule(form, rule)
-        except VersionConflictError as conflict:
-            db.session.rollback()
-            form.version.data = rule.version
-            flash(str(conflict), "error")
-            status = 409
-        except ClinicError as error:
-            db.session.rollback()
-            show_error(form, error)
-        else:
-            db.session.commit()
+        checked = attempt(form, check_version, rule, form.version.data)
+        saved = attempt(form, _save_rule, form, rule) if checked.ok else checked
+        if saved.ok:
             flash(f"Rule {rule.code} saved.", "success")
             return redirect(url_for("screening.list_rules"))
+        if saved.conflict:
+            form.version.data = rule.version
+            status = 409
     return render_template("screening/rule_form.html", form=form, rule=rule), status

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -11,6 +13,8 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
 from clinic.auth.services import ReauthenticationFailed
+from clinic.core.errors import ClinicError
+from clinic.core.forms import show_error
 from clinic.core.transaction import attempt, run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot
@@ -37,6 +41,16 @@ def _amendable_targets(session: TreatmentSession) -> list[SelectChoice]:
         for name, label in services.AMENDABLE_INJECTION_FIELDS.items():
             choices.append(SelectChoice(f"injection:{injection.id}:{name}", f"{injection.area.name} — {label}"))
     return choices
+
+
+def _beside(form: AmendForm) -> Callable[[ClinicError], None]:
+    """A wrong password shows beside the password field; any other refusal beside the field it names."""
+    def show(error: ClinicError) -> None:
+        if isinstance(error, ReauthenticationFailed):
+            form.password.errors = [str(error)]
+        else:
+            show_error(form, error)
+    return show
 
 
 def _amendment_target(session: TreatmentSession, choice: str) -> tuple[InjectionLog | None, str]:
@@ -114,8 +128,8 @@ def amend(session_id: int) -> Response | tuple[str, int]:
         status = 400
         if form.validate_on_submit():
             injection, name = _amendment_target(session, form.target_field.data)
-            if attempt(form, services.amend_session, session, current_user, injection, name, form.new_value.data,
-                       form.reason.data, form.password.data, form.code.data or None).ok:
+            if attempt(_beside(form), services.amend_session, session, current_user, injection, name,
+                       form.new_value.data, form.reason.data, form.password.data, form.code.data or None).ok:
                 flash("Amendment recorded beside the original.", "success")
                 return redirect(url_for("treatments.show_session", session_id=session.id))
     return render_template("treatments/amend.html", form=form, session=session,
