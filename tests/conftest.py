@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,28 @@ def app(database_uri: str, config_overrides: dict[str, object]) -> Iterator[Flas
         db.engine.dispose()
     if ON_POSTGRES:
         _empty_postgres(app)
+
+
+@contextmanager
+def _counting_queries() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    bind = db.engine
+    sa.event.listen(bind, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(bind, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def count_queries(app: Flask):  # type: ignore[no-untyped-def]
+    """``with count_queries() as statements:`` lists the SQL statements sent inside the block
+    (``len(statements)`` is the query count), from the test and from its requests alike."""
+    return _counting_queries
 
 
 class ClinicClient(FlaskClient):

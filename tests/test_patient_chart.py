@@ -388,20 +388,11 @@ def test_the_gate_refuses_a_stale_screening_and_a_voided_patient(patient, staff)
     assert not check_treatment_allowed(patient, INDICATION, AREAS, [], TODAY).allowed
 
 
-def test_the_gate_uses_a_fixed_number_of_queries(app, staff, vitamin_product) -> None:
+def test_the_gate_uses_a_fixed_number_of_queries(app, staff, vitamin_product, count_queries) -> None:
     def queries_for(patient, products) -> int:
         db.session.expire_all()
-        counted = []
-        engine = db.engine
-
-        def count(*_args) -> None:
-            counted.append(1)
-
-        sa.event.listen(engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as counted:
             check_treatment_allowed(db.session.get(Patient, patient.id), INDICATION, AREAS, products, TODAY)
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", count)
         return len(counted) - 1  # the patient itself, reloaded after expire_all
 
     small = register(staff["nurse"], first="Nora", last="Small")

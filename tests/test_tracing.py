@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from clinic.core.errors import FieldError
 from clinic.extensions import db
 from clinic.inventory import services as inventory
-from clinic.records.treatments.models import TreatmentSession
 from clinic.records.treatments import services as treatments
+from clinic.records.treatments.models import TreatmentSession
 from clinic.tracing import services
 from tests.conftest import ON_POSTGRES, PASSWORDS, audit_rows
 from tests.factories import NOW, TODAY, ready_course, save
@@ -153,18 +153,10 @@ def _all_pages(lots, page_size: int, order: str = "date") -> tuple[list[services
             return rows, pages
 
 
-def test_pages_are_keyset_and_the_query_count_stays_fixed(app, staff, stock, course) -> None:
+def test_pages_are_keyset_and_the_query_count_stays_fixed(app, staff, stock, course, count_queries) -> None:
     def queries(page_size: int) -> tuple[int, int]:
-        counted = []
-
-        def count(*_args) -> None:
-            counted.append(1)
-
-        sa.event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as counted:
             rows, pages = _all_pages([stock["ha"]], page_size)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", count)
         return len(rows), len(counted) // pages
 
     save(course, stock, staff["doctor"])
