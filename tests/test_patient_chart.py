@@ -23,7 +23,7 @@ from clinic.records.patients.models import Patient
 from clinic.records.patients.search import search_patients
 from clinic.records.screening import services as screening_services
 from clinic.records.screening.models import Screening
-from tests.conftest import audit_rows
+from tests.conftest import audit_rows, own_transaction
 from tests.factories import (
     AREAS,
     INDICATION,
@@ -662,7 +662,7 @@ def test_the_name_search_can_use_the_trigram_index_on_postgresql(app, staff) -> 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("pg_trgm exists on PostgreSQL only; SQLite uses its FTS5 table")
     register(staff["nurse"])
-    with db.engine.connect() as conn:
+    with own_transaction() as conn:
         conn.execute(sa.text("SET enable_seqscan = off"))
         plan = "\n".join(conn.execute(sa.text(
             "EXPLAIN SELECT id FROM patient WHERE search_text LIKE '%urand%'")).scalars())

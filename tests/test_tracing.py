@@ -19,7 +19,7 @@ from clinic.inventory import services as inventory
 from clinic.records.treatments import services as treatments
 from clinic.records.treatments.models import TreatmentSession
 from clinic.tracing import services
-from tests.conftest import ON_POSTGRES, PASSWORDS, audit_rows
+from tests.conftest import ON_POSTGRES, PASSWORDS, audit_rows, own_transaction
 from tests.factories import NOW, TODAY, ready_course, save
 
 
@@ -264,7 +264,7 @@ def test_the_trace_query_uses_the_lot_index_on_postgresql(app, stock) -> None:
         pytest.skip("EXPLAIN plans are checked on PostgreSQL")
     statement = services.page_statement([stock["ha"].id], services.ORDERS["date"])
     compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-    with db.engine.connect() as conn:
+    with own_transaction() as conn:
         conn.execute(sa.text("SET enable_seqscan = off"))
         plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
     assert "ix_preparation_component_lot_id" in plan
