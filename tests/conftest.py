@@ -22,9 +22,11 @@ import os
 import re
 import shutil
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -206,19 +208,72 @@ def shared_app(migrated_database: str, tmp_path_factory: pytest.TempPathFactory)
         db.engine.dispose()
 
 
+@dataclass
+class _SharedRows:
+    connection: sa.Connection
+    fixture: str
+    reset_sequences: list[sa.TextClause]
+
+
+# Rows that a class-scoped fixture built once for its tests (``shared_rows``), while it lives.
+_SHARED_ROWS: dict[Flask, _SharedRows] = {}
+T = TypeVar("T")
+
+
 @contextmanager
-def _rolled_back(app: Flask, overrides: dict[str, object]) -> Iterator[Flask]:
+def shared_rows(app: Flask, fixture: str, build: Callable[[], T]) -> Iterator[T]:
+    """For a class-scoped fixture named ``fixture`` on ``shared_app``: ``build()`` the rows once,
+    in an outer transaction of their own, for every test of the class. Each of those tests runs
+    in a SAVEPOINT inside it, rolled back after the test; the rows are rolled back after the last.
+    A test that does not ask for ``fixture`` is refused while the rows exist."""
+    engines = db._app_engines[app]
+    engine = engines[None]
+    connection = engine.connect()
+    outer = connection.begin()
+    try:
+        for statement in _RESET_SEQUENCES:
+            connection.execute(statement)
+        engines[None] = connection  # type: ignore[assignment]
+        with app.app_context():
+            built = build()
+            db.session.commit()
+            db.session.remove()
+        engines[None] = engine
+        reset = _sequence_reset(connection) if ON_POSTGRES else []
+        _SHARED_ROWS[app] = _SharedRows(connection, fixture, reset)
+        yield built
+    finally:
+        _SHARED_ROWS.pop(app, None)
+        engines[None] = engine
+        if outer.is_active:
+            outer.rollback()
+        connection.close()
+
+
+@contextmanager
+def _rolled_back(app: Flask, overrides: dict[str, object], fixtures: list[str]) -> Iterator[Flask]:
     """``app`` with ``overrides`` for one test, every session on one connection whose outer
     transaction is rolled back at the end. Flask-SQLAlchemy's sessions take their bind from
     ``db.engines`` (not ``Session.bind``), so the connection stands in for the engine there."""
     engines = db._app_engines[app]
     engine = engines[None]
+    rows = _SHARED_ROWS.get(app)
+    if rows is not None and rows.fixture not in fixtures:
+        raise RuntimeError(
+            f"the rows of {rows.fixture!r} are still there: this test did not ask for them"
+        )
     saved_config = dict(app.config)
     app.config.update(overrides)  # every overridden setting is read per request
-    connection = engine.connect()
-    outer = connection.begin()
+    if rows is None:
+        connection = engine.connect()
+        outer = connection.begin()
+        reset = _RESET_SEQUENCES
+    else:
+        connection = rows.connection
+        outer = connection.begin_nested()
+        reset = rows.reset_sequences
     try:
-        for statement in _RESET_SEQUENCES:
+        for statement in reset:
             connection.execute(statement)
         engines[None] = connection  # type: ignore[assignment]
         with app.app_context():
@@ -228,7 +283,8 @@ def _rolled_back(app: Flask, overrides: dict[str, object]) -> Iterator[Flask]:
         engines[None] = engine
         if outer.is_active:
             outer.rollback()
-        connection.close()
+        if rows is None:
+            connection.close()
         app.config.clear()
         app.config.update(saved_config)
 
@@ -252,7 +308,8 @@ def app(request: pytest.FixtureRequest, config_overrides: dict[str, object]) -> 
         with _committing(request.getfixturevalue("database_uri"), config_overrides) as made:
             yield made
     else:
-        with _rolled_back(request.getfixturevalue("shared_app"), config_overrides) as shared:
+        with _rolled_back(request.getfixturevalue("shared_app"), config_overrides,
+                          request.fixturenames) as shared:
             yield shared
 
 
@@ -404,8 +461,7 @@ def runner(app: Flask):
     return app.test_cli_runner()
 
 
-@pytest.fixture
-def staff(app: Flask) -> dict[str, User]:
+def create_staff() -> dict[str, User]:
     """One account per role, committed."""
     users = {
         role: create_user(f"{role}@example.test", f"Test {role.title()}", role, PASSWORDS[role])
@@ -413,6 +469,12 @@ def staff(app: Flask) -> dict[str, User]:
     }
     db.session.commit()
     return users
+
+
+@pytest.fixture
+def staff(app: Flask) -> dict[str, User]:
+    """One account per role, committed."""
+    return create_staff()
 
 
 def signed_in_client(app: Flask, user: User) -> ClinicClient:
