@@ -27,9 +27,9 @@ run: db
 	@echo "Serving on http://127.0.0.1:$(PORT)"
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
-## The whole test suite (DATABASE_URL=postgresql+psycopg://... runs it on PostgreSQL).
+## The whole test suite (DATABASE_URL=postgresql+psycopg://... runs it on PostgreSQL), then its slowest tests.
 test: install
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --cov --cov-report=term:skip-covered --durations=25 $(PYTEST_ARGS)
 
 ## Ruff, the one-way package imports (import-linter) and the types (mypy: strict on services, models
 ## and core); the settings are in pyproject.toml.

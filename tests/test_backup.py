@@ -17,6 +17,9 @@ from clinic.shell.backup import check_restored
 from tests.conftest import ON_POSTGRES
 from tests.factories import save
 
+# A backup reads the committed database from outside the test's connection.
+pytestmark = pytest.mark.commits
+
 
 @pytest.fixture
 def fresh_database(tmp_path: Path):

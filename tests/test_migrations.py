@@ -17,6 +17,9 @@ from clinic.extensions import db
 from clinic.records.patients.search import is_search_table
 from tests.conftest import DATABASE_URL, ON_POSTGRES, make_config
 
+# Each test builds its own app on a database of its own (``empty_app``), never the shared one.
+pytestmark = pytest.mark.commits
+
 
 @pytest.fixture
 def empty_app(tmp_path) -> Iterator[Flask]:

@@ -23,7 +23,7 @@ from clinic.records.patients.models import Patient
 from clinic.records.patients.search import search_patients
 from clinic.records.screening import services as screening_services
 from clinic.records.screening.models import Screening
-from tests.conftest import audit_rows
+from tests.conftest import audit_rows, own_transaction
 from tests.factories import (
     AREAS,
     INDICATION,
@@ -388,20 +388,11 @@ def test_the_gate_refuses_a_stale_screening_and_a_voided_patient(patient, staff)
     assert not check_treatment_allowed(patient, INDICATION, AREAS, [], TODAY).allowed
 
 
-def test_the_gate_uses_a_fixed_number_of_queries(app, staff, vitamin_product) -> None:
+def test_the_gate_uses_a_fixed_number_of_queries(app, staff, vitamin_product, count_queries) -> None:
     def queries_for(patient, products) -> int:
         db.session.expire_all()
-        counted = []
-        engine = db.engine
-
-        def count(*_args) -> None:
-            counted.append(1)
-
-        sa.event.listen(engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as counted:
             check_treatment_allowed(db.session.get(Patient, patient.id), INDICATION, AREAS, products, TODAY)
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", count)
         return len(counted) - 1  # the patient itself, reloaded after expire_all
 
     small = register(staff["nurse"], first="Nora", last="Small")
@@ -671,7 +662,7 @@ def test_the_name_search_can_use_the_trigram_index_on_postgresql(app, staff) -> 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("pg_trgm exists on PostgreSQL only; SQLite uses its FTS5 table")
     register(staff["nurse"])
-    with db.engine.connect() as conn:
+    with own_transaction() as conn:
         conn.execute(sa.text("SET enable_seqscan = off"))
         plan = "\n".join(conn.execute(sa.text(
             "EXPLAIN SELECT id FROM patient WHERE search_text LIKE '%urand%'")).scalars())

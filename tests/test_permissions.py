@@ -6,8 +6,17 @@ import pytest
 from werkzeug.routing import Rule
 
 from clinic import create_app
+from clinic.auth.models import User
+from clinic.extensions import db
 from clinic.auth.permissions import MATRIX, PUBLIC
-from tests.conftest import ROLES, audit_rows, make_config, signed_in_client
+from tests.conftest import (
+    ROLES,
+    audit_rows,
+    create_staff,
+    make_config,
+    shared_rows,
+    signed_in_client,
+)
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -34,18 +43,19 @@ def _url(rule: str, user_id: int) -> str:
     return url.replace("<path:filename>", "css/clinic.css")
 
 
-@pytest.fixture
-def stock(app, staff) -> None:
-    from clinic.extensions import db
+def _staff_and_demo_stock() -> dict[str, int]:
+    """The staff, and the demo's stock, patients and courses: the ids in ``_url`` exist."""
     from clinic.inventory.demo import seed_demo_stock
     from clinic.records.demo import seed_demo_patients
 
+    staff = create_staff()
     seed_demo_stock(receiver=staff["nurse"], holder=staff["auditor"])
     from clinic.records.treatments.demo import seed_demo_courses
 
     seed_demo_patients(doctor=staff["doctor"], nurse=staff["nurse"], count=2)
     seed_demo_courses(doctor=staff["doctor"], nurse=staff["nurse"])
     db.session.commit()
+    return {role: user.id for role, user in staff.items()}
 
 
 def test_every_route_has_a_row_in_the_matrix() -> None:
@@ -77,29 +87,45 @@ def test_anonymous_visitors_reach_only_the_public_pages(client, staff, endpoint,
 ROLE_ORDER = ("doctor", "nurse", "auditor", "admin")
 
 
-@pytest.mark.parametrize(("endpoint", "method", "rule"), _cases())
-def test_each_role_gets_exactly_what_the_matrix_gives(app, staff, stock, endpoint, method, rule) -> None:
-    allowed = MATRIX[endpoint][method]
-    assert set(ROLE_ORDER) == set(ROLES)
-    for role in ROLE_ORDER:
-        client = signed_in_client(app, staff[role])
-        # Act on another person's account, so that allowed actions do not sign the tester out.
-        target = staff["nurse"] if role != "nurse" else staff["doctor"]
-        url = _url(rule, target.id)
-        forbidden_before = len(audit_rows("forbidden"))
-        response = client.get(url) if method == "GET" else client.submit(url, {})
-        # PDFs and CSVs are allowed answers too; only the refusal page is read as text.
-        body = response.get_data(as_text=True) if response.status_code == 403 else ""
-        response.close()
-        if allowed is PUBLIC or role in allowed:
-            assert response.status_code != 403, f"{role} refused {method} {url}"
-        else:
-            assert response.status_code == 403, f"{role} allowed {method} {url}"
-            rows = audit_rows("forbidden")
-            assert len(rows) == forbidden_before + 1
-            assert rows[-1].role == role
-            assert rows[-1].record_id == endpoint
-            assert "Not allowed" in body
+@pytest.fixture(scope="class")
+def seeded(shared_app):
+    """Staff and demo stock seeded once for the class below (seeding them per test cost most of
+    this module's time): each of its tests runs in a SAVEPOINT rolled back after it, so every
+    test still starts from the same freshly seeded rows."""
+    with shared_rows(shared_app, "seeded", _staff_and_demo_stock) as staff_ids:
+        yield staff_ids
+
+
+class TestEachRoleOnEveryRoute:
+    @pytest.fixture
+    def staff(self, app, seeded) -> dict[str, User]:
+        return {role: db.session.get(User, user_id) for role, user_id in seeded.items()}
+
+    @pytest.mark.parametrize(("endpoint", "method", "rule"), _cases())
+    def test_each_role_gets_exactly_what_the_matrix_gives(
+        self, app, staff, endpoint, method, rule
+    ) -> None:
+        allowed = MATRIX[endpoint][method]
+        assert set(ROLE_ORDER) == set(ROLES)
+        for role in ROLE_ORDER:
+            client = signed_in_client(app, staff[role])
+            # Act on another person's account, so that allowed actions do not sign the tester out.
+            target = staff["nurse"] if role != "nurse" else staff["doctor"]
+            url = _url(rule, target.id)
+            forbidden_before = len(audit_rows("forbidden"))
+            response = client.get(url) if method == "GET" else client.submit(url, {})
+            # PDFs and CSVs are allowed answers too; only the refusal page is read as text.
+            body = response.get_data(as_text=True) if response.status_code == 403 else ""
+            response.close()
+            if allowed is PUBLIC or role in allowed:
+                assert response.status_code != 403, f"{role} refused {method} {url}"
+            else:
+                assert response.status_code == 403, f"{role} allowed {method} {url}"
+                rows = audit_rows("forbidden")
+                assert len(rows) == forbidden_before + 1
+                assert rows[-1].role == role
+                assert rows[-1].record_id == endpoint
+                assert "Not allowed" in body
 
 
 def test_an_admin_cannot_open_clinical_pages_or_the_audit_page_is_closed_to_clinicians(clients) -> None:

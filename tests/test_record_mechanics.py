@@ -93,6 +93,7 @@ def test_a_form_opened_on_an_older_version_is_a_conflict(specimen) -> None:
             check_version(specimen, bad)
 
 
+@pytest.mark.commits  # the second session needs a connection of its own
 def test_two_sessions_saving_the_same_row_the_second_is_refused(app, specimen) -> None:
     first = db.session
     second = sa.orm.Session(db.engine)

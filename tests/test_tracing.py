@@ -20,7 +20,7 @@ from clinic.records.treatments import services as treatments
 from clinic.records.treatments.models import TreatmentSession
 from clinic.records.treatments.queries import lots_received_by
 from clinic.tracing import services
-from tests.conftest import ON_POSTGRES, PASSWORDS, audit_rows
+from tests.conftest import ON_POSTGRES, PASSWORDS, audit_rows, own_transaction
 from tests.factories import NOW, TODAY, ready_course, save
 
 
@@ -154,18 +154,10 @@ def _all_pages(lots, page_size: int, order: str = "date") -> tuple[list[services
             return rows, pages
 
 
-def test_pages_are_keyset_and_the_query_count_stays_fixed(app, staff, stock, course) -> None:
+def test_pages_are_keyset_and_the_query_count_stays_fixed(app, staff, stock, course, count_queries) -> None:
     def queries(page_size: int) -> tuple[int, int]:
-        counted = []
-
-        def count(*_args) -> None:
-            counted.append(1)
-
-        sa.event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as counted:
             rows, pages = _all_pages([stock["ha"]], page_size)
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", count)
         return len(rows), len(counted) // pages
 
     save(course, stock, staff["doctor"])
@@ -273,7 +265,7 @@ def test_the_trace_query_uses_the_lot_index_on_postgresql(app, stock) -> None:
         pytest.skip("EXPLAIN plans are checked on PostgreSQL")
     statement = services.page_statement([stock["ha"].id], services.ORDERS["date"])
     compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-    with db.engine.connect() as conn:
+    with own_transaction() as conn:
         conn.execute(sa.text("SET enable_seqscan = off"))
         plan = "\n".join(conn.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
     assert "ix_preparation_component_lot_id" in plan

@@ -439,18 +439,12 @@ def test_the_doctors_home_page_lists_drafts_and_todays_sessions(doctor_client, c
     assert "Your drafts not yet signed" in page and "Amélie Durand" in page
 
 
-def test_the_session_page_uses_a_fixed_number_of_queries(app, doctor_client, course, stock, staff) -> None:
+def test_the_session_page_uses_a_fixed_number_of_queries(
+    app, doctor_client, course, stock, staff, count_queries
+) -> None:
     def queries(session_id: int) -> int:
-        counted = []
-
-        def count(*_args) -> None:
-            counted.append(1)
-
-        sa.event.listen(db.engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as counted:
             assert doctor_client.get(f"/sessions/{session_id}").status_code == 200
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", count)
         return len(counted)
 
     small = save(course, stock, staff["doctor"])
