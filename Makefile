@@ -7,7 +7,7 @@ WORKERS ?= 2
 TEST_WORKERS ?= 2
 FLASK = $(VENV)/bin/flask --app wsgi
 
-.PHONY: run test install db lint clean
+.PHONY: run test install secrets db lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,12 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+## The local demo's secrets, generated once under instance/ (kept if present; never committed).
+secrets: install
+	$(VENV)/bin/python -m config demo-secrets
+
 ## Apply migrations to the database (SQLite under instance/ unless DATABASE_URL says otherwise).
-db: install
+db: secrets
 	$(FLASK) db upgrade
 
 ## Install, migrate, load demo data the first time, and serve on http://127.0.0.1:$(PORT).

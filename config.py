@@ -1,8 +1,13 @@
-"""Settings for development (the local demo), tests and production.
+"""Settings for development (the local demo) and production; the tests keep theirs in tests/settings.py.
 
-``DATABASE_URL`` picks the database: SQLite under ``instance/`` by default,
-``postgresql+psycopg://...`` for production. Production reads every secret
-from the environment and refuses to start without them.
+``DATABASE_URL`` picks the database: SQLite under the instance directory by
+default, ``postgresql+psycopg://...`` for production. Production reads every
+secret from the environment and refuses to start without them.
+
+The environment is read when a settings object is built (``load_config()``,
+i.e. when the app is created), never at import; building one never writes a
+file. The local demo's secrets are made by an explicit step that ``make run``
+takes first: ``python -m config demo-secrets``.
 """
 
 from __future__ import annotations
@@ -10,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
-INSTANCE_DIR = Path(os.environ.get("CLINIC_INSTANCE_DIR", BASE_DIR / "instance"))
 
 ROLES = ("doctor", "nurse", "auditor", "admin")
 
@@ -23,20 +28,44 @@ class ConfigurationError(RuntimeError):
     """A setting the app cannot run without is missing."""
 
 
-def _local_secrets() -> dict[str, str]:
-    """Secrets for the local demo: generated once, kept under instance/ (never committed)."""
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    path = INSTANCE_DIR / "secrets.json"
-    if path.exists():
-        return json.loads(path.read_text())
+def instance_dir() -> Path:
+    """Where the local demo keeps its database and secrets: ``CLINIC_INSTANCE_DIR``, else instance/."""
+    return Path(os.environ.get("CLINIC_INSTANCE_DIR") or BASE_DIR / "instance")
+
+
+def write_local_secrets() -> Path:
+    """Generate the local demo's secrets once under the instance directory (never committed);
+    existing ones are kept. The explicit step `make run` takes before anything else."""
+    directory = instance_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "secrets.json"
     values = {"SECRET_KEY": secrets.token_hex(32), "AUDIT_HMAC_KEY": secrets.token_hex(32)}
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
-    return values
+    try:
+        # Created owner-only (never readable by others, not even for a moment), and only if absent.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(values, file)
+    return path
+
+
+def _read_local_secrets() -> dict[str, str]:
+    path = instance_dir() / "secrets.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
 
 
 def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from None
 
 
 class Config:
@@ -53,9 +82,7 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_DURATION = timedelta(seconds=0)
-    IDLE_TIMEOUT = timedelta(minutes=_env_int("IDLE_TIMEOUT_MINUTES", 15))
-    ABSOLUTE_SESSION_LIFETIME = timedelta(hours=_env_int("ABSOLUTE_SESSION_HOURS", 12))
-    PERMANENT_SESSION_LIFETIME = ABSOLUTE_SESSION_LIFETIME
+    # IDLE_TIMEOUT, ABSOLUTE_SESSION_LIFETIME and PERMANENT_SESSION_LIFETIME: see __init__.
 
     # Login throttling (SECURITY.md A4), counted from the audit trail so every
     # worker and host sees the same counts.
@@ -81,48 +108,50 @@ class Config:
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
 
-    CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mesotherapy clinic")
     DEMO_DATA_ALLOWED = False
-    # Phone numbers typed without a country code are read as this country's.
-    PHONE_REGION = os.environ.get("PHONE_REGION", "GB")
-    RECORD_NUMBER_PREFIX = os.environ.get("RECORD_NUMBER_PREFIX", "P")
-    SCREENING_VALID_DAYS = _env_int("SCREENING_VALID_DAYS", 30)
-    # Failed attempts after which a recalled patient is marked unreachable.
-    RECALL_MAX_ATTEMPTS = _env_int("RECALL_MAX_ATTEMPTS", 3)
-    # Printed on every aftercare sheet: whom the patient calls about a side effect.
-    CLINIC_SIDE_EFFECTS_CONTACT = os.environ.get(
-        "CLINIC_SIDE_EFFECTS_CONTACT", "Call the clinic on +44 20 7946 0000 (8:00–20:00); out of hours, call 111."
-    )
     AUDIT_PAGE_SIZE = 50
+
+    def __init__(self) -> None:
+        """Read the settings the environment may change, now rather than at import."""
+        self.IDLE_TIMEOUT = timedelta(minutes=_env_int("IDLE_TIMEOUT_MINUTES", 15))
+        self.ABSOLUTE_SESSION_LIFETIME = timedelta(hours=_env_int("ABSOLUTE_SESSION_HOURS", 12))
+        self.PERMANENT_SESSION_LIFETIME = self.ABSOLUTE_SESSION_LIFETIME
+        # Behind a reverse proxy: how many proxies to trust for the client address (0: none).
+        self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+        self.CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mesotherapy clinic")
+        # Phone numbers typed without a country code are read as this country's.
+        self.PHONE_REGION = os.environ.get("PHONE_REGION", "GB")
+        self.RECORD_NUMBER_PREFIX = os.environ.get("RECORD_NUMBER_PREFIX", "P")
+        self.SCREENING_VALID_DAYS = _env_int("SCREENING_VALID_DAYS", 30)
+        # Failed attempts after which a recalled patient is marked unreachable.
+        self.RECALL_MAX_ATTEMPTS = _env_int("RECALL_MAX_ATTEMPTS", 3)
+        # Printed on every aftercare sheet: whom the patient calls about a side effect.
+        self.CLINIC_SIDE_EFFECTS_CONTACT = os.environ.get(
+            "CLINIC_SIDE_EFFECTS_CONTACT",
+            "Call the clinic on +44 20 7946 0000 (8:00–20:00); out of hours, call 111.",
+        )
 
 
 class DevelopmentConfig(Config):
-    """The local demo that `make run` serves: SQLite and self-generated secrets."""
+    """The local demo that `make run` serves: SQLite and secrets generated once by `make run`."""
 
     SESSION_COOKIE_SECURE = False  # plain http on 127.0.0.1
     DEMO_DATA_ALLOWED = True
 
     def __init__(self) -> None:
-        local = _local_secrets()
-        self.SECRET_KEY = os.environ.get("SECRET_KEY", local["SECRET_KEY"])
-        self.AUDIT_HMAC_KEY = os.environ.get("AUDIT_HMAC_KEY", local["AUDIT_HMAC_KEY"])
+        super().__init__()
+        local = _read_local_secrets()
+        for name in ("SECRET_KEY", "AUDIT_HMAC_KEY"):
+            value = os.environ.get(name) or local.get(name)
+            if not value:
+                raise ConfigurationError(
+                    f"The local demo has no {name}: run `make run` (or `python -m config demo-secrets`, "
+                    f"which writes {instance_dir() / 'secrets.json'}), or set {name}."
+                )
+            setattr(self, name, value)
         self.SQLALCHEMY_DATABASE_URI = (
-            os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'clinic.sqlite'}"
+            os.environ.get("DATABASE_URL") or f"sqlite:///{instance_dir() / 'clinic.sqlite'}"
         )
-
-
-class TestConfig(Config):
-    """Fast hashing, throwaway secrets, CSRF on (tests send tokens like a browser)."""
-
-    TESTING = True
-    DEMO_DATA_ALLOWED = True
-    SESSION_COOKIE_SECURE = False
-    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
-    AUDIT_HMAC_KEY = "test-audit-key-not-for-production"
-    ARGON2_TIME_COST = 1
-    ARGON2_MEMORY_COST = 1024
-    ARGON2_PARALLELISM = 1
-    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or "sqlite://"
 
 
 class ProductionConfig(Config):
@@ -131,6 +160,7 @@ class ProductionConfig(Config):
     TOTP_REQUIRED_ROLES: tuple[str, ...] = ROLES
 
     def __init__(self) -> None:
+        super().__init__()
         missing = [n for n in ("SECRET_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL") if not os.environ.get(n)]
         if missing:
             raise ConfigurationError(
@@ -146,7 +176,6 @@ class ProductionConfig(Config):
 
 CONFIGS = {
     "development": DevelopmentConfig,
-    "test": TestConfig,
     "production": ProductionConfig,
 }
 
@@ -154,7 +183,20 @@ CONFIGS = {
 def load_config(name: str | None = None) -> Config:
     """The settings object for CLINIC_ENV (development unless told otherwise)."""
     name = name or os.environ.get("CLINIC_ENV", "development")
-    try:
-        return CONFIGS[name]()
-    except KeyError:
-        raise ConfigurationError(f"Unknown CLINIC_ENV {name!r}; use one of {sorted(CONFIGS)}") from None
+    if name not in CONFIGS:
+        raise ConfigurationError(f"Unknown CLINIC_ENV {name!r}; use one of {sorted(CONFIGS)}")
+    return CONFIGS[name]()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m config demo-secrets``: the local demo's secrets, made once (`make run` runs it)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args != ["demo-secrets"]:
+        print("usage: python -m config demo-secrets", file=sys.stderr)
+        return 2
+    print(write_local_secrets())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

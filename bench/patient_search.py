@@ -26,7 +26,7 @@ from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.records.patients.models import Patient
 from clinic.records.patients.search import search_patients, search_text_for, sort_name_for
-from config import TestConfig
+from tests.settings import TestConfig
 
 BATCH = 5_000
 

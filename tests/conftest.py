@@ -39,7 +39,7 @@ from clinic import create_app
 from clinic.auth.models import User
 from clinic.auth.services import create_user
 from clinic.extensions import db
-from config import TestConfig
+from tests.settings import TestConfig
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = DATABASE_URL.startswith("postgresql")

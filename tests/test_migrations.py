@@ -1,8 +1,12 @@
-"""Migrations: one head; empty -> head gives exactly the models' schema; downgrade works (D7)."""
+"""Migrations: one head; empty -> head gives exactly the models' schema and the frozen seed rows;
+downgrade works (D7); no migration imports the application."""
 
 from __future__ import annotations
 
+import ast
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -90,3 +94,54 @@ def test_the_audit_triggers_come_with_the_migration(empty_app: Flask) -> None:
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'"
             )).scalars())
             assert names == {"audit_event_no_update", "audit_event_no_delete"}
+
+
+# Every row an empty database holds after upgrading to head, dumped from the migrations as they
+# seeded them before the seeds were frozen as literals (commit 096125f). Existing databases hold
+# these rows: a fresh upgrade must give exactly the same, whatever the application's defaults say.
+SEED_ROWS = Path(__file__).parent / "data" / "migration_seed_rows.json"
+VERSIONS = Path(__file__).parents[1] / "migrations" / "versions"
+
+
+def _rows_at_head() -> dict[str, list[dict[str, object]]]:
+    metadata = sa.MetaData()
+    metadata.reflect(db.engine)
+    dump = {}
+    with db.engine.connect() as conn:
+        for name, table in sorted(metadata.tables.items()):
+            if name == "alembic_version" or is_search_table(name):
+                continue
+            rows = [dict(row) for row in conn.execute(
+                sa.select(table).order_by(*table.primary_key.columns)).mappings()]
+            for row in rows:
+                if row.get("created_at") is not None:
+                    row["created_at"] = "<now>"  # the time of the upgrade
+            if rows:
+                dump[name] = rows
+    return json.loads(json.dumps(dump))
+
+
+def test_upgrading_an_empty_database_seeds_exactly_the_frozen_rows(empty_app: Flask) -> None:
+    upgrade()
+    expected = json.loads(SEED_ROWS.read_text(encoding="utf-8"))
+    rows = _rows_at_head()
+    assert sorted(rows) == sorted(expected), "the tables that migrations seed"
+    for name, table_rows in expected.items():
+        assert rows[name] == table_rows, name
+
+
+def test_no_migration_imports_the_application() -> None:
+    """Migrations run against the code of the day they are applied: seeds are literals, never
+    today's defaults or services."""
+    scripts = sorted(VERSIONS.glob("*.py"))
+    assert scripts
+    for script in scripts:
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                assert module.split(".")[0] in {"alembic", "sqlalchemy"}, f"{script.name} imports {module}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -101,17 +102,62 @@ def test_production_refuses_to_start_without_its_secrets(monkeypatch) -> None:
     assert config.DEMO_DATA_ALLOWED is False
 
 
-def test_the_local_demo_generates_and_keeps_its_own_secrets(monkeypatch, tmp_path) -> None:
+def test_the_local_demo_reads_the_secrets_its_explicit_step_made(monkeypatch, tmp_path) -> None:
     import config as config_module
 
-    monkeypatch.setattr(config_module, "INSTANCE_DIR", tmp_path)
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("CLINIC_INSTANCE_DIR", str(instance))
     for name in ("SECRET_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    first, second = DevelopmentConfig(), DevelopmentConfig()
+    with pytest.raises(ConfigurationError, match="make run"):
+        DevelopmentConfig()
+    assert not instance.exists(), "building a config never writes a file"
+
+    assert config_module.main(["demo-secrets"]) == 0  # what `make run` runs first
+    secrets_file = instance / "secrets.json"
+    assert secrets_file.stat().st_mode & 0o077 == 0
+    first = DevelopmentConfig()
+    assert config_module.main(["demo-secrets"]) == 0  # kept, not regenerated
+    second = DevelopmentConfig()
     assert first.SECRET_KEY == second.SECRET_KEY and len(first.SECRET_KEY) == 64
     assert first.AUDIT_HMAC_KEY != first.SECRET_KEY
-    assert (tmp_path / "secrets.json").stat().st_mode & 0o077 == 0
-    assert first.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")
+    assert first.SQLALCHEMY_DATABASE_URI == f"sqlite:///{instance / 'clinic.sqlite'}"
+    assert sorted(p.name for p in instance.iterdir()) == ["secrets.json"]
+
+
+def test_the_environment_is_read_when_the_app_is_created(monkeypatch, tmp_path) -> None:
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from clinic import create_app
+
+    monkeypatch.setenv("CLINIC_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 32)
+    monkeypatch.setenv("AUDIT_HMAC_KEY", "a" * 32)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'clinic.sqlite'}")
+    settings = {"IDLE_TIMEOUT_MINUTES": "7", "ABSOLUTE_SESSION_HOURS": "3", "CLINIC_NAME": "Clinique du Lac",
+                "PHONE_REGION": "FR", "RECORD_NUMBER_PREFIX": "L", "SCREENING_VALID_DAYS": "45",
+                "RECALL_MAX_ATTEMPTS": "4", "CLINIC_SIDE_EFFECTS_CONTACT": "Call 01 23 45 67 89",
+                "TRUSTED_PROXIES": "1"}
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    app = create_app()
+    assert app.config["IDLE_TIMEOUT"] == timedelta(minutes=7)
+    assert app.config["ABSOLUTE_SESSION_LIFETIME"] == app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=3)
+    assert (app.config["CLINIC_NAME"], app.config["PHONE_REGION"], app.config["RECORD_NUMBER_PREFIX"]) == (
+        "Clinique du Lac", "FR", "L")
+    assert (app.config["SCREENING_VALID_DAYS"], app.config["RECALL_MAX_ATTEMPTS"]) == (45, 4)
+    assert app.config["CLINIC_SIDE_EFFECTS_CONTACT"] == "Call 01 23 45 67 89"
+    assert isinstance(app.wsgi_app, ProxyFix)  # README: TRUSTED_PROXIES behind a reverse proxy
+    with app.app_context():
+        db.engine.dispose()
+
+    monkeypatch.setenv("IDLE_TIMEOUT_MINUTES", "9")
+    monkeypatch.delenv("PHONE_REGION")
+    later = load_config()
+    assert later.IDLE_TIMEOUT == timedelta(minutes=9) and later.PHONE_REGION == "GB"
+    monkeypatch.setenv("SCREENING_VALID_DAYS", "a month")
+    with pytest.raises(ConfigurationError, match="SCREENING_VALID_DAYS"):
+        load_config()
 
 
 def test_an_unknown_environment_name_is_refused() -> None:

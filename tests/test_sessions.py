@@ -14,8 +14,9 @@ import time_machine
 from flask import Flask
 
 from clinic.auth.models import User
-from config import Config, DevelopmentConfig, ProductionConfig, TestConfig
+from config import Config, DevelopmentConfig, ProductionConfig
 from tests.conftest import CSRF_RE, PASSWORDS, ClinicClient, audit_rows
+from tests.settings import TestConfig
 
 T0 = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
 COOKIE = "clinic_session"

@@ -35,12 +35,156 @@ SQLITE_SEARCH = (
 )
 
 
-def _seed():
-    from clinic.records.catalogue.defaults import AREAS, CONDITIONS, INDICATIONS
-    from clinic.records.consent.defaults import PHOTO_TEXT, TREATMENT_TEXT
-    from clinic.records.consent.services import canonical_body, content_hash
-    from clinic.records.screening.defaults import DEFAULT_RULES
+# The rows this revision seeds, frozen as literals: a fresh database must get exactly the
+# rows that every existing one got, whatever the application's defaults say today. Never
+# edit them; a change to a catalogue, rule or consent text is a new migration.
 
+# code, name, sessions min-max, interval days min-max, depth
+INDICATIONS = (
+    ("skin_rejuvenation", "Skin rejuvenation (mesoglow, skin booster)", 3, 4, 14, 21, "superficial, 1–2 mm"),
+    ("mesolift", "Anti-ageing (mesolift)", 4, 6, 14, 28, "2–4 mm"),
+    ("hair_loss", "Hair loss (scalp)", 8, 12, 7, 14, "scalp, follicle level"),
+    ("cellulite", "Cellulite", 4, 10, 7, 14, "subcutaneous"),
+    ("localized_fat", "Localized fat reduction", 4, 8, 14, 28, "subcutaneous fat"),
+    ("dark_circles", "Dark circles under the eyes", 3, 5, 14, 21, "superficial"),
+    ("acne", "Acne", 4, 6, 14, 21, "superficial"),
+    ("blemishes", "Blemishes and pigmentation", 4, 6, 14, 21, "superficial"),
+    ("hands", "Hand rejuvenation", 3, 4, 14, 21, "superficial"),
+    ("neck_decolletage", "Neck and décolletage", 3, 5, 14, 28, "superficial to 2 mm"),
+)
+
+# code, name, region
+AREAS = (
+    ("scalp", "Scalp", "scalp"),
+    ("forehead", "Forehead", "face"),
+    ("temples", "Temples", "face"),
+    ("cheeks", "Cheeks", "face"),
+    ("perioral", "Perioral area", "face"),
+    ("chin", "Chin", "face"),
+    ("under_eye", "Under-eye area", "face"),
+    ("neck", "Neck", "neck"),
+    ("decolletage", "Décolletage", "neck"),
+    ("back_of_hands", "Back of the hands", "hands"),
+    ("abdomen", "Abdomen", "body"),
+    ("flanks", "Flanks", "body"),
+    ("hips", "Hips", "body"),
+    ("thighs", "Thighs", "body"),
+    ("buttocks", "Buttocks", "body"),
+)
+
+# code, name
+CONDITIONS = (
+    ("diabetes", "Diabetes"),
+    ("active_cancer", "Active cancer"),
+    ("active_infection_area", "Active infection, inflammation or open wound in the treatment area"),
+    ("clotting_disorder", "Clotting disorder"),
+    ("autoimmune_disease", "Autoimmune disease"),
+    ("active_eczema", "Active eczema"),
+    ("active_psoriasis", "Active psoriasis"),
+    ("weakened_immune_system", "Weakened immune system"),
+    ("allergic_reactions_history", "History of allergic reactions"),
+    ("keloid_tendency", "Tendency to keloid or hypertrophic scars"),
+    ("herpes_labialis", "Recurrent cold sores (herpes labialis)"),
+)
+
+# code, question, kind, trigger, trigger_value, waiting_days, indications, areas, source
+# (sort_order 10, 20, 30... in this order)
+RULES = (
+    ("age_under_18", "Is the patient under 18 on the day of treatment? (worked out from the date of birth)",
+     "absolute", "age_under", "18", None, "", "", "DESIGN.md: age under 18 is an absolute contraindication"),
+    ("pregnancy", "Is the patient pregnant, or could she be?", "absolute", "pregnant", "", None, "", "",
+     "Both source texts: not suitable in pregnancy"),
+    ("breastfeeding", "Is the patient breastfeeding?", "absolute", "breastfeeding", "", None, "", "",
+     "Both source texts: not suitable while breastfeeding"),
+    ("active_infection_area", "Is there an active infection, inflammation or open wound in the treatment area?",
+     "absolute", "condition", "active_infection_area", None, "", "", "Both source texts"),
+    ("ingredient_allergy", "Is the patient allergic to any ingredient of the planned products?", "absolute",
+     "question", "", None, "", "", "Known allergy to a cocktail ingredient (source text 2); "
+     "the gate also checks each product's ingredients against recorded allergies"),
+    ("active_cancer", "Does the patient have active cancer?", "absolute", "condition", "active_cancer", None,
+     "", "", "Source text 1: not suitable with cancer"),
+    ("diabetes", "Does the patient have diabetes?", "absolute", "condition", "diabetes", None, "", "",
+     "Source text 1: not suitable for individuals with diabetes"),
+    ("clotting_disorder", "Does the patient have a clotting disorder?", "relative", "condition",
+     "clotting_disorder", None, "", "", "Source text 1: may pose a risk"),
+    ("anticoagulant", "Does the patient take blood-thinning medication (anticoagulant or antiplatelet)?",
+     "relative", "anticoagulant", "", None, "", "", "Source text 2: contraindication"),
+    ("autoimmune_disease", "Does the patient have an autoimmune disease?", "relative", "condition",
+     "autoimmune_disease", None, "", "", "Source text 1: not recommended"),
+    ("active_eczema", "Does the patient have active eczema?", "relative", "condition", "active_eczema", None,
+     "", "", "Source text 2: autoimmune skin conditions"),
+    ("active_psoriasis", "Does the patient have active psoriasis?", "relative", "condition",
+     "active_psoriasis", None, "", "", "Source text 2: autoimmune skin conditions"),
+    ("weakened_immune_system", "Does the patient have a weakened immune system?", "relative", "condition",
+     "weakened_immune_system", None, "", "", "Source text 1: not recommended"),
+    ("allergic_reactions_history", "Is the patient prone to allergic reactions?", "relative", "condition",
+     "allergic_reactions_history", None, "", "", "Source text 1: risk for those prone to allergic reactions"),
+    ("isotretinoin", "Has the patient taken oral isotretinoin in the last 6 months?", "relative", "treatment",
+     "isotretinoin", 180, "", "", "Clinical practice: wait 6 months after isotretinoin"),
+    ("laser", "Has the patient had laser or IPL treatment in the area in the last 6 weeks?", "relative",
+     "treatment", "laser", 42, "", "", "Clinical practice: wait 6 weeks after laser"),
+    ("surgery_area", "Has the patient had surgery in the treatment area in the last 3 months?", "relative",
+     "treatment", "surgery_area", 90, "", "", "Clinical practice: wait 3 months after surgery"),
+    ("tattoo_area", "Is there a tattoo less than 3 months old in the treatment area?", "relative",
+     "treatment", "tattoo_area", 90, "", "", "Clinical practice: wait for a tattoo to heal"),
+    ("filler", "Has the patient had dermal filler in the area in the last 2 weeks?", "warning", "treatment",
+     "filler", 14, "", "", "Clinical practice: let fillers settle"),
+    ("skin_type_dark", "Is the patient's skin type Fitzpatrick IV–VI (risk of hyperpigmentation)?", "warning", "skin_type_dark", "", None, "", "",
+     "DESIGN.md: darker skin types raise a hyperpigmentation warning"),
+    ("keloid_tendency", "Does the patient tend to form keloid or hypertrophic scars?", "warning", "condition",
+     "keloid_tendency", None, "", "", "Clinical practice"),
+    ("herpes_labialis", "Does the patient get cold sores (treatment near the mouth)?", "warning", "condition",
+     "herpes_labialis", None, "", "perioral chin", "Clinical practice: risk of an outbreak"),
+)
+
+# Version 1 of each consent text; {indication} is the indication's name.
+TREATMENT_TEXT = """I, the undersigned, consent to a course of mesotherapy for: {indication}.
+
+The doctor has explained to me:
+- what mesotherapy is: micro-injections of a product or a mixture of products into the skin, the scalp or fat deposits, over several sessions;
+- the expected effects, which develop over the course and are not guaranteed;
+- the usual side effects: redness (6–24 hours), swelling (12–24 hours), small bruises (2–5 days), tenderness (24–48 hours), itching or tingling (1–2 hours), a lump sensation (1–2 days);
+- the rare complications: infection, allergic reaction, nodules, and temporary hyperpigmentation, more likely in darker skin;
+- the aftercare I must follow, which I will receive in writing after each session.
+
+I have answered the screening questions truthfully and will tell the clinic about any change in my health, medication, pregnancy or breastfeeding before each session.
+
+I know that I can withdraw this consent at any time without giving a reason, and that withdrawal does not affect the care already given."""
+
+PHOTO_TEXT = """I consent to standardised photographs of the treated areas being taken before, during and after my course of mesotherapy.
+
+The photographs are part of my clinical record. They are used to follow my results and are not shown to anyone outside the clinic's care team, nor published, without my separate written agreement.
+
+I can withdraw this consent at any time; photographs already taken stay in my record as required by law."""
+
+# id, title, kind, indication code, SHA-256 of version 1's text (the hash patients signed against).
+CONSENT_FORMS = (
+    (1, "Consent to mesotherapy: Skin rejuvenation (mesoglow, skin booster)", "treatment", "skin_rejuvenation",
+     "cecb3242a60f6da44662275c97964e944d95a869c7d06d9693426bc4598800e9"),
+    (2, "Consent to mesotherapy: Anti-ageing (mesolift)", "treatment", "mesolift",
+     "2e7663b623505472ee4aa11d0413d6fe6ea06d85e752c4c73ba684ed4519685d"),
+    (3, "Consent to mesotherapy: Hair loss (scalp)", "treatment", "hair_loss",
+     "7bf30d5a51ea1568fda23efc6cf6c67d004d7e83b2dcc5bad0f69812dd8bd493"),
+    (4, "Consent to mesotherapy: Cellulite", "treatment", "cellulite",
+     "20f4fcd4b484830163431788d17eb1b94da52ae98844567733a065a2278ec995"),
+    (5, "Consent to mesotherapy: Localized fat reduction", "treatment", "localized_fat",
+     "67c76c96ba3511ebbb035ca5870919666d26eb31a8092254929dbdfb768df428"),
+    (6, "Consent to mesotherapy: Dark circles under the eyes", "treatment", "dark_circles",
+     "0457b89038233a616ad253eef7479d3bfaea19be1cf361def91b1e61b3c0f203"),
+    (7, "Consent to mesotherapy: Acne", "treatment", "acne",
+     "0b42777b696734a4ab9e6ff842f400c139e122e43a75ca6b080e994bc643066a"),
+    (8, "Consent to mesotherapy: Blemishes and pigmentation", "treatment", "blemishes",
+     "a3d0b7e1bf45297891bb559bf41609d16ffe3a47aa1a8b8929399b505010f22f"),
+    (9, "Consent to mesotherapy: Hand rejuvenation", "treatment", "hands",
+     "3e2b754870339698dba4083bcb5f8dfc1c10cf693e75162d66cd0eee73f82454"),
+    (10, "Consent to mesotherapy: Neck and décolletage", "treatment", "neck_decolletage",
+     "1226b450ec136d14d272726dd904d475207a053db0da3ec26285cebfb69dbd66"),
+    (11, "Consent to clinical photography", "photo", None,
+     "5a9b1a688c7a38f1c63f6b87e3c384fc118d56bca09effce1523b66d11718efd"),
+)
+
+
+def _seed():
     indication = sa.table("indication", *(sa.column(c) for c in (
         "code", "name", "sessions_min", "sessions_max", "interval_min_days", "interval_max_days",
         "depth_note", "sort_order", "active")))
@@ -62,24 +206,19 @@ def _seed():
         {"code": code, "question": q, "kind": kind, "trigger": trig, "trigger_value": value,
          "waiting_days": wait, "indications": ind, "areas": areas, "sort_order": (i + 1) * 10,
          "active": True, "source": src, "version": 1}
-        for i, (code, q, kind, trig, value, wait, ind, areas, src) in enumerate(DEFAULT_RULES)
+        for i, (code, q, kind, trig, value, wait, ind, areas, src) in enumerate(RULES)
     ])
     op.execute("INSERT INTO record_number_counter (id, last_number) VALUES (1, 0)")
     form = sa.table("consent_form", *(sa.column(c) for c in ("id", "title", "kind", "indication_code")))
     version = sa.table("consent_text_version", *(sa.column(c) for c in (
         "form_id", "number", "body", "content_hash", "created_at")))
+    names = {code: name for code, name, *_rest in INDICATIONS}
     forms, versions = [], []
     now = sa.func.current_timestamp()
-    for form_id, (code, name, *_rest) in enumerate(INDICATIONS, start=1):
-        body = canonical_body(TREATMENT_TEXT.format(indication=name))
-        forms.append({"id": form_id, "title": f"Consent to mesotherapy: {name}", "kind": "treatment",
-                      "indication_code": code})
-        versions.append({"form_id": form_id, "number": 1, "body": body, "content_hash": content_hash(body)})
-    photo_id = len(INDICATIONS) + 1
-    forms.append({"id": photo_id, "title": "Consent to clinical photography", "kind": "photo",
-                  "indication_code": None})
-    body = canonical_body(PHOTO_TEXT)
-    versions.append({"form_id": photo_id, "number": 1, "body": body, "content_hash": content_hash(body)})
+    for form_id, title, kind, code, digest in CONSENT_FORMS:
+        body = PHOTO_TEXT if kind == "photo" else TREATMENT_TEXT.format(indication=names[code])
+        forms.append({"id": form_id, "title": title, "kind": kind, "indication_code": code})
+        versions.append({"form_id": form_id, "number": 1, "body": body, "content_hash": digest})
     op.bulk_insert(form, forms)
     for row in versions:
         op.execute(version.insert().values(**row, created_at=now))

@@ -206,7 +206,7 @@ def live_app(live_server: str):  # type: ignore[no-untyped-def]
     """An app on the live server's database and audit key: what a test sets up through the services is
     committed, audited and hash-chained as if a user had done it, and the live server shows it."""
     from clinic import create_app
-    from config import TestConfig
+    from tests.settings import TestConfig
 
     class LiveConfig(TestConfig):
         SQLALCHEMY_DATABASE_URI = _LIVE["database_url"]
