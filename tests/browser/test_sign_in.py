@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 
 ACCOUNTS = {role: (email, name, password) for email, name, role, password in DEMO_ACCOUNTS}
 ROLE_LABELS = {"doctor": "Doctor", "nurse": "Nurse", "auditor": "Auditor", "admin": "Administrator"}
-# Which roles see which nav links (clinic/permissions.py: admins read the audit trail too).
+# Which roles see which nav links (clinic/auth/permissions.py: admins read the audit trail too).
 NAV_LINKS = {"Accounts": {"admin"}, "Audit trail": {"auditor", "admin"}}
 
 
