@@ -24,6 +24,7 @@ from tests.factories import (
     NOW,
     TODAY,
     entry,
+    ready_course,
     record_history,
     save,
     screen,
@@ -535,3 +536,21 @@ def test_a_volume_drawn_without_its_lot_is_never_dropped(doctor_client, course, 
     assert refused.status_code == 400
     assert "Choose the lot the 2 ml was drawn from, or clear that volume." in refused.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TreatmentSession)) == 0
+
+
+def test_the_doctors_home_page_costs_the_same_queries_for_two_or_six_overdue_courses(
+    doctor_client, course, stock, staff, count_queries
+) -> None:
+    def queries() -> int:
+        with count_queries() as counted:
+            page = doctor_client.get("/")
+        assert page.status_code == 200 and "Courses with a session overdue" in page.get_data(as_text=True)
+        return len(counted)
+
+    save(course, stock, staff["doctor"])  # a draft of today, with a patient and indication to show
+    for n in range(2):
+        ready_course(staff, f"Early{n}", "Overdue", starts_on=TODAY - timedelta(days=30))
+    few = queries()
+    for n in range(4):
+        ready_course(staff, f"Late{n}", "Overdue", starts_on=TODAY - timedelta(days=30))
+    assert queries() == few
