@@ -292,20 +292,12 @@ class LotStock:
         return self.received - self.discarded - self.used
 
 
-def _received_by_lot() -> sa.Subquery:
+def _units_by_lot(movement: type[LotReceipt] | type[LotDiscard]) -> sa.Subquery:
+    """Units received (or discarded) per lot, voided entries left out."""
     return (
-        sa.select(LotReceipt.lot_id, sa.func.sum(LotReceipt.quantity).label("units"))
-        .where(LotReceipt.voided_at.is_(None))
-        .group_by(LotReceipt.lot_id)
-        .subquery()
-    )
-
-
-def _discarded_by_lot() -> sa.Subquery:
-    return (
-        sa.select(LotDiscard.lot_id, sa.func.sum(LotDiscard.quantity).label("units"))
-        .where(LotDiscard.voided_at.is_(None))
-        .group_by(LotDiscard.lot_id)
+        sa.select(movement.lot_id, sa.func.sum(movement.quantity).label("units"))
+        .where(movement.voided_at.is_(None))
+        .group_by(movement.lot_id)
         .subquery()
     )
 
@@ -328,7 +320,7 @@ def _used_by_lot() -> sa.Subquery:
 
 def stock_query() -> sa.Select[tuple[Lot, int, int, int]]:
     """Lots with units received, discarded and used in sessions, in one query."""
-    received, discarded, used = _received_by_lot(), _discarded_by_lot(), _used_by_lot()
+    received, discarded, used = _units_by_lot(LotReceipt), _units_by_lot(LotDiscard), _used_by_lot()
     return (
         sa.select(
             Lot,
