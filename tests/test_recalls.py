@@ -228,6 +228,7 @@ def test_the_pages_auditor_opens_nurse_contacts_admin_sees_no_patients(clients, 
     assert audit_rows("read_worklist")
 
 
+@pytest.mark.commits  # the first click commits on a connection of its own
 def test_two_clicks_at_the_same_moment_open_one_recall_and_the_second_finds_it(
         clients, course, stock, staff, monkeypatch) -> None:
     save(course, stock, staff["doctor"])
