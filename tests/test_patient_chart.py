@@ -329,6 +329,23 @@ def test_a_negative_patch_test_leaves_the_history_alone(patient, staff, vitamin_
         patients.read_patch_test(patient_tests(patient)[0], "positive", "late", staff["nurse"])
 
 
+def test_a_nurse_reads_a_patch_test_on_its_page_and_a_positive_one_needs_the_reaction(
+        patient, staff, vitamin_product, nurse_client) -> None:
+    from datetime import datetime
+
+    test = patients.record_patch_test(patient, staff["nurse"], product=vitamin_product,
+                                      applied_at=datetime.now().astimezone() - timedelta(days=2))
+    db.session.commit()
+    url = f"/patients/{patient.id}/patch-tests/{test.id}/read"
+    read_at = (datetime.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    refused = nurse_client.submit(url, {"result": "positive", "notes": "", "read_at": read_at})
+    assert refused.status_code == 400 and "Describe the reaction" in refused.get_data(as_text=True)
+    saved = nurse_client.submit(url, {"result": "positive", "notes": "wheal 8 mm at 48 h", "read_at": read_at})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert patients.current_history(patient).number == 2
+
+
 def patient_tests(patient):
     from clinic.records.patients.models import PatchTest
 

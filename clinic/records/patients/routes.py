@@ -314,7 +314,7 @@ def read_patch_test(patient_id: int, test_id: int) -> Response | tuple[str, int]
         form.read_at.data = datetime.now().replace(second=0, microsecond=0)
         return render_template("patients/patch_reading_form.html", form=form, patient=patient, test=test), 200
     if form.validate_on_submit():
-        read = attempt(form, services.read_patch_test, test, form.value.data, form.notes.data, current_user,
+        read = attempt(form, services.read_patch_test, test, form.result.data, form.notes.data, current_user,
                        read_at=local_to_utc(form.read_at.data))
         if read.ok:
             version = read.value
