@@ -7,8 +7,8 @@ from typing import Any, overload
 
 from flask import flash
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField
-from wtforms.validators import StopValidation
+from wtforms import SelectField, SelectMultipleField, TextAreaField
+from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from clinic.core.errors import ClinicError
@@ -61,3 +61,10 @@ class CheckboxesField(SelectMultipleField):
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class VoidForm(FlaskForm):
+    """Void a record entered in error: the reason is required (nothing is deleted)."""
+
+    reason = TextAreaField("Reason", validators=[DataRequired("Give the reason."), Length(max=2000)],
+                           render_kw={"rows": 2})

@@ -60,11 +60,6 @@ class PatientForm(FlaskForm):
     version = HiddenField()
 
 
-class VoidForm(FlaskForm):
-    reason = TextAreaField("Reason", validators=[DataRequired("Give the reason."), Length(max=2000)],
-                           render_kw={"rows": 2})
-
-
 class MedicationRow(Form):
     name = StringField("Medication", validators=[Optional(), Length(max=200)])
     anticoagulant = BooleanField("Blood thinner (anticoagulant / antiplatelet)")

@@ -14,7 +14,7 @@ from wtforms import SelectChoice
 from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
-from clinic.core.forms import local_to_utc, show_error
+from clinic.core.forms import VoidForm, local_to_utc, show_error
 from clinic.core.services import check_version, void_record
 from clinic.core.transaction import attempt
 from clinic.extensions import db
@@ -28,7 +28,6 @@ from clinic.records.patients.forms import (
     PatchTestForm,
     PatientForm,
     PatientSearchForm,
-    VoidForm,
 )
 from clinic.records.patients.models import TREATMENT_KINDS, HistoryVersion, PatchTest, Patient
 from clinic.records.patients.search import search_patients

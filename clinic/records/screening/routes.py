@@ -12,11 +12,11 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
+from clinic.core.forms import VoidForm
 from clinic.core.services import check_version, void_record
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
-from clinic.records.patients.forms import VoidForm
 from clinic.records.patients.models import Patient
 from clinic.records.patients.services import current_history
 from clinic.records.screening import services

@@ -125,8 +125,3 @@ class AmendForm(SignForm):
                                                           Length(max=2000)])
     reason = TextAreaField("Reason", validators=[DataRequired("Say why the record is corrected."), Length(max=2000)],
                            render_kw={"rows": 2})
-
-
-class VoidSessionForm(FlaskForm):
-    reason = TextAreaField("Reason", validators=[DataRequired("Give the reason."), Length(max=2000)],
-                           render_kw={"rows": 2})

@@ -14,12 +14,12 @@ from wtforms import SelectChoice
 from clinic.audit.services import record_chart_read
 from clinic.auth.services import ReauthenticationFailed
 from clinic.core.errors import ClinicError
-from clinic.core.forms import show_error
+from clinic.core.forms import VoidForm, show_error
 from clinic.core.transaction import attempt, run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot
 from clinic.records.treatments import services
-from clinic.records.treatments.forms import AmendForm, SignForm, VoidSessionForm
+from clinic.records.treatments.forms import AmendForm, SignForm
 from clinic.records.treatments.models import (
     SKIN_PREPARATIONS,
     TECHNIQUES,
@@ -71,7 +71,7 @@ def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
         "treatments/session.html", session=session, course=session.course, patient=patient,
         intact=services.signature_intact(session) if session.is_signed else None, amended=amended,
         sign_form=forms.get("sign_form") or SignForm(formdata=None),
-        void_form=forms.get("void_form") or VoidSessionForm(formdata=None),
+        void_form=forms.get("void_form") or VoidForm(formdata=None),
         skin_preparations=SKIN_PREPARATIONS, techniques=TECHNIQUES,
         field_labels={**services.AMENDABLE_SESSION_FIELDS, **services.AMENDABLE_INJECTION_FIELDS},
         target_areas={f"injection:{i.id}": i.area.name for i in session.injections},
@@ -140,7 +140,7 @@ def amend(session_id: int) -> Response | tuple[str, int]:
 def void(session_id: int) -> Response | tuple[str, int]:
     """Void a session entered in error; it stays on record and in traces."""
     session = db.get_or_404(TreatmentSession, session_id)
-    form = VoidSessionForm()
+    form = VoidForm()
     if form.validate_on_submit():
         if attempt(None, services.void_session, session, current_user, form.reason.data).ok:
             flash(f"Session {session.number} voided. It stays on record, marked voided.", "warning")
