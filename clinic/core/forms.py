@@ -45,6 +45,12 @@ def show_error(form: FlaskForm | None, error: ClinicError) -> None:
         flash(str(error), "error")
 
 
+def submitted_version(field: Any) -> int | str:
+    """The record version a form was opened on, for a service's ``expected_version``: a form that lost
+    it ("") is refused as a conflict, never saved unchecked (None means "not checked")."""
+    return "" if field.data is None else field.data
+
+
 @overload
 def local_to_utc(local: datetime) -> datetime: ...
 @overload

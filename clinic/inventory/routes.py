@@ -15,7 +15,7 @@ from clinic.audit.services import record_event
 from clinic.auth.forms import ActionForm
 from clinic.core.errors import FieldError
 from clinic.core.exports import csv_response
-from clinic.core.services import check_version
+from clinic.core.forms import submitted_version
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory import services
@@ -106,9 +106,8 @@ def edit_product(product_id: int) -> Response | tuple[str, int]:
         form.version.data = product.version
     status = _status()
     if form.validate_on_submit():
-        saved = attempt(form, check_version, product, form.version.data)
-        if saved.ok:
-            saved = attempt(form, services.update_product, product, _details(form))
+        saved = attempt(form, services.update_product, product, _details(form),
+                        expected_version=submitted_version(form.version))
         if saved.ok:
             flash("Product saved.", "success")
             return redirect(url_for("inventory.show_product", product_id=product.id))

@@ -17,6 +17,7 @@ from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
 from clinic.core.models import utcnow
+from clinic.core.services import check_version
 from clinic.extensions import db
 from clinic.inventory.gs1 import LabelError, normalise_gtin, parse_label
 from clinic.inventory.models import (
@@ -115,8 +116,10 @@ def create_product(details: ProductDetails) -> Product:
     return product
 
 
-def update_product(product: Product, details: ProductDetails) -> None:
-    """Change a product's description; its lots keep pointing at it."""
+def update_product(product: Product, details: ProductDetails, *, expected_version: int | str | None = None) -> None:
+    """Change a product's description; its lots keep pointing at it. ``expected_version`` as for patients."""
+    if expected_version is not None:
+        check_version(product, expected_version)
     gtin = _check_product(details, product)
     product.name = details.name.strip()
     product.manufacturer = details.manufacturer.strip()

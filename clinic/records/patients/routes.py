@@ -14,8 +14,8 @@ from wtforms import SelectChoice
 from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
-from clinic.core.forms import VoidForm, local_to_utc, show_error
-from clinic.core.services import check_version, void_record
+from clinic.core.forms import VoidForm, local_to_utc, show_error, submitted_version
+from clinic.core.services import void_record
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory.models import Ingredient, Product
@@ -135,9 +135,8 @@ def edit(patient_id: int) -> Response | tuple[str, int]:
             else:
                 show_error(form, error)
 
-        saved = attempt(show, check_version, patient, form.version.data)
-        if saved.ok:
-            saved = attempt(show, services.update_patient, patient, _details(form))
+        saved = attempt(show, services.update_patient, patient, _details(form),
+                        expected_version=submitted_version(form.version))
         if saved.ok:
             flash("Patient details saved.", "success")
             return redirect(url_for("patients.show_chart", patient_id=patient.id))

@@ -14,6 +14,7 @@ from flask import current_app
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.models import utcnow
+from clinic.core.services import check_version
 from clinic.extensions import db
 from clinic.inventory.models import Ingredient, Product
 from clinic.records.catalogue.models import Condition
@@ -150,8 +151,11 @@ def register_patient(details: PatientDetails, by: User, *, today: date | None = 
     return patient
 
 
-def update_patient(patient: Patient, details: PatientDetails, *, today: date | None = None) -> None:
-    """Correct demographics; the version check is the caller's (it holds the form)."""
+def update_patient(patient: Patient, details: PatientDetails, *, expected_version: int | str | None = None,
+                   today: date | None = None) -> None:
+    """Correct demographics; ``expected_version`` (the form's) refuses a save over someone else's."""
+    if expected_version is not None:
+        check_version(patient, expected_version)
     if patient.is_voided:
         raise ClinicError("This patient was registered in error and is voided; it cannot be edited.")
     values = _check_details(details, today or date.today())

@@ -12,8 +12,8 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
-from clinic.core.forms import VoidForm
-from clinic.core.services import check_version, void_record
+from clinic.core.forms import VoidForm, submitted_version
+from clinic.core.services import void_record
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
@@ -155,7 +155,7 @@ def _save_rule(form: RuleForm, rule: ContraindicationRule | None) -> Contraindic
         trigger_value=form.trigger_value.data or "", waiting_days=form.waiting_days.data,
         indications=form.indications.data or [], areas=form.areas.data or [],
         sort_order=form.sort_order.data or 100, active=bool(form.active.data), source=form.source.data or "",
-    ))
+    ), expected_version=submitted_version(form.version) if rule is not None else None)
 
 
 @bp.route("/admin/rules/new", methods=["GET", "POST"])
@@ -188,8 +188,7 @@ def edit_rule(rule_id: int) -> Response | tuple[str, int]:
         return render_template("screening/rule_form.html", form=form, rule=rule), 200
     status = 400
     if form.validate_on_submit():
-        checked = attempt(form, check_version, rule, form.version.data)
-        saved = attempt(form, _save_rule, form, rule) if checked.ok else checked
+        saved = attempt(form, _save_rule, form, rule)
         if saved.ok:
             flash(f"Rule {rule.code} saved.", "success")
             return redirect(url_for("screening.list_rules"))

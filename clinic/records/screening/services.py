@@ -16,6 +16,7 @@ from flask import current_app
 from clinic.auth.models import Role, User
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
+from clinic.core.services import check_version
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
 from clinic.records.patients.models import TREATMENT_KINDS, HistoryVersion, Patient
@@ -314,8 +315,11 @@ class RuleInput:
     source: str = ""
 
 
-def save_rule(rule: ContraindicationRule | None, entry: RuleInput) -> ContraindicationRule:
-    """Create or change a rule, checking that what it points at exists."""
+def save_rule(rule: ContraindicationRule | None, entry: RuleInput, *,
+              expected_version: int | str | None = None) -> ContraindicationRule:
+    """Create or change a rule, checking that what it points at exists. ``expected_version`` as for patients."""
+    if rule is not None and expected_version is not None:
+        check_version(rule, expected_version)
     code = (entry.code or "").strip().lower()
     if not code or not all(ch.isalnum() or ch == "_" for ch in code):
         raise FieldError("code", "Use lower-case letters, digits and _ only.")

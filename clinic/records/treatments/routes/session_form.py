@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from clinic.auth.models import Role, User
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
-from clinic.core.forms import local_to_utc, show_error
+from clinic.core.forms import local_to_utc, show_error, submitted_version
 from clinic.core.transaction import run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
@@ -209,7 +209,7 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
     if rows.unmatched:
         return _session_page(form, course, session, 400, row_errors=dict([rows.unmatched]))
     outcome = run_service(services.save_session, course, entry, current_user, session=session,
-                          expected_version="" if form.version.data is None else form.version.data)
+                          expected_version=submitted_version(form.version))
     if outcome.result is None:
         return _refused_session_page(outcome.error, form, course, session, rows)
     saved = outcome.result
