@@ -29,6 +29,7 @@ from clinic.inventory.models import Lot, LotReceipt, Product, StorageLocation
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.models import (
     Course,
+    CourseArea,
     InjectionLog,
     Preparation,
     PreparationComponent,
@@ -101,11 +102,14 @@ def populate(patients: int, injections: int, seed: int = 20261122) -> None:
     patient_ids = list(db.session.scalars(sa.select(Patient.id).order_by(Patient.id)))
     start = datetime.now(timezone.utc) - timedelta(days=DAYS)
     _insert(Course.__table__, [
-        {"patient_id": pid, "indication_code": "skin_rejuvenation", "areas": "cheeks forehead", "planned_sessions": 50,
+        {"patient_id": pid, "indication_code": "skin_rejuvenation", "planned_sessions": 50,
          "interval_days": 1, "goals": "", "baseline_notes": "", "status": "active", "created_by_id": doctor_id,
          "starts_on": start.date(), "version": 1} for pid in patient_ids])
     db.session.commit()
     course_of = dict(db.session.execute(sa.select(Course.patient_id, Course.id)).all())
+    _insert(CourseArea.__table__, [{"course_id": course_id, "area_code": code}
+                                   for course_id in course_of.values() for code in ("cheeks", "forehead")])
+    db.session.commit()
     # Sessions in time order; lot k is in use around day k * DAYS / lots (a few weeks), some lots scattered.
     session_table, prep_table = TreatmentSession.__table__, Preparation.__table__
     component_table, injection_table = PreparationComponent.__table__, InjectionLog.__table__

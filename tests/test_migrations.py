@@ -19,7 +19,12 @@ from flask_migrate import downgrade, upgrade
 from clinic import create_app
 from clinic.extensions import db
 from clinic.records.patients.search import is_search_table
-from tests.conftest import DATABASE_URL, ON_POSTGRES, make_config
+from clinic.records.screening import services as screening_services
+from clinic.records.screening.models import ContraindicationRule, Screening
+from clinic.records.treatments import services as treatments
+from clinic.records.treatments.models import Course
+from tests.conftest import DATABASE_URL, ON_POSTGRES, create_staff, make_config
+from tests.factories import AREAS, INDICATION, TODAY, record_history, register, screen, sign_consent
 
 # Each test builds its own app on a database of its own (``empty_app``), never the shared one.
 pytestmark = pytest.mark.commits
@@ -94,6 +99,45 @@ def test_the_audit_triggers_come_with_the_migration(empty_app: Flask) -> None:
                 "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'"
             )).scalars())
             assert names == {"audit_event_no_update", "audit_event_no_delete"}
+
+
+def test_areas_and_indications_move_between_codes_and_rows_both_ways(empty_app: Flask) -> None:
+    """0008 turns space-separated codes into rows keyed to the catalogue; a downgrade and a new upgrade
+    carry a course's, a screening's and a rule's codes there and back without losing one."""
+    upgrade()
+    staff = create_staff()
+    patient = register(staff["nurse"])
+    record_history(patient, staff["nurse"])
+    sign_consent(patient, staff["nurse"])
+    screening = screen(patient, staff["nurse"], areas=("forehead", "cheeks", "chin"))
+    course = treatments.plan_course(patient, treatments.CourseInput(INDICATION, AREAS, starts_on=TODAY),
+                                    staff["doctor"])
+    rule = screening_services.save_rule(None, screening_services.RuleInput(
+        code="recent_peel", question="A chemical peel in the last two weeks?", kind="warning", trigger="question",
+        indications=["skin_rejuvenation", "hair_loss"], areas=["neck", "cheeks"]))
+    db.session.commit()
+    ids = {"course": course.id, "screening": screening.id, "contraindication_rule": rule.id}
+    db.session.remove()
+
+    downgrade(revision="0007")
+    with db.engine.connect() as conn:
+        def text(table: str, column: str) -> str:
+            return conn.execute(sa.text(f"SELECT {column} FROM {table} WHERE id = {ids[table]}")).scalar_one()
+        assert text("course", "areas") == "cheeks forehead"
+        assert text("screening", "areas") == "cheeks chin forehead"
+        assert text("contraindication_rule", "areas") == "cheeks neck"
+        assert text("contraindication_rule", "indications") == "hair_loss skin_rejuvenation"
+        assert text("contraindication_rule", "code") == "recent_peel"
+        unlimited = conn.execute(sa.text("SELECT areas, indications FROM contraindication_rule "
+                                         "WHERE code = 'pregnancy'")).one()
+        assert tuple(unlimited) == ("", "")
+
+    upgrade()
+    assert db.session.get(Course, ids["course"]).area_codes == ["cheeks", "forehead"]
+    assert db.session.get(Screening, ids["screening"]).area_codes == {"cheeks", "chin", "forehead"}
+    rule = db.session.get(ContraindicationRule, ids["contraindication_rule"])
+    assert (rule.indication_codes, rule.area_codes) == ({"hair_loss", "skin_rejuvenation"}, {"cheeks", "neck"})
+    assert _schema_diff() == []
 
 
 # Every row an empty database holds after upgrading to head, dumped from the migrations as they

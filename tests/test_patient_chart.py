@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from clinic.audit.models import AuditEvent
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.services import void_record
 from clinic.extensions import db
@@ -22,7 +23,7 @@ from clinic.records.patients import services as patients
 from clinic.records.patients.models import Patient
 from clinic.records.patients.search import search_patients
 from clinic.records.screening import services as screening_services
-from clinic.records.screening.models import Screening
+from clinic.records.screening.models import Screening, ScreeningArea
 from tests.conftest import audit_rows, own_transaction
 from tests.factories import (
     AREAS,
@@ -145,6 +146,33 @@ def test_a_rule_limited_to_areas_is_asked_only_for_them(app) -> None:
     around_mouth = {r.code for r in screening_services.applicable_rules(INDICATION, ["perioral"])}
     forehead_only = {r.code for r in screening_services.applicable_rules(INDICATION, ["forehead"])}
     assert "herpes_labialis" in around_mouth and "herpes_labialis" not in forehead_only
+
+
+def test_an_admin_limits_a_rule_to_areas_and_a_stale_second_edit_is_refused(admin_client) -> None:
+    eczema = rule("active_eczema")
+    assert eczema.area_codes == set() and eczema.indication_codes == set()
+    first_version = eczema.version
+    form = {"code": eczema.code, "question": eczema.question, "kind": eczema.kind, "trigger": eczema.trigger,
+            "trigger_value": eczema.trigger_value, "sort_order": eczema.sort_order, "active": "y",
+            "source": eczema.source,
+            "indications": [INDICATION], "areas": ["neck", "decolletage"], "version": first_version}
+    assert admin_client.submit(f"/admin/rules/{eczema.id}", form).status_code == 302
+    db.session.expire_all()
+    eczema = rule("active_eczema")
+    assert (eczema.indication_codes, eczema.area_codes) == ({INDICATION}, {"neck", "decolletage"})
+    assert eczema.version == first_version + 1, "a change of scope alone is a new version"
+    assert "active_eczema" in {r.code for r in screening_services.applicable_rules(INDICATION, ["neck"])}
+    assert "active_eczema" not in {r.code for r in screening_services.applicable_rules(INDICATION, ["cheeks"])}
+    audited = db.session.scalars(sa.select(AuditEvent.record_id).where(
+        AuditEvent.record_type == "contraindication_rule_area", AuditEvent.action == "create")).all()
+    assert sorted(audited) == [f"{eczema.id},decolletage", f"{eczema.id},neck"]
+
+    stale = admin_client.submit(f"/admin/rules/{eczema.id}", dict(form, areas=["cheeks"]))
+    assert stale.status_code == 409
+    db.session.expire_all()
+    assert rule("active_eczema").area_codes == {"neck", "decolletage"}
+    listing = admin_client.get("/admin/rules").get_data(as_text=True)
+    assert "Décolletage, Neck" in listing or "Neck, Décolletage" in listing
 
 
 # --- overrides and validity -----------------------------------------------------------------------
@@ -707,7 +735,8 @@ def test_a_screening_for_two_areas_is_saved_from_the_answers_page(nurse_client, 
             data[f"rule_{r.id}"] = "no"
     response = nurse_client.submit(f"/patients/{patient.id}/screenings/new", data)
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-    assert db.session.scalar(sa.select(Screening.areas)) == "cheeks forehead"
+    assert db.session.scalars(sa.select(ScreeningArea.area_code).order_by(ScreeningArea.area_code)).all() == [
+        "cheeks", "forehead"]
 
 
 def test_admins_see_that_a_chart_changed_but_not_its_clinical_content(admin_client, auditor_client, staff) -> None:

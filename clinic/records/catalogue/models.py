@@ -38,6 +38,18 @@ class Area(Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
 
 
+class AreaLink:
+    """One treatment area a course, screening or rule covers: a row per area, keyed to the catalogue."""
+
+    area_code: Mapped[str] = mapped_column(sa.ForeignKey("area.code"), primary_key=True)
+
+
+class IndicationLink:
+    """One indication a rule applies to: a row per indication, keyed to the catalogue."""
+
+    indication_code: Mapped[str] = mapped_column(sa.ForeignKey("indication.code"), primary_key=True)
+
+
 class Condition(Model):
     """A medical condition recorded in a history; contraindication rules refer to these codes."""
 

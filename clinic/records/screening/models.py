@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import UTCDateTime, VersionedMixin, VoidableMixin, utcnow
 from clinic.extensions import Model
+from clinic.records.catalogue.models import AreaLink, IndicationLink
 
 if TYPE_CHECKING:
     from clinic.auth.models import User
@@ -56,12 +57,15 @@ class ContraindicationRule(VersionedMixin, Model):
     # The condition code or treatment kind the trigger looks for.
     trigger_value: Mapped[str] = mapped_column(sa.String(40), default="")
     waiting_days: Mapped[Optional[int]] = mapped_column(sa.Integer)
-    # Space-separated indication and area codes; empty means every one.
-    indications: Mapped[str] = mapped_column(sa.String(500), default="")
-    areas: Mapped[str] = mapped_column(sa.String(500), default="")
     sort_order: Mapped[int] = mapped_column(sa.Integer, default=100)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     source: Mapped[str] = mapped_column(sa.String(200), default="")
+
+    # The indications and areas it applies to; none means every one.
+    indication_links: Mapped[list[RuleIndication]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="RuleIndication.indication_code")
+    area_links: Mapped[list[RuleArea]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="RuleArea.area_code")
 
     __table_args__ = (
         sa.CheckConstraint("kind IN ('absolute', 'relative', 'warning')", name="kind"),
@@ -70,11 +74,11 @@ class ContraindicationRule(VersionedMixin, Model):
 
     @property
     def indication_codes(self) -> set[str]:
-        return set(self.indications.split())
+        return {link.indication_code for link in self.indication_links}
 
     @property
     def area_codes(self) -> set[str]:
-        return set(self.areas.split())
+        return {link.area_code for link in self.area_links}
 
     def applies_to(self, indication: str, areas: set[str]) -> bool:
         if self.indication_codes and indication not in self.indication_codes:
@@ -88,6 +92,22 @@ class ContraindicationRule(VersionedMixin, Model):
         return RULE_KINDS.get(self.kind, self.kind).split(":")[0]
 
 
+class RuleIndication(IndicationLink, Model):
+    """An indication a rule is limited to."""
+
+    __tablename__ = "contraindication_rule_indication"
+
+    rule_id: Mapped[int] = mapped_column(sa.ForeignKey("contraindication_rule.id"), primary_key=True)
+
+
+class RuleArea(AreaLink, Model):
+    """An area a rule is limited to."""
+
+    __tablename__ = "contraindication_rule_area"
+
+    rule_id: Mapped[int] = mapped_column(sa.ForeignKey("contraindication_rule.id"), primary_key=True)
+
+
 class Screening(VoidableMixin, Model):
     """The answers for one planned indication and set of areas, and what they mean."""
 
@@ -96,7 +116,6 @@ class Screening(VoidableMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
     indication_code: Mapped[str] = mapped_column(sa.ForeignKey("indication.code"))
-    areas: Mapped[str] = mapped_column(sa.String(500))
     screened_on: Mapped[date] = mapped_column(sa.Date)
     screened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     screened_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"))
@@ -110,6 +129,8 @@ class Screening(VoidableMixin, Model):
     overrides: Mapped[list[ScreeningOverride]] = relationship(
         back_populates="screening", cascade="all", order_by="ScreeningOverride.id")
     indication: Mapped[Indication] = relationship()
+    area_links: Mapped[list[ScreeningArea]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="ScreeningArea.area_code")
     screened_by: Mapped[User] = relationship(foreign_keys=[screened_by_id])
     history_version: Mapped[Optional[HistoryVersion]] = relationship()
 
@@ -119,11 +140,19 @@ class Screening(VoidableMixin, Model):
 
     @property
     def area_codes(self) -> set[str]:
-        return set(self.areas.split())
+        return {link.area_code for link in self.area_links}
 
     @property
     def result_label(self) -> str:
         return RESULTS.get(self.result, self.result)
+
+
+class ScreeningArea(AreaLink, Model):
+    """A planned area a screening covers."""
+
+    __tablename__ = "screening_area"
+
+    screening_id: Mapped[int] = mapped_column(sa.ForeignKey("screening.id"), primary_key=True)
 
 
 class ScreeningAnswer(Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -26,8 +27,11 @@ from clinic.records.screening.models import (
     RULE_KINDS,
     RULE_TRIGGERS,
     ContraindicationRule,
+    RuleArea,
+    RuleIndication,
     Screening,
     ScreeningAnswer,
+    ScreeningArea,
     ScreeningOverride,
 )
 
@@ -209,7 +213,8 @@ def record_screening(patient: Patient, indication_code: str, area_codes: Sequenc
         stored[rule.id] = entry
     evaluation = evaluate(rules, stored, patient, on_date)
     screening = Screening(
-        patient_id=patient.id, indication_code=indication.code, areas=" ".join(areas), screened_on=on_date,
+        patient_id=patient.id, indication_code=indication.code, screened_on=on_date,
+        area_links=[ScreeningArea(area_code=code) for code in areas],
         screened_by_id=by.id, history_version_id=history.id if history else None, result=evaluation.result,
         notes=(notes or "").strip(),
     )
@@ -347,15 +352,26 @@ def save_rule(rule: ContraindicationRule | None, entry: RuleInput, *,
     values = {
         "code": code, "question": entry.question.strip(), "kind": entry.kind, "trigger": entry.trigger,
         "trigger_value": value, "waiting_days": entry.waiting_days or None,
-        "indications": " ".join(sorted(set(entry.indications))), "areas": " ".join(sorted(set(entry.areas))),
         "sort_order": entry.sort_order, "active": entry.active, "source": (entry.source or "").strip(),
     }
     for key, new in values.items():
         if getattr(rule, key) != new:
             setattr(rule, key, new)
+    rescoped = _relink(rule.indication_links, set(entry.indications), RuleIndication, "indication_code")
+    rescoped |= _relink(rule.area_links, set(entry.areas), RuleArea, "area_code")
+    if rescoped and rule.id is not None:
+        rule.version += 1  # a change of scope alone is still a new version of the rule (checked by the UPDATE)
     db.session.add(rule)
     db.session.flush()
     return rule
+
+
+def _relink(links: list[Any], wanted: set[str], link_type: type, key: str) -> bool:
+    """Make ``links`` hold exactly the ``wanted`` codes, keeping rows that stay. True if anything changed."""
+    have = {getattr(link, key) for link in links}
+    links[:] = [link for link in links if getattr(link, key) in wanted]
+    links.extend(link_type(**{key: code}) for code in sorted(wanted - have))
+    return have != wanted
 
 
 def _check_plan_codes(indications: Sequence[str], areas: Sequence[str]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import LockableMixin, UTCDateTime, VersionedMixin, VoidableMixin, utcnow
 from clinic.extensions import Model
+from clinic.records.catalogue.models import AreaLink
 from clinic.records.codes import WARNING_WORDS, WarningCode
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ class Course(VersionedMixin, Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
     indication_code: Mapped[str] = mapped_column(sa.ForeignKey("indication.code"))
-    areas: Mapped[str] = mapped_column(sa.String(400))  # area codes, space-separated
     planned_sessions: Mapped[int] = mapped_column(sa.Integer)
     interval_days: Mapped[int] = mapped_column(sa.Integer)
     goals: Mapped[str] = mapped_column(sa.Text, default="")
@@ -57,6 +57,8 @@ class Course(VersionedMixin, Model):
 
     patient: Mapped[Patient] = relationship()
     indication: Mapped[Indication] = relationship()
+    area_links: Mapped[list[CourseArea]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="CourseArea.area_code")
     planned_products: Mapped[list[CourseProduct]] = relationship(
         back_populates="course", cascade="all, delete-orphan", order_by="CourseProduct.id")
     sessions: Mapped[list[TreatmentSession]] = relationship(
@@ -70,11 +72,19 @@ class Course(VersionedMixin, Model):
 
     @property
     def area_codes(self) -> list[str]:
-        return self.areas.split()
+        return [link.area_code for link in self.area_links]
 
     @property
     def status_label(self) -> str:
         return COURSE_STATUSES.get(self.status, self.status)
+
+
+class CourseArea(AreaLink, Model):
+    """A target area of a course's plan."""
+
+    __tablename__ = "course_area"
+
+    course_id: Mapped[int] = mapped_column(sa.ForeignKey("course.id"), primary_key=True)
 
 
 class CourseProduct(Model):

@@ -14,7 +14,7 @@ from clinic.extensions import db
 from clinic.inventory.models import Product
 from clinic.records.catalogue.models import Area, Indication
 from clinic.records.patients.models import Patient
-from clinic.records.treatments.models import Course, CourseProduct, TreatmentSession
+from clinic.records.treatments.models import Course, CourseArea, CourseProduct, TreatmentSession
 
 
 @dataclass
@@ -60,10 +60,11 @@ def plan_course(patient: Patient, entry: CourseInput, by: User, *, today: date |
     if len(products) != len(product_ids):
         raise FieldError("product_ids", "Choose products from the catalogue.")
     course = Course(
-        patient_id=patient.id, indication_code=indication.code, areas=" ".join(areas), planned_sessions=sessions,
+        patient_id=patient.id, indication_code=indication.code, planned_sessions=sessions,
         interval_days=interval, goals=(entry.goals or "").strip(), baseline_notes=(entry.baseline_notes or "").strip(),
         status="planned", created_by_id=by.id, starts_on=starts_on,
     )
+    course.area_links = [CourseArea(area_code=code) for code in areas]
     for product in products:
         course.planned_products.append(CourseProduct(product_id=product.id))
     db.session.add(course)
