@@ -160,27 +160,10 @@ def append_event(
     return seq
 
 
-def record_event(
-    action: str,
-    *,
-    record_type: str | None = None,
-    record_id: Any = None,
-    changes: dict[str, tuple[Any, Any]] | None = None,
-    reason: str | None = None,
-    actor: Actor | None = None,
-    session: Session | None = None,
-) -> int:
-    """Audit something that is not a row change (login, forbidden attempt, chart read...)."""
-    session = session or db.session()
-    return append_event(
-        session.connection(),
-        action,
-        record_type=record_type,
-        record_id=record_id,
-        changes=changes,
-        reason=reason,
-        actor=actor,
-    )
+def record_event(action: str, *, session: Session | None = None, **event: Any) -> int:
+    """Audit something that is not a row change (login, forbidden attempt, chart read...); ``event`` takes
+    ``append_event``'s keywords (record_type, record_id, changes, reason, actor)."""
+    return append_event((session or db.session()).connection(), action, **event)
 
 
 def record_chart_read(patient: Any) -> int:

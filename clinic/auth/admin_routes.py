@@ -5,6 +5,9 @@ An admin never sets another person's password: they issue a one-time reset link.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -89,28 +92,28 @@ def change_role(user_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("admin.show_user", user_id=user.id))
 
 
-@bp.post("/users/<int:user_id>/deactivate")
-def deactivate_user(user_id: int) -> Response | tuple[str, int]:
-    """Close an account; it stays on record and its sessions end at once."""
+def _account_action(user_id: int, action: Callable[[User], Any], done: str) -> Response | tuple[str, int]:
+    """A button on an account's page: run ``action`` on the account, say ``done`` (with the name) on success."""
     user = db.get_or_404(User, user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if not attempt(None, services.deactivate_user, user, current_user).ok:
+    if not attempt(None, action, user).ok:
         return _render_user(user, status=400)
-    flash(f"{user.full_name}'s account is deactivated.", "success")
+    flash(done.format(name=user.full_name), "success")
     return redirect(url_for("admin.show_user", user_id=user.id))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+def deactivate_user(user_id: int) -> Response | tuple[str, int]:
+    """Close an account; it stays on record and its sessions end at once."""
+    return _account_action(user_id, lambda user: services.deactivate_user(user, current_user),
+                           "{name}'s account is deactivated.")
 
 
 @bp.post("/users/<int:user_id>/reactivate")
 def reactivate_user(user_id: int) -> Response | tuple[str, int]:
     """Open a deactivated account again."""
-    user = db.get_or_404(User, user_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    if not attempt(None, services.reactivate_user, user).ok:
-        return _render_user(user, status=400)
-    flash(f"{user.full_name}'s account is active again.", "success")
-    return redirect(url_for("admin.show_user", user_id=user.id))
+    return _account_action(user_id, services.reactivate_user, "{name}'s account is active again.")
 
 
 @bp.post("/users/<int:user_id>/reset")

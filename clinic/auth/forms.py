@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from clinic.auth.models import ROLE_LABELS
 
@@ -28,9 +28,7 @@ class SecondFactorForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired()],
-                                     render_kw={"autocomplete": "current-password"})
+class ResetPasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
                                  description=PASSWORD_HELP, render_kw={"autocomplete": "new-password"})
     confirm_password = PasswordField(
@@ -40,14 +38,9 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class ResetPasswordForm(FlaskForm):
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)],
-                                 description=PASSWORD_HELP, render_kw={"autocomplete": "new-password"})
-    confirm_password = PasswordField(
-        "New password again",
-        validators=[DataRequired(), EqualTo("new_password", message="The two passwords differ.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+class ChangePasswordForm(ResetPasswordForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()],
+                                     render_kw={"autocomplete": "current-password"})
 
 
 class EnableTotpForm(FlaskForm):
@@ -56,11 +49,12 @@ class EnableTotpForm(FlaskForm):
 
 
 class ConfirmPasswordForm(FlaskForm):
-    """Re-authentication for an important action (SECURITY.md A5)."""
+    """Password, and the two-step code when enrolled, to confirm an important action: signing or
+    amending a record, exporting patient data, changing a role or one's own sign-in (SECURITY.md A5)."""
 
-    password = PasswordField("Your password, to confirm", validators=[DataRequired()],
+    password = PasswordField("Your password, to confirm", validators=[DataRequired("Enter your password.")],
                              render_kw={"autocomplete": "current-password"})
-    code = StringField("Your authenticator code (if you use two-step sign-in)",
+    code = StringField("Your authenticator code (if you use two-step sign-in)", validators=[Optional(), Length(max=20)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
@@ -82,12 +76,3 @@ class ChangeRoleForm(ConfirmPasswordForm):
 
 class ActionForm(FlaskForm):
     """An empty form for POST-only buttons: it carries the CSRF token."""
-
-
-class ReauthForm(FlaskForm):
-    """Password (and two-step code when enrolled) to confirm an export of patient data (SECURITY.md A5)."""
-
-    password = PasswordField("Your password", validators=[DataRequired("Enter your password.")],
-                             render_kw={"autocomplete": "current-password", "autofocus": True})
-    code = StringField("Two-step code", validators=[Length(max=20)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user
 
-from clinic.auth.forms import ReauthForm
+from clinic.auth.forms import ConfirmPasswordForm
 from clinic.auth.services import reauthenticate
 from clinic.core.transaction import attempt
 
@@ -16,7 +16,7 @@ def confirm_export(description: str, *, back: str, audit_as: str | None = None) 
     None when this request is a POST that re-authenticated: the caller sends the file. Otherwise the page
     asking for the password (again, after a wrong one, with the failure audited).
     """
-    form = ReauthForm()
+    form = ConfirmPasswordForm()
     if request.method == "POST" and form.validate_on_submit():
         # The audit trail names no patient here: admins read these rows. A failed attempt stays in the
         # audit trail (the refusal keeps its record; the request's boundary commits it).

@@ -23,6 +23,7 @@ from clinic.audit.services import Actor, record_event
 from clinic.auth.models import ROLE_LABELS, LoginFailure, PasswordReset, RecoveryCode, Role, User
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.models import utcnow
+from clinic.core.services import stored
 from clinic.extensions import db
 
 PASSWORD_MIN_LENGTH = 12
@@ -140,9 +141,7 @@ def create_user(email: str, full_name: str, role: str, password: str) -> User:
         password_hash=hash_password(password),
         session_token=new_session_token(),
     )
-    db.session.add(user)
-    db.session.flush()
-    return user
+    return stored(user)
 
 
 # --- sign-in and throttling ---------------------------------------------------

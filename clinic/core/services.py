@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, inspect
@@ -11,10 +11,29 @@ from sqlalchemy.orm import InstanceState, Session
 from clinic.core.errors import (
     ClinicError,
     DeletionRefusedError,
+    FieldError,
     RecordLockedError,
     VersionConflictError,
 )
 from clinic.core.models import LockableMixin, VersionedMixin, VoidableMixin, utcnow
+from clinic.extensions import db
+
+Record = TypeVar("Record")
+
+
+def stored(record: Record) -> Record:
+    """Add a new record and flush it: it has its id, and its audit row, before the service returns."""
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def required_text(value: str | None, field: str, message: str) -> str:
+    """The text without surrounding spaces; ``message`` beside ``field`` when nothing is left."""
+    text = (value or "").strip()
+    if not text:
+        raise FieldError(field, message)
+    return text
 
 
 def void_record(record: VoidableMixin, by_user: Any, reason: str) -> None:

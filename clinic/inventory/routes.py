@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -141,30 +143,30 @@ def _set_retired(product_id: int, retired: bool) -> Response:
 # --- ingredients and locations -----------------------------------------------------------
 
 
+def _catalogue_page(form: IngredientForm | LocationForm, add: Callable[[str, str], Any], kind: str,
+                    rows: sa.Select[Any], template: str) -> Response | tuple[str, int]:
+    """A catalogue list with its add form (ingredients, locations): a name and a kind."""
+    if request.method == "POST" and form.validate_on_submit():
+        created = attempt(form, add, form.name.data, getattr(form, kind).data)
+        if created.ok:
+            flash(f"{created.value.name} added.", "success")
+            return redirect(request.path)
+    return render_template(template, form=form, rows=db.session.scalars(rows).all()), _status()
+
+
 @bp.route("/ingredients", methods=["GET", "POST"])
 def list_ingredients() -> Response | tuple[str, int]:
     """The ingredient catalogue; admins add to it."""
-    form = IngredientForm()
-    if request.method == "POST" and form.validate_on_submit():
-        created = attempt(form, services.create_ingredient, form.name.data, form.family.data)
-        if created.ok:
-            flash(f"{created.value.name} added.", "success")
-            return redirect(url_for("inventory.list_ingredients"))
-    ingredients = db.session.scalars(sa.select(Ingredient).order_by(Ingredient.family, Ingredient.name)).all()
-    return render_template("inventory/ingredients.html", form=form, ingredients=ingredients), _status()
+    return _catalogue_page(IngredientForm(), services.create_ingredient, "family",
+                           sa.select(Ingredient).order_by(Ingredient.family, Ingredient.name),
+                           "inventory/ingredients.html")
 
 
 @bp.route("/locations", methods=["GET", "POST"])
 def list_locations() -> Response | tuple[str, int]:
     """Where stock is kept; admins add locations."""
-    form = LocationForm()
-    if request.method == "POST" and form.validate_on_submit():
-        created = attempt(form, services.create_location, form.name.data, form.kind.data)
-        if created.ok:
-            flash(f"{created.value.name} added.", "success")
-            return redirect(url_for("inventory.list_locations"))
-    locations = db.session.scalars(sa.select(StorageLocation).order_by(StorageLocation.name)).all()
-    return render_template("inventory/locations.html", form=form, locations=locations), _status()
+    return _catalogue_page(LocationForm(), services.create_location, "kind",
+                           sa.select(StorageLocation).order_by(StorageLocation.name), "inventory/locations.html")
 
 
 # --- receiving ---------------------------------------------------------------------------

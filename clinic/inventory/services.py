@@ -17,7 +17,7 @@ from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
 from clinic.core.models import utcnow
-from clinic.core.services import check_version
+from clinic.core.services import check_version, required_text, stored
 from clinic.extensions import db
 from clinic.inventory.gs1 import LabelError, normalise_gtin, parse_label
 from clinic.inventory.models import (
@@ -140,29 +140,21 @@ def set_product_retired(product: Product, retired: bool) -> None:
 
 
 def create_ingredient(name: str, family: str) -> Ingredient:
-    name = (name or "").strip()
-    if not name:
-        raise FieldError("name", "Enter the ingredient's name.")
+    name = required_text(name, "name", "Enter the ingredient's name.")
     if db.session.scalar(sa.select(Ingredient).where(sa.func.lower(Ingredient.name) == name.lower())):
         raise FieldError("name", "This ingredient is already in the catalogue.")
     ingredient = Ingredient(name=name, family=(family or "").strip() or "other")
-    db.session.add(ingredient)
-    db.session.flush()
-    return ingredient
+    return stored(ingredient)
 
 
 def create_location(name: str, kind: str) -> StorageLocation:
-    name = (name or "").strip()
-    if not name:
-        raise FieldError("name", "Enter the location's name, as written on the fridge or cabinet.")
+    name = required_text(name, "name", "Enter the location's name, as written on the fridge or cabinet.")
     if kind not in LOCATION_KINDS:
         raise FieldError("kind", "Choose a kind from the list.")
     if db.session.scalar(sa.select(StorageLocation).where(sa.func.lower(StorageLocation.name) == name.lower())):
         raise FieldError("name", "A location with this name exists already.")
     location = StorageLocation(name=name, kind=kind)
-    db.session.add(location)
-    db.session.flush()
-    return location
+    return stored(location)
 
 
 # --- receiving ------------------------------------------------------------------------
@@ -439,31 +431,23 @@ def record_discard(lot: Lot, quantity: int, reason: str, note: str, on: date, by
         raise FieldError("note", "Say what happened when the reason is \"other\".")
     discard = LotDiscard(lot=lot, quantity=quantity, reason=reason, note=note, discarded_on=on,
                          recorded_by_id=by.id)
-    db.session.add(discard)
-    db.session.flush()
-    return discard
+    return stored(discard)
 
 
 def quarantine_lot(lot: Lot, by: User, reason: str) -> LotHold:
     """Hold a lot so that nobody uses it until it is released."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise FieldError("reason", "Give the reason for the quarantine.")
+    reason = required_text(reason, "reason", "Give the reason for the quarantine.")
     if lot.recalled_at is not None:
         raise ClinicError("This lot is recalled; a recall is final.")
     if lot.open_hold is not None:
         raise ClinicError("This lot is already quarantined.")
     hold = LotHold(lot=lot, placed_by_id=by.id, reason=reason)
-    db.session.add(hold)
-    db.session.flush()
-    return hold
+    return stored(hold)
 
 
 def release_lot(lot: Lot, by: User, reason: str) -> LotHold:
     """End a quarantine, with the reason it is safe again."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise FieldError("reason", "Give the reason the lot is safe to use again.")
+    reason = required_text(reason, "reason", "Give the reason the lot is safe to use again.")
     hold = lot.open_hold
     if hold is None:
         raise ClinicError("This lot is not quarantined.")

@@ -25,6 +25,7 @@ from clinic.records.treatments.models import (
     PreparationComponent,
     TreatmentSession,
 )
+from clinic.records.treatments.queries import up_to_courses
 from clinic.tracing.models import (
     CLOSED_ROW_STATUSES,
     CONTACT_METHODS,
@@ -235,15 +236,13 @@ class AffectedSession:
 def affected_sessions(recall: Recall, patient_ids: Sequence[int] | None = None) -> dict[int, list[AffectedSession]]:
     """Per patient, the sessions (not voided) that used the recall's lots, with the areas injected: one query."""
     query = (
-        sa.select(Course.patient_id, TreatmentSession.id, TreatmentSession.performed_at, TreatmentSession.number,
-                  TreatmentSession.locked_at, Lot.lot_number, Product.name, Area.name)
-        .select_from(RecallLot)
-        .join(Lot, Lot.id == RecallLot.lot_id)
-        .join(Product, Product.id == Lot.product_id)
-        .join(PreparationComponent, PreparationComponent.lot_id == RecallLot.lot_id)
-        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
-        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
-        .join(Course, Course.id == TreatmentSession.course_id)
+        up_to_courses(
+            sa.select(Course.patient_id, TreatmentSession.id, TreatmentSession.performed_at, TreatmentSession.number,
+                      TreatmentSession.locked_at, Lot.lot_number, Product.name, Area.name)
+            .select_from(RecallLot)
+            .join(Lot, Lot.id == RecallLot.lot_id)
+            .join(Product, Product.id == Lot.product_id)
+            .join(PreparationComponent, PreparationComponent.lot_id == RecallLot.lot_id))
         .outerjoin(InjectionLog, sa.and_(InjectionLog.preparation_id == Preparation.id,
                                          InjectionLog.administered.is_(True)))
         .outerjoin(Area, Area.code == InjectionLog.area_code)

@@ -211,9 +211,7 @@ def show_recall(recall_id: int) -> str:
 def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
     """One affected patient: what they received, every attempt so far, and the next one."""
     recall = db.get_or_404(Recall, recall_id)
-    row = db.session.get(RecallPatient, row_id)
-    if row is None or row.recall_id != recall.id:
-        abort(404)
+    row = db.first_or_404(sa.select(RecallPatient).filter_by(id=row_id, recall_id=recall.id))
     form = ContactForm()
     status = 200
     if request.method == "POST":
@@ -235,9 +233,7 @@ def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
 def letter(recall_id: int, row_id: int) -> str:
     """A printable letter to the patient about the recall."""
     recall = db.get_or_404(Recall, recall_id)
-    row = db.session.get(RecallPatient, row_id)
-    if row is None or row.recall_id != recall.id:
-        abort(404)
+    row = db.first_or_404(sa.select(RecallPatient).filter_by(id=row_id, recall_id=recall.id))
     record_event("export", record_type="recall_patient", record_id=row.id, reason="recall letter")
     affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])
     return render_template("tracing/letter.html", recall=recall, row=row, affected=affected, today=date.today(),

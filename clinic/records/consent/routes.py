@@ -21,6 +21,7 @@ from clinic.records.consent.forms import (
     WithdrawTextForm,
 )
 from clinic.records.consent.models import Consent, ConsentForm, ConsentTextVersion
+from clinic.records.patients.loading import patient_to_change
 from clinic.records.patients.models import Patient
 
 bp = Blueprint("consent", __name__)
@@ -33,10 +34,7 @@ def _forms() -> list[ConsentForm]:
 @bp.route("/patients/<int:patient_id>/consents/new", methods=["GET", "POST"])
 def new_consent(patient_id: int) -> Response | tuple[str, int]:
     """The patient reads the exact text, types their name and signs; the signed-in staff member witnesses."""
-    patient = db.get_or_404(Patient, patient_id)
-    if patient.is_voided:
-        flash("This patient was registered in error (voided).", "error")
-        return redirect(url_for("patients.show_chart", patient_id=patient.id))
+    patient = patient_to_change(patient_id, "This patient was registered in error (voided).")
     chooser = ChooseConsentForm(request.args)
     chooser.form.choices = [SelectChoice("", "Choose…")] + [
         SelectChoice(str(f.id), f.title) for f in _forms() if f.current_version is not None]

@@ -10,7 +10,7 @@ from datetime import date
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.models import utcnow
-from clinic.extensions import db
+from clinic.core.services import required_text, stored
 from clinic.records.consent.models import Consent, ConsentForm, ConsentTextVersion
 from clinic.records.patients.models import Patient
 from clinic.records.patients.search import normalise
@@ -39,16 +39,12 @@ def publish_text_version(form: ConsentForm, body: str, by: User | None) -> Conse
     number = (form.versions[-1].number if form.versions else 0) + 1
     version = ConsentTextVersion(form=form, number=number, body=text, content_hash=content_hash(text),
                                  created_by_id=by.id if by else None)
-    db.session.add(version)
-    db.session.flush()
-    return version
+    return stored(version)
 
 
 def withdraw_text_version(version: ConsentTextVersion, reason: str) -> None:
     """Stop a wrong text from being signed again; consents already signed keep it."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise FieldError("reason", "Say why this version must not be used.")
+    reason = required_text(reason, "reason", "Say why this version must not be used.")
     if version.withdrawn_at is not None:
         raise ClinicError("This version is already withdrawn.")
     if version.form.current_version is version and len([v for v in version.form.versions
@@ -106,18 +102,14 @@ def record_consent(patient: Patient, version: ConsentTextVersion, signed_name: s
         patient_id=patient.id, text_version=version, signed_name=typed,
         signature_method="drawn" if image else "typed", signature_image=image, witness_id=witness_id,
     )
-    db.session.add(consent)
-    db.session.flush()
-    return consent
+    return stored(consent)
 
 
 def withdraw_consent(consent: Consent, on: date, reason: str, by: User, *, today: date | None = None) -> None:
     today = today or date.today()
     if consent.is_withdrawn:
         raise ClinicError("This consent has already been withdrawn.")
-    reason = (reason or "").strip()
-    if not reason:
-        raise FieldError("reason", "Record the reason the patient gave (or \"no reason given\").")
+    reason = required_text(reason, "reason", "Record the reason the patient gave (or \"no reason given\").")
     if on is None or on > today:
         raise FieldError("withdrawn_on", "The withdrawal date cannot be in the future.")
     if on < consent.signed_at.date():

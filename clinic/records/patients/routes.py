@@ -29,6 +29,7 @@ from clinic.records.patients.forms import (
     PatientForm,
     PatientSearchForm,
 )
+from clinic.records.patients.loading import patient_to_change
 from clinic.records.patients.models import TREATMENT_KINDS, HistoryVersion, PatchTest, Patient
 from clinic.records.patients.search import search_patients
 
@@ -118,10 +119,7 @@ def export_patient(patient_id: int, kind: str) -> Response | tuple[str, int]:
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
 def edit(patient_id: int) -> Response | tuple[str, int]:
     """Correct the demographics (optimistic locking: a stale form gets 409)."""
-    patient = db.get_or_404(Patient, patient_id)
-    if patient.is_voided:
-        flash("This patient is voided; the record can no longer be edited.", "error")
-        return redirect(url_for("patients.show_chart", patient_id=patient.id))
+    patient = patient_to_change(patient_id, "This patient is voided; the record can no longer be edited.")
     form = PatientForm(obj=patient if request.method == "GET" else None)
     if request.method == "GET":
         form.version.data = patient.version
@@ -304,9 +302,7 @@ def new_patch_test(patient_id: int) -> Response | tuple[str, int]:
 def read_patch_test(patient_id: int, test_id: int) -> Response | tuple[str, int]:
     """Record the reading; a positive result adds the allergy to the history."""
     patient = db.get_or_404(Patient, patient_id)
-    test = db.session.get(PatchTest, test_id)
-    if test is None or test.patient_id != patient.id:
-        abort(404)
+    test = db.first_or_404(sa.select(PatchTest).filter_by(id=test_id, patient_id=patient.id))
     form = PatchReadingForm()
     if request.method == "GET":
         form.read_at.data = datetime.now().replace(second=0, microsecond=0)

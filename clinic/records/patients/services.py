@@ -14,7 +14,7 @@ from flask import current_app
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.models import utcnow
-from clinic.core.services import check_version
+from clinic.core.services import check_version, stored
 from clinic.extensions import db
 from clinic.inventory.models import Ingredient, Product
 from clinic.records.catalogue.models import Condition
@@ -146,9 +146,7 @@ def register_patient(details: PatientDetails, by: User, *, today: date | None = 
     record_number = _check_record_number(details.record_number, None) or _next_record_number()
     patient = Patient(record_number=record_number, registered_by_id=by.id)
     _apply(patient, values)
-    db.session.add(patient)
-    db.session.flush()
-    return patient
+    return stored(patient)
 
 
 def update_patient(patient: Patient, details: PatientDetails, *, expected_version: int | str | None = None,
@@ -252,9 +250,7 @@ def record_history(patient: Patient, entry: HistoryInput, by: User, *, based_on:
     for treatment in entry.treatments:
         version.treatments.append(HistoryTreatment(kind=treatment.kind, treated_on=treatment.treated_on,
                                                    note=(treatment.note or "").strip()))
-    db.session.add(version)
-    db.session.flush()
-    return version
+    return stored(version)
 
 
 def history_input_from(version: HistoryVersion | None) -> HistoryInput:
@@ -287,9 +283,7 @@ def record_patch_test(patient: Patient, by: User, *, product: Product | None = N
         raise FieldError("applied_at", "The patch test cannot be applied in the future.")
     test = PatchTest(patient_id=patient.id, product=product, ingredient=ingredient,
                      applied_at=applied_at, applied_by_id=by.id)
-    db.session.add(test)
-    db.session.flush()
-    return test
+    return stored(test)
 
 
 def read_patch_test(test: PatchTest, result: str, notes: str, by: User,

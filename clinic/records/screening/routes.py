@@ -17,6 +17,7 @@ from clinic.core.services import void_record
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
+from clinic.records.patients.loading import patient_to_change
 from clinic.records.patients.models import Patient
 from clinic.records.patients.services import current_history
 from clinic.records.screening import services
@@ -45,10 +46,7 @@ def _plan_choices(form: PlanForm | RuleForm) -> None:
 @bp.route("/patients/<int:patient_id>/screenings/new", methods=["GET", "POST"])
 def new_screening(patient_id: int) -> Response | tuple[str, int]:
     """Choose the plan, then answer every question that applies to it."""
-    patient = db.get_or_404(Patient, patient_id)
-    if patient.is_voided:
-        flash("This patient was registered in error (voided); they cannot be screened.", "error")
-        return redirect(url_for("patients.show_chart", patient_id=patient.id))
+    patient = patient_to_change(patient_id, "This patient was registered in error (voided); they cannot be screened.")
     source = request.form if request.method == "POST" else request.args
     plan = PlanForm(MultiDict([("indication", source.get("indication", "")),
                                *[("areas", a) for value in source.getlist("areas") for a in value.split()]]))

@@ -17,7 +17,7 @@ from flask import current_app
 from clinic.auth.models import Role, User
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
-from clinic.core.services import check_version
+from clinic.core.services import check_version, required_text, stored
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
 from clinic.records.patients.models import TREATMENT_KINDS, HistoryVersion, Patient
@@ -198,7 +198,7 @@ def record_screening(patient: Patient, indication_code: str, area_codes: Sequenc
     unknown = set(given) - {r.id for r in rules}
     if unknown:
         raise FieldError("answers", "An answer was given to a question that does not apply.")
-    stored: dict[int, AnswerInput] = {}
+    answered: dict[int, AnswerInput] = {}
     for rule in rules:
         suggestion = suggest(rule, patient, history, on_date)
         entry = given.get(rule.id)
@@ -210,8 +210,8 @@ def record_screening(patient: Patient, indication_code: str, area_codes: Sequenc
             raise FieldError(f"rule_{rule.id}", "Give the date, so the waiting period can be worked out.")
         if entry.event_date is not None and entry.event_date > on_date:
             raise FieldError(f"rule_{rule.id}", "This date is in the future.")
-        stored[rule.id] = entry
-    evaluation = evaluate(rules, stored, patient, on_date)
+        answered[rule.id] = entry
+    evaluation = evaluate(rules, answered, patient, on_date)
     screening = Screening(
         patient_id=patient.id, indication_code=indication.code, screened_on=on_date,
         area_links=[ScreeningArea(area_code=code) for code in areas],
@@ -219,16 +219,14 @@ def record_screening(patient: Patient, indication_code: str, area_codes: Sequenc
         notes=(notes or "").strip(),
     )
     for rule in rules:
-        entry = stored[rule.id]
+        entry = answered[rule.id]
         suggestion = suggest(rule, patient, history, on_date)
         screening.answers.append(ScreeningAnswer(
             rule_id=rule.id, question=rule.question, kind=rule.kind, answer=bool(entry.answer),
             from_history=suggestion.answer is not None and suggestion.answer == entry.answer,
             event_date=entry.event_date, note=(entry.note or suggestion.note or "")[:300],
         ))
-    db.session.add(screening)
-    db.session.flush()
-    return screening
+    return stored(screening)
 
 
 def _stored_answers(screening: Screening) -> dict[int, AnswerInput]:
@@ -249,9 +247,7 @@ def override_relative(screening: Screening, rule_id: int, doctor: User, reason: 
         raise ClinicError("Only a doctor can override a contraindication.")
     if screening.is_voided:
         raise ClinicError("This screening is voided.")
-    reason = (reason or "").strip()
-    if not reason:
-        raise FieldError("reason", "Write why treatment is safe despite this contraindication.")
+    reason = required_text(reason, "reason", "Write why treatment is safe despite this contraindication.")
     answer = next((a for a in screening.answers if a.rule_id == rule_id), None)
     if answer is None or not answer.answer:
         raise ClinicError("Only a contraindication answered yes can be overridden.")
@@ -361,9 +357,7 @@ def save_rule(rule: ContraindicationRule | None, entry: RuleInput, *,
     rescoped |= _relink(rule.area_links, set(entry.areas), RuleArea, "area_code")
     if rescoped and rule.id is not None:
         rule.version += 1  # a change of scope alone is still a new version of the rule (checked by the UPDATE)
-    db.session.add(rule)
-    db.session.flush()
-    return rule
+    return stored(rule)
 
 
 def _relink(links: list[Any], wanted: set[str], link_type: type, key: str) -> bool:

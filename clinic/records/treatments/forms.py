@@ -17,7 +17,6 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
-    PasswordField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -26,6 +25,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from clinic.auth.forms import ConfirmPasswordForm
 from clinic.core.forms import CheckboxesField, optional_int
 from clinic.records.treatments.models import NEEDLE_GAUGES, SKIN_PREPARATIONS, TECHNIQUES
 
@@ -112,14 +112,7 @@ class SessionForm(FlaskForm):
     version = HiddenField()
 
 
-class SignForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired("Enter your password to sign.")],
-                             render_kw={"autocomplete": "current-password"})
-    code = StringField("Two-step code", validators=[Optional(), Length(max=20)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
-
-
-class AmendForm(SignForm):
+class AmendForm(ConfirmPasswordForm):
     target_field = SelectField("What to correct", validators=[DataRequired("Choose what to correct.")])
     new_value = StringField("Corrected value", validators=[DataRequired("Enter the corrected value."),
                                                           Length(max=2000)])

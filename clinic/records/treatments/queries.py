@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -19,16 +20,25 @@ from clinic.records.treatments.models import (
     TreatmentSession,
 )
 
+Query = TypeVar("Query", bound=sa.Select[Any])
+
+
+def up_to_sessions(query: Query) -> Query:
+    """Join a query that starts at lot uses (preparation components) to their preparation and session."""
+    return (query.join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+            .join(TreatmentSession, TreatmentSession.id == Preparation.session_id))
+
+
+def up_to_courses(query: Query) -> Query:
+    """As ``up_to_sessions``, then to the session's course (and so its patient)."""
+    return up_to_sessions(query).join(Course, Course.id == TreatmentSession.course_id)
+
 
 def units_used_rows(sender: object = None) -> sa.Subquery:
     """Every use of a lot for a patient (the inventory's ``units_used``); a voided session used none."""
-    return (
+    return up_to_sessions(
         sa.select(PreparationComponent.lot_id.label("lot_id"), PreparationComponent.units.label("units"))
-        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
-        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
-        .where(TreatmentSession.voided_at.is_(None))
-        .subquery()
-    )
+    ).where(TreatmentSession.voided_at.is_(None)).subquery()
 
 
 @dataclass
@@ -50,13 +60,11 @@ class ReceivedLot:
 def lots_received_by(patient: Patient) -> list[ReceivedLot]:
     """The reverse trace: every lot a patient ever received, by session (voided sessions marked)."""
     rows = db.session.execute(
-        sa.select(TreatmentSession.performed_at, TreatmentSession.id, TreatmentSession.number,
-                  TreatmentSession.voided_at, Indication.name, Product.name, Lot.id, Lot.lot_number,
-                  Lot.expiry_date, PreparationComponent.units, PreparationComponent.volume_ml, Lot.recalled_at)
-        .select_from(PreparationComponent)
-        .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
-        .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
-        .join(Course, Course.id == TreatmentSession.course_id)
+        up_to_courses(sa.select(
+            TreatmentSession.performed_at, TreatmentSession.id, TreatmentSession.number, TreatmentSession.voided_at,
+            Indication.name, Product.name, Lot.id, Lot.lot_number, Lot.expiry_date, PreparationComponent.units,
+            PreparationComponent.volume_ml, Lot.recalled_at,
+        ).select_from(PreparationComponent))
         .join(Indication, Indication.code == Course.indication_code)
         .join(Lot, Lot.id == PreparationComponent.lot_id)
         .join(Product, Product.id == Lot.product_id)

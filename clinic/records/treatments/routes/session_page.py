@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
+from clinic.auth.forms import ConfirmPasswordForm
 from clinic.auth.services import ReauthenticationFailed
 from clinic.core.errors import ClinicError
 from clinic.core.forms import VoidForm, show_error
@@ -19,7 +20,7 @@ from clinic.core.transaction import attempt, run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot
 from clinic.records.treatments import services
-from clinic.records.treatments.forms import AmendForm, SignForm
+from clinic.records.treatments.forms import AmendForm
 from clinic.records.treatments.models import (
     SKIN_PREPARATIONS,
     TECHNIQUES,
@@ -70,7 +71,7 @@ def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
     return render_template(
         "treatments/session.html", session=session, course=session.course, patient=patient,
         intact=services.signature_intact(session) if session.is_signed else None, amended=amended,
-        sign_form=forms.get("sign_form") or SignForm(formdata=None),
+        sign_form=forms.get("sign_form") or ConfirmPasswordForm(formdata=None),
         void_form=forms.get("void_form") or VoidForm(formdata=None),
         skin_preparations=SKIN_PREPARATIONS, techniques=TECHNIQUES,
         field_labels={**services.AMENDABLE_SESSION_FIELDS, **services.AMENDABLE_INJECTION_FIELDS},
@@ -101,7 +102,7 @@ def show_session(session_id: int) -> str:
 def sign(session_id: int) -> Response | tuple[str, int]:
     """The performing doctor signs with their password; the session is then locked."""
     session = db.get_or_404(TreatmentSession, session_id)
-    form = SignForm()
+    form = ConfirmPasswordForm()
     if form.validate_on_submit():
         signed = run_service(services.sign_session, session, current_user, form.password.data, form.code.data or None)
         if signed.ok:

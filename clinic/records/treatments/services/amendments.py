@@ -7,7 +7,7 @@ from decimal import Decimal
 from clinic.auth.models import Role, User
 from clinic.auth.services import reauthenticate
 from clinic.core.errors import ClinicError, FieldError
-from clinic.extensions import db
+from clinic.core.services import required_text, stored
 from clinic.records.treatments.models import (
     DEPTH_MM,
     NEEDLE_GAUGES,
@@ -45,9 +45,7 @@ def amend_session(session: TreatmentSession, doctor: User, injection: InjectionL
         raise ClinicError("A draft is edited, not amended.")
     if doctor.role != Role.DOCTOR:
         raise ClinicError("Only a doctor amends a session.")
-    reason = (reason or "").strip()
-    if not reason:
-        raise FieldError("reason", "Say why the record is corrected.")
+    reason = required_text(reason, "reason", "Say why the record is corrected.")
     new_value = (new_value or "").strip()
     amendable = AMENDABLE_SESSION_FIELDS if injection is None else AMENDABLE_INJECTION_FIELDS
     if name not in amendable or (injection is not None and injection not in session.injections):
@@ -62,9 +60,7 @@ def amend_session(session: TreatmentSession, doctor: User, injection: InjectionL
     reauthenticate(doctor, password, code, purpose="amend session")
     amendment = Amendment(session=session, injection=injection, field=name, old_value=old, new_value=new_value,
                           reason=reason, amended_by_id=doctor.id)
-    db.session.add(amendment)
-    db.session.flush()
-    return amendment
+    return stored(amendment)
 
 
 def _code_for_label(name: str, value: str) -> str:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError, FieldError
+from clinic.core.services import required_text, stored
 from clinic.extensions import db
 from clinic.inventory.models import Product
 from clinic.records.catalogue.models import Area, Indication
@@ -67,9 +68,7 @@ def plan_course(patient: Patient, entry: CourseInput, by: User, *, today: date |
     course.area_links = [CourseArea(area_code=code) for code in areas]
     for product in products:
         course.planned_products.append(CourseProduct(product_id=product.id))
-    db.session.add(course)
-    db.session.flush()
-    return course
+    return stored(course)
 
 
 def live_sessions(course: Course) -> list[TreatmentSession]:
@@ -89,9 +88,7 @@ def next_due(course: Course) -> date | None:
 
 
 def stop_course(course: Course, reason: str) -> None:
-    reason = (reason or "").strip()
-    if not reason:
-        raise FieldError("reason", "Say why the course stops early.")
+    reason = required_text(reason, "reason", "Say why the course stops early.")
     if course.status in ("completed", "stopped"):
         raise ClinicError("This course is already closed.")
     course.status, course.stop_reason = "stopped", reason
