@@ -16,7 +16,8 @@ from clinic.extensions import db
 from clinic.inventory import services as inventory
 from clinic.inventory.models import Ingredient
 from clinic.records.treatments import services
-from clinic.records.treatments.models import FollowUpTask, InjectionLog, TreatmentSession
+from clinic.records.followups.models import FollowUpTask
+from clinic.records.treatments.models import InjectionLog, TreatmentSession
 from tests.conftest import PASSWORDS, audit_rows
 from tests.factories import (
     AREAS,

@@ -283,18 +283,3 @@ class Amendment(Model):
     def target(self) -> str:
         """What the session page keys its amended cells by: "session", or "injection:<id>"."""
         return "session" if self.injection_id is None else f"injection:{self.injection_id}"
-
-
-class FollowUpTask(Model):
-    """A scheduled follow-up created when a session is signed (the nurses' side comes later)."""
-
-    __tablename__ = "follow_up_task"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(sa.ForeignKey("treatment_session.id"), index=True)
-    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
-    kind: Mapped[str] = mapped_column(sa.String(30))
-    due_on: Mapped[date] = mapped_column(sa.Date, index=True)
-    status: Mapped[str] = mapped_column(sa.String(12), default="due")
-
-    session: Mapped[TreatmentSession] = relationship()

@@ -12,9 +12,9 @@ from clinic.auth.services import reauthenticate
 from clinic.core.errors import ClinicError
 from clinic.core.models import utcnow
 from clinic.extensions import db
+from clinic.records.followups.models import FollowUpTask
 from clinic.records.treatments.models import (
     SIGNATURE_MEANING,
-    FollowUpTask,
     SessionSignature,
     TreatmentSession,
 )

@@ -1,0 +1,260 @@
+"""Working follow-ups, recording side effects and their changes, and a doctor's review of a flag.
+
+Services flush and audit, never commit (the request does). Times come in UTC; ``now`` and ``today``
+are parameters so that the rules can be checked at a frozen hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from clinic.auth.models import Role, User
+from clinic.core.errors import ClinicError, FieldError
+from clinic.core.services import check_version, required_text, stored
+from clinic.extensions import db
+from clinic.records.followups.models import (
+    ACTIONS,
+    CAUSALITY,
+    CHANNELS,
+    MAX_FAILED_ATTEMPTS,
+    OUTCOMES,
+    FlagReview,
+    FollowUpAttempt,
+    FollowUpTask,
+    SideEffect,
+    SideEffectArea,
+    SideEffectType,
+    SideEffectVersion,
+)
+from clinic.records.treatments.models import TreatmentSession
+
+NOTE_MAX = 4000
+# The columns a version copies: the side effect as it stands after each save.
+VERSIONED = ("type_code", "other_text", "onset_at", "size_cm", "grade", "serious", "action", "action_other",
+             "causality", "outcome", "resolved_on", "note")
+
+
+def next_working_day(day: date) -> date:
+    """The next Monday to Friday after ``day``."""
+    following = day + timedelta(days=1)
+    while following.weekday() >= 5:
+        following += timedelta(days=1)
+    return following
+
+
+def _refuse_voided(session: TreatmentSession) -> None:
+    if session.is_voided:
+        raise ClinicError("This session was voided (entered in error): nothing more is recorded against it.")
+
+
+# --- working a follow-up -------------------------------------------------------------------------
+
+
+@dataclass
+class AttemptInput:
+    attempted_at: datetime  # UTC
+    channel: str
+    reached: bool
+    note: str = ""
+    # Not reached: the day to try again (default: the next working day).
+    reschedule_to: date | None = None
+    # Reached: what the patient says, and whether they have no side effect at all.
+    patient_report: str = ""
+    no_side_effects: bool = False
+
+
+def record_attempt(task: FollowUpTask, by: User, entry: AttemptInput, *, now: datetime,
+                   expected_version: int | str | None = None) -> FollowUpAttempt:
+    """One try at a follow-up. Reached closes it; not reached moves it on, and the third failure
+    closes it as "not reached" for a doctor to see."""
+    _refuse_voided(task.session)
+    if expected_version is not None:
+        check_version(task, expected_version)
+    if not task.is_open:
+        raise ClinicError(f"This follow-up is already closed ({task.status_label.lower()}).")
+    if entry.channel not in CHANNELS:
+        raise FieldError("channel", "Choose how the patient was contacted.")
+    if entry.attempted_at > now + timedelta(minutes=5):
+        raise FieldError("attempted_at", "This time is in the future.")
+    if entry.attempted_at < task.session.performed_at:
+        raise FieldError("attempted_at", "This is before the session itself.")
+    if len(entry.note or "") > NOTE_MAX or len(entry.patient_report or "") > NOTE_MAX:
+        raise FieldError("note" if len(entry.note or "") > NOTE_MAX else "patient_report",
+                         f"Keep this under {NOTE_MAX} characters.")
+    today = now.astimezone().date()
+    attempt = FollowUpAttempt(task=task, attempted_at=entry.attempted_at, channel=entry.channel, by_id=by.id,
+                              reached=entry.reached, note=(entry.note or "").strip())
+    if entry.reached:
+        task.patient_report = required_text(entry.patient_report, "patient_report",
+                                            "Write what the patient reports, even briefly.")
+        task.no_side_effects = entry.no_side_effects
+        task.status, task.closed_at, task.closed_by_id = "done", now, by.id
+    elif task.failed_attempts + 1 >= MAX_FAILED_ATTEMPTS:
+        task.status, task.closed_at, task.closed_by_id = "not_reached", now, by.id
+    else:
+        day = entry.reschedule_to or next_working_day(today)
+        if day <= today and entry.reschedule_to is not None:
+            raise FieldError("reschedule_to", "Choose a day after today.")
+        attempt.rescheduled_to = task.due_on = day
+    return stored(attempt)
+
+
+def cancel_open_follow_ups(session: TreatmentSession, **_: object) -> None:
+    """A voided session needs no follow-up: its open ones are cancelled (kept, marked)."""
+    for task in db.session.scalars(sa.select(FollowUpTask).filter_by(session_id=session.id, status="due")):
+        task.status, task.closed_at = "cancelled", datetime.now(UTC)
+
+
+# --- side effects --------------------------------------------------------------------------------
+
+
+@dataclass
+class SideEffectInput:
+    type_code: str
+    grade: int | None
+    onset_at: datetime | None = None  # UTC; or:
+    onset_hours: int | None = None  # hours after the session
+    injection_ids: list[int] = field(default_factory=list)
+    other_text: str = ""
+    size_cm: Decimal | None = None
+    serious: bool = False
+    action: str = "none"
+    action_other: str = ""
+    causality: str | None = None
+    outcome: str = "ongoing"
+    resolved_on: date | None = None
+    note: str = ""
+    callback_phone: str = ""
+
+
+def _onset(session: TreatmentSession, entry: SideEffectInput, now: datetime) -> datetime:
+    if entry.onset_at is None and entry.onset_hours is None:
+        raise FieldError("onset_at", "Give when it started: a date and time, or hours after the session.")
+    if entry.onset_hours is not None and entry.onset_hours < 0:
+        raise FieldError("onset_hours", "Hours after the session cannot be negative.")
+    onset = entry.onset_at or session.performed_at + timedelta(hours=entry.onset_hours or 0)
+    if onset < session.performed_at:
+        raise FieldError("onset_at", "It cannot start before the session.")
+    if onset > now + timedelta(minutes=5):
+        raise FieldError("onset_at" if entry.onset_at else "onset_hours", "This is in the future.")
+    return onset
+
+
+def _checked(session: TreatmentSession, entry: SideEffectInput, now: datetime, *,
+             clinician: bool) -> tuple[SideEffectType, datetime]:
+    kind = db.session.get(SideEffectType, entry.type_code or "")
+    if kind is None or not kind.active:
+        raise FieldError("type_code", "Choose the side effect from the list.")
+    if kind.code == "other" and not (entry.other_text or "").strip():
+        raise FieldError("other_text", "Say what the side effect is.")
+    if entry.grade not in (1, 2, 3, 4):
+        raise FieldError("grade", "Choose a grade from 1 (mild) to 4 (potentially life-threatening).")
+    if entry.size_cm is not None and entry.size_cm <= 0:
+        raise FieldError("size_cm", "A size is more than 0 cm.")
+    if entry.size_cm is not None and entry.size_cm >= 1000:
+        raise FieldError("size_cm", "Give the size in centimetres.")
+    if entry.action not in ACTIONS:
+        raise FieldError("action", "Choose the action taken.")
+    if entry.action == "other" and not (entry.action_other or "").strip():
+        raise FieldError("action_other", "Say what was done.")
+    if clinician and entry.causality not in CAUSALITY:
+        raise FieldError("causality", "Give your judgement of the link with the treatment.")
+    if entry.outcome not in OUTCOMES:
+        raise FieldError("outcome", "Choose the outcome.")
+    onset = _onset(session, entry, now)
+    if entry.outcome in ("resolved", "resolved_with_sequelae") and entry.resolved_on is None:
+        raise FieldError("resolved_on", "Give the day it resolved.")
+    if entry.resolved_on is not None:
+        if entry.outcome not in ("resolved", "resolved_with_sequelae"):
+            raise FieldError("resolved_on", "A resolution date goes with a resolved outcome.")
+        if entry.resolved_on < onset.astimezone().date():
+            raise FieldError("resolved_on", "It cannot resolve before it started.")
+        if entry.resolved_on > now.astimezone().date():
+            raise FieldError("resolved_on", "This day is in the future.")
+    if len(entry.note or "") > NOTE_MAX:
+        raise FieldError("note", f"Keep the note under {NOTE_MAX} characters.")
+    return kind, onset
+
+
+def _apply(side_effect: SideEffect, kind: SideEffectType, onset: datetime, entry: SideEffectInput,
+           by: User | None, now: datetime) -> None:
+    side_effect.type_code, side_effect.type = kind.code, kind
+    side_effect.other_text = (entry.other_text or "").strip() if kind.code == "other" else ""
+    side_effect.onset_at, side_effect.size_cm, side_effect.grade = onset, entry.size_cm, int(entry.grade or 1)
+    side_effect.serious, side_effect.action = bool(entry.serious), entry.action
+    side_effect.action_other = (entry.action_other or "").strip() if entry.action == "other" else ""
+    side_effect.causality, side_effect.outcome = entry.causality or None, entry.outcome
+    side_effect.resolved_on, side_effect.note = entry.resolved_on, (entry.note or "").strip()
+    high = kind.expected_max_hours
+    side_effect.overdue_at = onset + timedelta(hours=high) if high is not None else None
+    side_effect.updated_at = now
+    side_effect.versions.append(SideEffectVersion(
+        number=len(side_effect.versions) + 1, recorded_at=now, recorded_by_id=by.id if by else None,
+        **{name: getattr(side_effect, name) for name in VERSIONED}))
+
+
+def record_side_effect(session: TreatmentSession, by: User | None, entry: SideEffectInput, *, source: str,
+                       now: datetime, follow_up: FollowUpTask | None = None) -> SideEffect:
+    """A new side effect after ``session``, on the areas (injection logs) it concerns."""
+    _refuse_voided(session)
+    clinician = source != "patient"
+    kind, onset = _checked(session, entry, now, clinician=clinician)
+    treated = {i.id: i for i in session.injections if i.administered}
+    chosen = sorted(set(entry.injection_ids))
+    if clinician and not chosen:
+        raise FieldError("injection_ids", "Choose the treated area(s) it concerns.")
+    if any(i not in treated for i in chosen):
+        raise FieldError("injection_ids", "Choose areas treated in this session.")
+    side_effect = SideEffect(
+        patient_id=session.course.patient_id, session_id=session.id, source=source,
+        follow_up_id=follow_up.id if follow_up else None, recorded_by_id=by.id if by else None, created_at=now,
+        callback_phone=(entry.callback_phone or "").strip()[:40],
+        areas=[SideEffectArea(injection_id=i) for i in chosen],
+    )
+    _apply(side_effect, kind, onset, entry, by, now)
+    return stored(side_effect)
+
+
+def update_side_effect(side_effect: SideEffect, by: User, entry: SideEffectInput, *, now: datetime,
+                       expected_version: int | str | None = None) -> SideEffect:
+    """How it evolves (grade, size, action, causality, outcome): a new version, the old ones kept."""
+    if side_effect.is_voided:
+        raise ClinicError("This side effect was voided (entered in error).")
+    _refuse_voided(side_effect.session)
+    if expected_version is not None:
+        check_version(side_effect, expected_version)
+    kind, onset = _checked(side_effect.session, entry, now, clinician=True)
+    _apply(side_effect, kind, onset, entry, by, now)
+    db.session.flush()
+    return side_effect
+
+
+# --- a doctor's review of a flag -----------------------------------------------------------------
+
+
+def review_flag(doctor: User, *, assessment: str, plan: str, next_contact_on: date | None, today: date,
+                side_effect: SideEffect | None = None, follow_up: FollowUpTask | None = None) -> FlagReview:
+    """Clears the flag; a next-contact date schedules a follow-up for the nurses on that day."""
+    if doctor.role != Role.DOCTOR:
+        raise ClinicError("Only a doctor reviews a flag.")
+    if (side_effect is None) == (follow_up is None):
+        raise ClinicError("Review one side effect or one follow-up.")
+    session = side_effect.session if side_effect is not None else follow_up.session  # type: ignore[union-attr]
+    review = FlagReview(side_effect_id=side_effect.id if side_effect else None,
+                        follow_up_id=follow_up.id if follow_up else None, reviewed_by_id=doctor.id,
+                        assessment=required_text(assessment, "assessment", "Write your assessment."),
+                        plan=required_text(plan, "plan", "Write the plan, even \"no further action\"."),
+                        next_contact_on=next_contact_on)
+    if next_contact_on is not None:
+        if next_contact_on < today:
+            raise FieldError("next_contact_on", "The next contact cannot be in the past.")
+        if session.is_voided:
+            raise FieldError("next_contact_on", "The session was voided: no follow-up can be scheduled on it.")
+        task = stored(FollowUpTask(session_id=session.id, patient_id=session.course.patient_id, kind="phone_check",
+                                   due_on=next_contact_on, reason="doctor_review"))
+        review.next_follow_up_id = task.id
+    return stored(review)
