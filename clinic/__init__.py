@@ -26,6 +26,8 @@ from clinic.extensions import csrf, db, login_manager, migrate
 from clinic.inventory.routes import bp as inventory_bp
 from clinic.records.catalogue.models import area_labels
 from clinic.records.consent.routes import bp as consent_bp
+from clinic.records.followups.report_routes import bp as patient_report_bp
+from clinic.records.followups.routes import bp as followups_bp
 from clinic.records.listeners import connect_listeners as connect_records_listeners
 from clinic.records.patients.routes import bp as patients_bp
 from clinic.records.screening.routes import bp as screening_bp
@@ -41,7 +43,7 @@ from clinic.tracing.routes import bp as tracing_bp
 from config import Config, load_config
 
 BLUEPRINTS = (shell_bp, auth_bp, admin_bp, audit_bp, inventory_bp, patients_bp, screening_bp, consent_bp,
-              treatments_bp, tracing_bp)
+              treatments_bp, followups_bp, patient_report_bp, tracing_bp)
 
 
 def create_app(config: Config | str | None = None) -> Flask:
