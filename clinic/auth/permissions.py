@@ -114,6 +114,16 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "treatments.void": {"POST": DOCTORS},
     "treatments.aftercare": {"GET": CLINICAL_READERS},
     "treatments.aftercare_pdf": {"GET": CLINICAL_READERS},
+    # Follow-ups and side effects: nurses and doctors work them, auditors read them (every read
+    # audited), only doctors review what is flagged.
+    "followups.worklist": {"GET": CLINICAL_WRITERS},
+    "followups.show_follow_up": {"GET": CLINICAL_READERS, "POST": CLINICAL_WRITERS},
+    "followups.new_side_effect": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "followups.show_side_effect": {"GET": CLINICAL_READERS},
+    "followups.update_side_effect": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "followups.void_side_effect": {"POST": CLINICAL_WRITERS},
+    "followups.flags": {"GET": DOCTORS},
+    "followups.review": {"GET": DOCTORS, "POST": DOCTORS},
     # Lot trace: patient data, so never an admin's.
     "tracing.trace": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},  # POST: an export, password again
     "tracing.patient_lots": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},
@@ -134,6 +144,8 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "consent.list_forms": {"GET": CATALOGUE_ADMINS},
     "consent.edit_text": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
     "consent.withdraw_text": {"POST": CATALOGUE_ADMINS},
+    "followups.list_types": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
+    "followups.edit_type": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
 }
 
 # Signed-in users whose role requires a second factor may only reach these until enrolled.

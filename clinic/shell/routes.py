@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, render_template
@@ -12,6 +12,7 @@ from clinic.auth.models import Role
 from clinic.auth.permissions import can
 from clinic.auth.services import recent_sign_in_activity
 from clinic.extensions import db
+from clinic.records.followups.queries import doctor_flags, nurse_worklist
 from clinic.shell.worklist import doctor_worklist
 from clinic.tracing.recalls import open_recall_summaries
 
@@ -33,14 +34,17 @@ ROLE_DUTIES = {
 @bp.get("/")
 def home() -> str:
     """The signed-in person's start page: their role, their sign-in history, their work."""
-    worklist = doctor_worklist(current_user, date.today()) if current_user.role == Role.DOCTOR else None
+    today = date.today()
+    is_doctor = current_user.role == Role.DOCTOR
     return render_template(
         "shell/home.html",
         duties=ROLE_DUTIES[current_user.role],
         open_recalls=open_recall_summaries() if can(current_user, "tracing.list_recalls") else [],
         sign_ins=recent_sign_in_activity(current_user),
-        worklist=worklist,
-        today=date.today(),
+        worklist=doctor_worklist(current_user, today) if is_doctor else None,
+        flags=doctor_flags(datetime.now(UTC)) if is_doctor else None,
+        follow_ups=nurse_worklist(today) if current_user.role == Role.NURSE else None,
+        today=today,
     )
 
 

@@ -86,20 +86,23 @@ def record_attempt(task: FollowUpTask, by: User, entry: AttemptInput, *, now: da
         raise FieldError("note" if len(entry.note or "") > NOTE_MAX else "patient_report",
                          f"Keep this under {NOTE_MAX} characters.")
     today = now.astimezone().date()
-    attempt = FollowUpAttempt(task=task, attempted_at=entry.attempted_at, channel=entry.channel, by_id=by.id,
+    failed_before = task.failed_attempts
+    attempt = FollowUpAttempt(attempted_at=entry.attempted_at, channel=entry.channel, by_id=by.id,
                               reached=entry.reached, note=(entry.note or "").strip())
     if entry.reached:
         task.patient_report = required_text(entry.patient_report, "patient_report",
                                             "Write what the patient reports, even briefly.")
         task.no_side_effects = entry.no_side_effects
         task.status, task.closed_at, task.closed_by_id = "done", now, by.id
-    elif task.failed_attempts + 1 >= MAX_FAILED_ATTEMPTS:
+    elif failed_before + 1 >= MAX_FAILED_ATTEMPTS:
         task.status, task.closed_at, task.closed_by_id = "not_reached", now, by.id
     else:
         day = entry.reschedule_to or next_working_day(today)
         if day <= today and entry.reschedule_to is not None:
             raise FieldError("reschedule_to", "Choose a day after today.")
         attempt.rescheduled_to = task.due_on = day
+    task.attempts.append(attempt)
+    task.version += 1  # an attempt changes the follow-up even when its day stays: a second saver gets 409
     return stored(attempt)
 
 
@@ -258,3 +261,41 @@ def review_flag(doctor: User, *, assessment: str, plan: str, next_contact_on: da
                                    due_on=next_contact_on, reason="doctor_review"))
         review.next_follow_up_id = task.id
     return stored(review)
+
+
+# --- the side-effect catalogue (admins) -----------------------------------------------------------
+
+
+@dataclass
+class SideEffectTypeInput:
+    code: str
+    name: str
+    plain_name: str
+    expected_min_hours: int | None = None
+    expected_max_hours: int | None = None
+    always_flag: bool = False
+    sized: bool = False
+    sort_order: int = 100
+    active: bool = True
+
+
+def save_side_effect_type(kind: SideEffectType | None, entry: SideEffectTypeInput) -> SideEffectType:
+    """Add a kind, or change one; a kind already used keeps its code (side effects refer to it)."""
+    code = (entry.code or "").strip().lower()
+    if kind is None:
+        if not code or not all(ch.isalnum() or ch == "_" for ch in code):
+            raise FieldError("code", "Use lower-case letters, digits and _ only.")
+        if db.session.get(SideEffectType, code) is not None:
+            raise FieldError("code", "Another side effect has this code.")
+        kind = SideEffectType(code=code)
+    low, high = entry.expected_min_hours, entry.expected_max_hours
+    if (low is None) != (high is None):
+        raise FieldError("expected_max_hours", "Give both ends of the expected duration, or neither.")
+    if low is not None and high is not None and high < low:
+        raise FieldError("expected_max_hours", "The upper end is at least the lower end.")
+    kind.name = required_text(entry.name, "name", "Give the side effect's name.")
+    kind.plain_name = required_text(entry.plain_name, "plain_name", "Say it as a patient would.")
+    kind.expected_min_hours, kind.expected_max_hours = low, high
+    kind.always_flag, kind.sized = bool(entry.always_flag), bool(entry.sized)
+    kind.sort_order, kind.active = entry.sort_order, bool(entry.active)
+    return stored(kind)

@@ -1,0 +1,86 @@
+"""Forms of the follow-up worklist, side effects, flag reviews and the side-effect catalogue."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from clinic.core.forms import CheckboxesField
+from clinic.records.followups.models import ACTIONS, CAUSALITY, CHANNELS, GRADES, OUTCOMES, SIZE_GUIDE
+
+LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
+
+
+class AttemptForm(FlaskForm):
+    attempted_at = DateTimeLocalField("When", format=LOCAL_MINUTE, validators=[InputRequired("Give the time.")])
+    channel = SelectField("How", choices=[SelectChoice(k, v) for k, v in CHANNELS.items()],
+                          validators=[DataRequired()])
+    reached = RadioField("Was the patient reached?", choices=[SelectChoice("yes", "Reached"), SelectChoice("no", "Not reached")],
+                         validators=[DataRequired("Say whether the patient was reached.")])
+    patient_report = TextAreaField("What the patient reports", validators=[Optional(), Length(max=4000)],
+                                   render_kw={"rows": 3}, description="Reached: in their words, even briefly.")
+    side_effects = RadioField("Side effects", default="none", choices=[
+        SelectChoice("none", "No side effects"),
+        SelectChoice("some", "Side effects to record (the form opens next)")])
+    reschedule_to = DateField("Try again on", validators=[Optional()],
+                              description="Not reached: empty means the next working day.")
+    note = TextAreaField("Note", validators=[Optional(), Length(max=4000)], render_kw={"rows": 2})
+    version = HiddenField()
+
+
+class SideEffectForm(FlaskForm):
+    type_code = SelectField("Side effect", validators=[DataRequired("Choose the side effect.")])
+    other_text = StringField("What it is (for “other”)", validators=[Optional(), Length(max=200)])
+    injection_ids = CheckboxesField("Treated areas it concerns", coerce=int, validators=[Optional()],
+                                    description="From this session's injections: so it links to their lots.")
+    onset_at = DateTimeLocalField("Started at", format=LOCAL_MINUTE, validators=[Optional()])
+    onset_hours = IntegerField("…or hours after the session", validators=[Optional(), NumberRange(min=0, max=8760)])
+    size_cm = DecimalField("Size (cm)", places=1, validators=[Optional(), NumberRange(min=0, max=999)],
+                           description=SIZE_GUIDE)
+    grade = RadioField("Severity", coerce=int, choices=[SelectChoice(k, v) for k, v in GRADES.items()],
+                       validators=[InputRequired("Choose a grade from 1 to 4.")],
+                       description=SIZE_GUIDE)
+    serious = BooleanField("Serious: hospitalisation, lasting harm or medical intervention")
+    action = SelectField("Action taken", choices=[SelectChoice(k, v) for k, v in ACTIONS.items()])
+    action_other = StringField("What was done (for “other”)", validators=[Optional(), Length(max=200)])
+    causality = SelectField("Link with the treatment (your judgement)", choices=[
+        SelectChoice("", "Choose…"), *[SelectChoice(k, v) for k, v in CAUSALITY.items()]])
+    outcome = SelectField("Outcome", choices=[SelectChoice(k, v) for k, v in OUTCOMES.items()])
+    resolved_on = DateField("Resolved on", validators=[Optional()])
+    note = TextAreaField("Note", validators=[Optional(), Length(max=4000)], render_kw={"rows": 3})
+    version = HiddenField()
+
+
+class ReviewForm(FlaskForm):
+    assessment = TextAreaField("Your assessment", validators=[DataRequired("Write your assessment."),
+                                                              Length(max=4000)], render_kw={"rows": 3})
+    plan = TextAreaField("Plan", validators=[DataRequired("Write the plan, even “no further action”."),
+                                             Length(max=4000)], render_kw={"rows": 2})
+    next_contact_on = DateField("Next contact", validators=[Optional()],
+                                description="A date schedules a follow-up call for the nurses that day.")
+
+
+class SideEffectTypeForm(FlaskForm):
+    code = StringField("Code", validators=[DataRequired(), Length(max=40)], description="Lower-case, e.g. blister.")
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    plain_name = StringField("In the patient's words", validators=[DataRequired(), Length(max=160)])
+    expected_min_hours = IntegerField("Expected to last from (hours)", validators=[Optional(), NumberRange(0, 8760)])
+    expected_max_hours = IntegerField("…to (hours)", validators=[Optional(), NumberRange(0, 8760)],
+                                      description="Empty for a rare kind: every one is shown to a doctor.")
+    always_flag = BooleanField("Rare: always shown to a doctor")
+    sized = BooleanField("Measured in cm")
+    sort_order = IntegerField("Order", default=100, validators=[Optional(), NumberRange(0, 10000)])
+    active = BooleanField("In use", default=True)
