@@ -28,7 +28,8 @@ class AttemptForm(FlaskForm):
     attempted_at = DateTimeLocalField("When", format=LOCAL_MINUTE, validators=[InputRequired("Give the time.")])
     channel = SelectField("How", choices=[SelectChoice(k, v) for k, v in CHANNELS.items()],
                           validators=[DataRequired()])
-    reached = RadioField("Was the patient reached?", choices=[SelectChoice("yes", "Reached"), SelectChoice("no", "Not reached")],
+    reached = RadioField("Was the patient reached?",
+                         choices=[SelectChoice("yes", "Reached"), SelectChoice("no", "Not reached")],
                          validators=[DataRequired("Say whether the patient was reached.")])
     patient_report = TextAreaField("What the patient reports", validators=[Optional(), Length(max=4000)],
                                    render_kw={"rows": 3}, description="Reached: in their words, even briefly.")
