@@ -166,6 +166,8 @@ def test_an_admin_limits_a_rule_to_areas_and_a_stale_second_edit_is_refused(admi
     audited = db.session.scalars(sa.select(AuditEvent.record_id).where(
         AuditEvent.record_type == "contraindication_rule_area", AuditEvent.action == "create")).all()
     assert sorted(audited) == [f"{eczema.id},decolletage", f"{eczema.id},neck"]
+    trail = admin_client.get("/audit").get_data(as_text=True)
+    assert "not shown to admins" not in trail, "a rule's scope is a catalogue: an admin reads what changed"
 
     stale = admin_client.submit(f"/admin/rules/{eczema.id}", dict(form, areas=["cheeks"]))
     assert stale.status_code == 409

@@ -11,6 +11,7 @@ ACTION_LABELS = [
     ("create", "Created"),
     ("update", "Changed"),
     ("void", "Voided"),
+    ("delete", "Removed (catalogue rows only)"),
     ("lock", "Locked / signed"),
     ("read_chart", "Chart viewed"),
     ("login", "Signed in"),

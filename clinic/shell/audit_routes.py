@@ -22,8 +22,9 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 
 # Catalogue tables under clinic.records hold no patient data; admins maintain them.
-_CATALOGUE_TABLES = frozenset({"indication", "area", "condition", "contraindication_rule", "consent_form",
-                               "consent_text_version", "record_number_counter"})
+_CATALOGUE_TABLES = frozenset({"indication", "area", "condition", "contraindication_rule",
+                               "contraindication_rule_indication", "contraindication_rule_area", "consent_form",
+                               "consent_text_version", "record_number_counter", "side_effect_type"})
 
 
 def clinical_record_types() -> frozenset[str]:
