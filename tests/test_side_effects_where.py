@@ -1,4 +1,4 @@
-"""Side effects shown where they matter: the patient's chart and the session page."""
+"""Side effects shown where they matter: the patient's chart, the session page and the next session's form."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from clinic.core.templating import format_date, format_datetime
 from clinic.extensions import db
 from clinic.records.followups.models import SideEffect
 from clinic.records.followups.services import SideEffectInput, record_side_effect
+from clinic.records.treatments import services as treatments
 from clinic.records.treatments.models import TreatmentSession
 from tests.factories import NOW, save
 
@@ -129,3 +130,54 @@ def test_the_chart_and_the_session_page_cost_the_same_queries_for_one_or_six_sid
     side_effect(second, staff["nurse"], "tenderness", 2, resolved_after_days=1)
     assert db.session.scalar(sa.select(sa.func.count(SideEffect.id))) == 6
     assert (queries(chart), queries(session_page)) == one
+
+
+# --- the next session's form ---------------------------------------------------------------------
+
+
+def test_the_next_session_form_starts_with_what_followed_the_previous_session(
+    doctor_client, course, stock, staff
+) -> None:
+    first = save(course, stock, staff["doctor"])
+    side_effect(first, staff["nurse"], "bruising", 1, onset_hours=3, resolved_after_days=3)
+    side_effect(first, staff["nurse"], "redness", 2, areas=("forehead",), onset_hours=1)
+    mistake = side_effect(first, staff["nurse"], "nodule", 3, onset_hours=2)
+    void_record(mistake, staff["nurse"], "another patient's nodule")
+    db.session.commit()
+
+    page = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
+    box = text_of(section(page, "after-previous-session"))
+    assert box == (f"After session 1 ({format_date(first.performed_at)}): bruising, grade 1, resolved in 3 days; "
+                   "redness, grade 2, ongoing")
+    # Before the form itself: the doctor reads it before starting.
+    assert page.index('id="after-previous-session"') < page.index('id="session-form"')
+
+
+def test_the_next_session_form_says_when_nothing_followed_and_is_silent_before_the_first(
+    doctor_client, course, stock, staff
+) -> None:
+    first_form = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
+    assert 'id="after-previous-session"' not in first_form
+    first = save(course, stock, staff["doctor"])
+    page = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
+    assert text_of(section(page, "after-previous-session")) == (
+        f"No side effects recorded after session 1 ({format_date(first.performed_at)}).")
+
+
+def test_a_draft_of_the_next_session_shows_the_session_before_it_not_itself(
+    doctor_client, course, stock, staff
+) -> None:
+    first = save(course, stock, staff["doctor"])
+    side_effect(first, staff["nurse"], "tenderness", 1, resolved_after_days=0)
+    other = side_effect(first, staff["nurse"], "other", 2, other_text="Headache after MRI", onset_hours=1)
+    draft = save(course, stock, staff["doctor"], when=NOW + timedelta(seconds=30), acknowledged=["interval"])
+    page = doctor_client.get(f"/sessions/{draft.id}/edit").get_data(as_text=True)
+    box = text_of(section(page, "after-previous-session"))
+    assert box.startswith("After session 1 (")
+    # A catalogue name reads in lower case; free text is kept as typed.
+    assert "tenderness or pain, grade 1, resolved the same day" in box and "Headache after MRI, grade 2" in box
+    assert other.name == "Headache after MRI"
+    treatments.void_session(first, staff["doctor"], "entered on the wrong course")
+    db.session.commit()
+    after_void = doctor_client.get(f"/sessions/{draft.id}/edit").get_data(as_text=True)
+    assert 'id="after-previous-session"' not in after_void  # no session left before the draft
