@@ -11,6 +11,8 @@ from sqlalchemy.orm import selectinload
 from clinic.extensions import db
 from clinic.records.catalogue.models import Indication
 from clinic.records.consent.models import Consent, ConsentTextVersion
+from clinic.records.followups.models import SideEffect
+from clinic.records.followups.queries import side_effects_of
 from clinic.records.gate import GateResult, check_treatment_allowed
 from clinic.records.patients.models import HistoryVersion, PatchTest, Patient
 from clinic.records.screening.models import Screening, ScreeningAnswer
@@ -55,6 +57,7 @@ class Chart:
     courses: list[CourseSummary] = field(default_factory=list)
     alerts: list[Badge] = field(default_factory=list)  # what other packages flag (an open recall)
     badges: list[Badge] = field(default_factory=list)
+    side_effects: list[SideEffect] = field(default_factory=list)  # newest onset first, voided ones marked
 
 
 def alerts_for(patient_ids: list[int]) -> dict[int, list[Badge]]:
@@ -113,7 +116,7 @@ def load_chart(patient: Patient, today: date) -> Chart:
         planned.append(PlannedTreatment(indication, check_treatment_allowed(
             patient, indication.code, sorted(areas), [], today, first_treatment=not treated_before)))
     chart = Chart(patient, history, screenings, consents, patch_tests, planned, summaries,
-                  alerts_for([patient.id]).get(patient.id, []))
+                  alerts_for([patient.id]).get(patient.id, []), side_effects=side_effects_of(patient_id=patient.id))
     chart.badges = _badges(chart)
     return chart
 

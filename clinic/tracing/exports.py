@@ -9,17 +9,18 @@ from clinic.tracing.services import TracePage
 
 CSV_HEADER = ("session_date", "session_id", "session_number", "voided", "signed", "record_number", "patient",
               "phone", "doctor", "product", "lot", "in_cocktail", "area", "administered", "injected_ml",
-              "lot_ml")
+              "lot_ml", "patient_side_effects", "patient_worst_grade")
 
 
 def csv_rows(page: TracePage) -> list[tuple[object, ...]]:
-    """One row per injection (or per session without one), in CSV_HEADER's order."""
+    """One row per injection (or per session without one), in CSV_HEADER's order. The side effects are the
+    row's patient's through the traced lots, a number (0 for none) so that a spreadsheet can add them up."""
     return [
         (r.performed_at.astimezone().strftime("%Y-%m-%d %H:%M"), r.session_id, r.session_number,
          "yes" if r.session_voided else "", "yes" if r.session_signed else "", r.record_number, r.patient_name,
          r.phone, r.doctor, r.product, r.lot_number, "yes" if r.in_cocktail else "", r.area or "",
          "" if r.administered is None else ("yes" if r.administered else "no"), r.injected_ml or "",
-         r.lot_ml or "")
+         r.lot_ml or "", r.side_effects, r.worst_grade or "")
         for r in page.rows
     ]
 

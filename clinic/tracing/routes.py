@@ -34,6 +34,7 @@ from clinic.core.pdf import pdf_response
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product, StorageLocation
+from clinic.records.followups.queries import LotSideEffects, side_effects_by_patient_for_lots
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.queries import lots_received_by
 from clinic.tracing import exports, services
@@ -199,12 +200,14 @@ def show_recall(recall_id: int) -> str:
         sa.select(RecallPatient).where(RecallPatient.recall_id == recall.id).order_by(RecallPatient.id)
         .options(selectinload(RecallPatient.patient), selectinload(RecallPatient.contacts))).all()
     affected = {}
+    side_effects: dict[int, LotSideEffects] = {}
     if shows_patients:
         affected = recalls_service.affected_sessions(recall)
+        side_effects = side_effects_by_patient_for_lots([link.lot_id for link in recall.lots])
         record_event("read_worklist", record_type="recall", record_id=recall.id)
     return render_template("tracing/recall.html", recall=recall, rows=rows, affected=affected,
-                           progress=recalls_service.progress(recall), shows_patients=shows_patients,
-                           action_form=ActionForm())
+                           side_effects=side_effects, progress=recalls_service.progress(recall),
+                           shows_patients=shows_patients, action_form=ActionForm())
 
 
 @bp.route("/recalls/<int:recall_id>/patients/<int:row_id>", methods=["GET", "POST"])

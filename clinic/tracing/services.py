@@ -29,6 +29,7 @@ from clinic.inventory.gs1 import LabelError, normalise_gtin, parse_label
 from clinic.inventory.models import Lot, LotReceipt, Product
 from clinic.inventory.services import lots_stock
 from clinic.records.catalogue.models import Area
+from clinic.records.followups.queries import side_effects_by_patient_for_lots
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.models import (
     Course,
@@ -111,6 +112,9 @@ class TraceRow:
     administered: bool | None
     injected_ml: Decimal | None
     lot_ml: Decimal | None  # this lot's share of the injected volume
+    # The patient's side effects (not voided) on areas injected from the traced lots, and the worst grade.
+    side_effects: int = 0
+    worst_grade: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -122,6 +126,7 @@ class TraceRow:
             "administered": self.administered,
             "injected_ml": str(self.injected_ml) if self.injected_ml is not None else None,
             "lot_ml": str(self.lot_ml) if self.lot_ml is not None else None,
+            "side_effects": self.side_effects, "worst_grade": self.worst_grade,
         }
 
 
@@ -367,4 +372,15 @@ def trace_lot(lots: list[Lot], *, cursor: str | None = None, page_size: int = PA
         next_cursor = _cursor(raw[-1], sort)
     # Past the last row (or a lot nobody received) there is no row to carry the totals.
     totals = _totals_of(raw[0]) if raw else _totals(lots)
-    return TracePage(lots, [_row(r) for r in raw], totals, next_cursor)
+    rows = [_row(r) for r in raw]
+    _add_side_effects(rows, [lot.id for lot in lots])
+    return TracePage(lots, rows, totals, next_cursor)
+
+
+def _add_side_effects(rows: list[TraceRow], lot_ids: list[int]) -> None:
+    """Each row's patient's side effects through the traced lots: one statement for the page's patients."""
+    counted = side_effects_by_patient_for_lots(lot_ids, sorted({row.patient_id for row in rows}))
+    for row in rows:
+        found = counted.get(row.patient_id)
+        if found is not None:
+            row.side_effects, row.worst_grade = found.count, found.worst_grade

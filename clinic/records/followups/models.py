@@ -225,6 +225,25 @@ class SideEffect(VoidableMixin, VersionedMixin, Model):
         return SOURCES.get(self.source, self.source)
 
     @property
+    def days_to_resolve(self) -> int | None:
+        """Days from the onset's day to the day it resolved (0: the same day); None while it is open.
+        The onset's day is the clinic's local day, as the resolution date is entered."""
+        if self.resolved_on is None:
+            return None
+        return (self.resolved_on - self.onset_at.astimezone().date()).days
+
+    @property
+    def outcome_text(self) -> str:
+        """The outcome in a sentence: "ongoing", "resolved in 3 days", "resolved the same day"."""
+        days = self.days_to_resolve
+        if days is None:
+            return self.outcome_label.lower()
+        resolved = "resolved with sequelae" if self.outcome == "resolved_with_sequelae" else "resolved"
+        if days == 0:
+            return f"{resolved} the same day"
+        return f"{resolved} in {days} day{'s' if days != 1 else ''}"
+
+    @property
     def action_label(self) -> str:
         return self.action_other if self.action == "other" and self.action_other else ACTIONS[self.action]
 

@@ -239,10 +239,12 @@ class LotSideEffects:
     worst_grade: int
 
 
-def side_effects_by_patient_for_lots(lot_ids: Sequence[int]) -> dict[int, LotSideEffects]:
+def side_effects_by_patient_for_lots(lot_ids: Sequence[int], patient_ids: Sequence[int] | None = None
+                                     ) -> dict[int, LotSideEffects]:
     """Per patient, the side effects (not voided) on areas injected from a preparation holding one of
-    the lots: area → preparation → component. One statement."""
-    if not lot_ids:
+    the lots: area → preparation → component. One statement; ``patient_ids``: only these patients (a
+    page of a trace need not count a whole lot's)."""
+    if not lot_ids or (patient_ids is not None and not patient_ids):
         return {}
     through_lot = (
         sa.select(SideEffect.patient_id, SideEffect.id, SideEffect.grade)
@@ -252,9 +254,12 @@ def side_effects_by_patient_for_lots(lot_ids: Sequence[int]) -> dict[int, LotSid
         .join(TreatmentSession, TreatmentSession.id == SideEffect.session_id)
         .where(PreparationComponent.lot_id.in_(list(lot_ids)), SideEffect.voided_at.is_(None),
                TreatmentSession.voided_at.is_(None))
-        .distinct().subquery()
+        .distinct()
     )
+    if patient_ids is not None:
+        through_lot = through_lot.where(SideEffect.patient_id.in_(list(patient_ids)))
+    counted = through_lot.subquery()
     rows = db.session.execute(
-        sa.select(through_lot.c.patient_id, sa.func.count(through_lot.c.id), sa.func.max(through_lot.c.grade))
-        .group_by(through_lot.c.patient_id))
+        sa.select(counted.c.patient_id, sa.func.count(counted.c.id), sa.func.max(counted.c.grade))
+        .group_by(counted.c.patient_id))
     return {patient_id: LotSideEffects(count, worst) for patient_id, count, worst in rows}

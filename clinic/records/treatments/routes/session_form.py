@@ -18,6 +18,7 @@ from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
 from clinic.inventory.services import lot_statuses, stock_query, stock_rows
 from clinic.records.catalogue.models import Area
+from clinic.records.followups.queries import after_previous_session
 from clinic.records.treatments import services
 from clinic.records.treatments.forms import SessionForm
 from clinic.records.treatments.models import Course, TreatmentSession
@@ -186,10 +187,13 @@ def _session_page(form: SessionForm, course: Course, session: TreatmentSession |
     _pad_rows(form)
     _session_choices(form, course, session)
     areas = list(db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order)))
+    # What followed the previous session, for the doctor to read before starting this one.
+    previous, after_previous = after_previous_session(session or course)
     return render_template(
         "treatments/session_form.html", form=form, course=course, session=session,
         patient=course.patient, areas=areas, reasons=context.get("reasons", []),
         warnings=context.get("warnings", []), row_errors=context.get("row_errors", {}),
+        previous=previous, after_previous=after_previous,
     ), status
 
 

@@ -19,6 +19,7 @@ from clinic.core.forms import VoidForm, show_error
 from clinic.core.transaction import attempt, run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot
+from clinic.records.followups.queries import side_effects_of
 from clinic.records.treatments import services
 from clinic.records.treatments.forms import AmendForm
 from clinic.records.treatments.models import (
@@ -76,6 +77,7 @@ def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
         skin_preparations=SKIN_PREPARATIONS, techniques=TECHNIQUES,
         field_labels={**services.AMENDABLE_SESSION_FIELDS, **services.AMENDABLE_INJECTION_FIELDS},
         target_areas={f"injection:{i.id}": i.area.name for i in session.injections},
+        side_effects=side_effects_of(session_ids=[session.id]),
     )
 
 
