@@ -392,3 +392,20 @@ def test_an_admin_adds_a_kind_and_it_is_offered_to_nurses(signed, admin_client, 
         "code": "hives", "name": "Hives", "plain_name": "Hives", "expected_max_hours": "5", "active": "y"})
     assert refused.status_code == 400 and "both ends" in refused.get_data(as_text=True)
     assert admin_client.get(f"/side-effects/1").status_code == 403
+
+
+def test_a_side_effect_is_recorded_from_the_chart_the_session_page_and_the_next_session(
+        signed, staff, nurse_client, doctor_client) -> None:
+    chart = nurse_client.get(f"/patients/{signed.course.patient_id}").get_data(as_text=True)
+    assert f"/sessions/{signed.id}/side-effects/new?source=chart" in chart
+    assert f"/sessions/{signed.id}/side-effects/new?source=chart" in nurse_client.get(
+        f"/sessions/{signed.id}").get_data(as_text=True)
+    next_form = doctor_client.get(f"/courses/{signed.course_id}/sessions/new").get_data(as_text=True)
+    assert f"/sessions/{signed.id}/side-effects/new?source=next_session" in next_form
+    response = doctor_client.submit(f"/sessions/{signed.id}/side-effects/new?source=next_session", {
+        "type_code": "hyperpigmentation", "injection_ids": str(signed.injections[1].id), "onset_hours": "0",
+        "grade": "1", "action": "none", "causality": "possible", "outcome": "ongoing"})
+    assert response.status_code == 302
+    effect = db.session.scalars(sa.select(SideEffect)).one()
+    assert (effect.source, effect.recorded_by_id) == ("next_session", staff["doctor"].id)
+    assert nurse_client.get(f"/sessions/{signed.id}/side-effects/new?source=patient").status_code == 404
