@@ -117,10 +117,10 @@ def _fill_areas_and_products(rows: Sequence[WorklistRow]) -> None:
     if not by_session:
         return
     areas = db.session.execute(
-        sa.select(InjectionLog.session_id, Area.name).join(Area, Area.code == InjectionLog.area_code)
+        sa.select(InjectionLog.session_id, Area.name, Area.sort_order).join(Area, Area.code == InjectionLog.area_code)
         .where(InjectionLog.session_id.in_(by_session), InjectionLog.administered.is_(True))
         .order_by(InjectionLog.session_id, Area.sort_order).distinct())
-    for session_id, name in areas:
+    for session_id, name, _ in areas:
         for row in by_session[session_id]:
             row.areas.append(name)
     products = db.session.execute(
