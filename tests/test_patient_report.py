@@ -132,3 +132,212 @@ def test_something_else_needs_a_word_of_what(link) -> None:
     noted = patient_report.record_patient_report(
         link, PatientReportInput("other", utcnow(), "mild", note="  A headache since the evening  "), utcnow())
     assert noted.other_text == noted.note == "A headache since the evening"
+
+
+# --- reporting ------------------------------------------------------------------------------------
+
+
+def test_a_patient_reports_swelling_and_the_nurses_get_an_urgent_call_for_today(client, link, session) -> None:
+    page = client.get(url(link))
+    assert page.status_code == 200
+    assert "Hello Amélie" in text(page) and "A small lump under the skin" in text(page)  # the patient's words
+
+    onset = utcnow()
+    sent = client.submit(url(link), answers(onset_at=local_minute(onset), severity="moderate",
+                                            note="Puffy around the cheeks", callback_phone="020 7946 0958"))
+    assert sent.status_code == 302 and sent.location.endswith(url(link))
+    thanks = client.get(url(link))
+    assert thanks.status_code == 200 and "will call you" in text(thanks)
+    assert SEVERE_ADVICE not in text(thanks)
+
+    [reported] = side_effects()
+    assert (reported.source, reported.type_code, reported.grade, reported.outcome) == (
+        "patient", "swelling", 2, "ongoing")
+    assert reported.source_label == "Reported by the patient"
+    assert reported.causality is None and reported.recorded_by_id is None and reported.areas == []
+    assert reported.onset_at == onset.replace(second=0, microsecond=0)
+    assert reported.note == "Puffy around the cheeks" and reported.callback_phone == "+44 20 7946 0958"
+    [call] = patient_calls()
+    today = utcnow().astimezone().date()
+    assert (call.urgent, call.kind, call.due_on, call.status, call.session_id) == (
+        True, "phone_check", today, "due", session.id)
+    assert reported.follow_up_id == call.id
+    db.session.refresh(link)
+    assert link.reports == 1
+    # On the nurses' worklist, for today, marked urgent.
+    [row] = [r for r in nurse_worklist(today).rows if r.task_id == call.id]
+    assert row.urgent and row.reason == "patient_report" and row.bucket(today) == "today"
+
+
+def test_a_severe_report_tells_the_patient_to_call_now(app, client, link) -> None:
+    client.submit(url(link), answers(severity="severe", type_code="allergic_reaction"))
+    page = text(client.get(url(link)))
+    assert SEVERE_ADVICE in page and "emergency services now" in page
+    assert app.config["CLINIC_SIDE_EFFECTS_CONTACT"] in page
+    assert side_effects()[0].grade == 3
+    # The thank-you is shown once; afterwards the link opens the form again.
+    assert "What do you notice?" in text(client.get(url(link)))
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"onset_at": local_minute(utcnow() + timedelta(hours=3))}, "onset_at", "This time is in the future."),
+    ({"onset_at": local_minute(utcnow() - timedelta(days=2))}, "onset_at", "Your treatment was on"),
+    ({"onset_at": "yesterday"}, "onset_at", "Not a valid datetime value."),
+    ({"callback_phone": "12"}, "callback_phone", "phone number"),
+    ({"type_code": "spontaneous_combustion"}, "type_code", "Choose what you notice from the list."),
+    ({"type_code": ""}, "type_code", "Choose what you notice."),
+    ({"severity": ""}, "severity", "Choose how bad it is."),
+    ({"note": "x" * 2001}, "note", "2000"),
+])
+def test_bad_input_is_refused_beside_its_field_and_kept(client, link, changes, field, message) -> None:
+    typed = answers(note="Ça gratte <script>alert(1)</script>", callback_phone="07700 900123",
+                    severity="moderate")
+    typed.update(changes)
+    response = client.submit(url(link), typed)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    error = re.search(rf'id="{field}-error"[^>]*>([^<]*)<', page)
+    assert error and message in html.unescape(error.group(1))
+    # What was typed is still there (escaped: never raw markup).
+    assert "<script>alert(1)</script>" not in page
+    if "note" not in changes:
+        assert "Ça gratte &lt;script&gt;alert(1)&lt;/script&gt;" in page
+    if "callback_phone" not in changes:
+        assert 'value="07700 900123"' in page
+    if "severity" not in changes:
+        assert re.search(r'<input[^>]*checked[^>]*value="moderate"|<input[^>]*value="moderate"[^>]*checked', page)
+    # Nothing was written: no side effect, no call, the link not counted, no report in the trail.
+    assert side_effects() == [] and patient_calls() == []
+    db.session.refresh(link)
+    assert link.reports == 0
+    assert audit_rows(patient_report.REPORTED) == []
+
+
+def test_a_report_without_its_csrf_token_is_refused(client, link) -> None:
+    assert client.post(url(link), data=answers()).status_code == 400
+    assert side_effects() == []
+
+
+# --- links that no longer work ----------------------------------------------------------------------
+
+
+def test_an_expired_link_is_gone(client, link) -> None:
+    with time_machine.travel(utcnow() + timedelta(days=31), tick=False):
+        page = client.get(url(link))
+        assert page.status_code == 410 and CLOSED in text(page)
+        assert client.submit(url(link), answers(onset_at=local_minute(utcnow()))).status_code == 410
+    assert side_effects() == []
+    assert [r.reason for r in audit_rows(patient_report.REFUSED)] == ["expired", "expired"]
+
+
+def test_the_sixth_report_is_refused(app, client, link) -> None:
+    for _ in range(MAX_REPORTS):
+        assert client.submit(url(link), answers()).status_code == 302
+    refused = client.submit(url(link), answers())
+    assert refused.status_code == 410 and CLOSED in text(refused)
+    assert len(side_effects()) == MAX_REPORTS and len(patient_calls()) == MAX_REPORTS
+    db.session.refresh(link)
+    assert link.reports == MAX_REPORTS
+    fresh = app.test_client()
+    assert fresh.get(url(link)).status_code == 410
+
+
+def test_a_wrong_token_is_not_found(client, link) -> None:
+    for token in ("not-a-token", link.token[:-2] + "zz", "A" * 43, link.token + "A" * 5):
+        page = client.get(f"/r/{token}")
+        assert page.status_code == 404 and CLOSED in text(page)
+    assert client.submit("/r/" + "A" * 43, answers()).status_code == 404
+    assert side_effects() == []
+
+
+def test_a_voided_session_s_link_is_gone(client, link, session, staff) -> None:
+    treatments.void_session(session, staff["doctor"], "entered on the wrong patient")
+    db.session.commit()
+    assert client.get(url(link)).status_code == 410
+    assert client.submit(url(link), answers()).status_code == 410
+    assert side_effects() == []
+
+
+def test_every_closed_link_says_the_same_and_nothing_about_the_patient(app, client, link, session, staff) -> None:
+    unknown = client.get("/r/" + "A" * 43)
+    with time_machine.travel(utcnow() + timedelta(days=31), tick=False):
+        expired = client.get(url(link))
+    treatments.void_session(session, staff["doctor"], "entered on the wrong patient")
+    db.session.commit()
+    voided = client.get(url(link))
+    pages = {r.get_data(as_text=True) for r in (unknown, expired, voided)}
+    assert len(pages) == 1, "the pages differ: they would tell which case it is"
+    [page] = pages
+    assert app.config["CLINIC_SIDE_EFFECTS_CONTACT"] in html.unescape(page)
+    patient = session.course.patient
+    assert patient.first_name not in page and patient.last_name not in page and patient.record_number not in page
+
+
+# --- what the page shows ------------------------------------------------------------------------------
+
+
+def test_the_page_shows_only_the_first_name_and_the_session_date(app, client, link, session) -> None:
+    patient = session.course.patient
+    patient.phone, patient.email, patient.address = "+44 7700 900123", "amelie@example.test", "12 Rue des Lilas"
+    patient.emergency_contact = "Jules Durand +44 7700 900456"
+    db.session.commit()
+    page = text(client.get(url(link)))
+    assert "Amélie" in page and session.performed_at.astimezone().strftime("%d %B %Y") in page
+    assert app.config["CLINIC_NAME"] in page
+    for private in (patient.last_name, patient.record_number, "7700 900123", "7700900123", patient.email,
+                    patient.address, "Jules", patient.date_of_birth.strftime("%d %b %Y"),
+                    patient.date_of_birth.isoformat(), "Test Doctor", "Revita", "L-VITAMINS", "Cheeks", "Forehead",
+                    "Skin rejuvenation"):
+        assert private not in page, private
+    # No way into the staff's side from here.
+    assert "Sign out" not in page and 'href="/"' not in page and 'href="/login' not in page
+
+
+def test_the_page_works_without_scripts_on_a_phone(client, link) -> None:
+    page = client.get(url(link)).get_data(as_text=True)
+    assert "<script" not in page and " style=" not in page
+    assert 'name="viewport" content="width=device-width' in page
+    assert 'type="datetime-local"' in page and 'type="tel"' in page and 'name="csrf_token"' in page
+    assert page.count('type="radio"') >= 3 + 12  # three severities and the catalogue's kinds
+
+
+# --- audit and rate limit -----------------------------------------------------------------------------
+
+
+def test_a_nurse_helping_on_the_phone_is_on_record_as_herself(nurse_client, link) -> None:
+    nurse_client.get(url(link))
+    [opened] = audit_rows(patient_report.OPENED)
+    assert opened.user_email == "nurse@example.test"
+
+
+class TestTheRateLimit:
+    @pytest.fixture
+    def config_overrides(self) -> dict[str, object]:
+        return {"PATIENT_REPORT_MAX_PER_ADDRESS": 4}
+
+    def test_too_many_uses_from_one_address_get_429_until_the_window_passes(self, app, client, link) -> None:
+        for _ in range(4):
+            assert client.get("/r/" + "A" * 43).status_code == 404
+        # Over the limit: even the right link waits, and nothing tells whether it was right.
+        for target in ("/r/" + "A" * 43, url(link)):
+            busy = client.get(target)
+            assert busy.status_code == 429 and "Too many tries" in text(busy)
+            assert 0 < int(busy.headers["Retry-After"]) <= 15 * 60
+        assert client.submit(url(link), answers()).status_code == 429
+        assert side_effects() == []
+        assert len(audit_rows(patient_report.THROTTLED)) == 3
+        # Another address is not held back.
+        assert client.get(url(link), environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
+        with time_machine.travel(utcnow() + timedelta(minutes=16), tick=False):
+            assert client.get(url(link)).status_code == 200
+
+    def test_the_limit_is_counted_from_the_trail_not_the_process(self, app, link) -> None:
+        # Another worker's requests: rows already in the trail count here as well.
+        for _ in range(4):
+            with app.test_request_context(environ_base={"REMOTE_ADDR": "198.51.100.7"}):
+                with pytest.raises(ReportRefused):
+                    patient_report.open_link("A" * 43, utcnow())
+        with app.test_request_context(environ_base={"REMOTE_ADDR": "198.51.100.7"}):
+            with pytest.raises(ReportRefused) as refused:
+                patient_report.check_rate("198.51.100.7", utcnow())
+        assert refused.value.code is Refusal.THROTTLED
