@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import html
 import re
+import zlib
 from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 
+from clinic.audit.models import AuditEvent
 from clinic.core.models import utcnow
+from clinic.core.qr import qr_drawing
 from clinic.extensions import db
 from clinic.records.followups import patient_report
 from clinic.records.followups.models import FollowUpTask, PatientReportLink, SideEffect
@@ -50,6 +53,12 @@ def answers(**changes: str) -> dict[str, str]:
               "callback_phone": ""}
     values.update(changes)
     return values
+
+
+def pdf_objects(document: bytes) -> bytes:
+    """The PDF's objects as text: WeasyPrint packs them into compressed streams."""
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", document, re.S)
+    return document + b"".join(zlib.decompress(stream) for stream in streams)
 
 
 def url(link: PatientReportLink) -> str:
@@ -250,12 +259,14 @@ def test_a_wrong_token_is_not_found(client, link) -> None:
     assert side_effects() == []
 
 
-def test_a_voided_session_s_link_is_gone(client, link, session, staff) -> None:
+def test_a_voided_session_s_link_is_gone_and_its_sheet_has_none(client, nurse_client, link, session, staff) -> None:
     treatments.void_session(session, staff["doctor"], "entered on the wrong patient")
     db.session.commit()
     assert client.get(url(link)).status_code == 410
     assert client.submit(url(link), answers()).status_code == 410
     assert side_effects() == []
+    sheet = text(nurse_client.get(f"/sessions/{session.id}/aftercare"))
+    assert "/r/" not in sheet and 'class="qr"' not in sheet
 
 
 def test_every_closed_link_says_the_same_and_nothing_about_the_patient(app, client, link, session, staff) -> None:
@@ -301,7 +312,70 @@ def test_the_page_works_without_scripts_on_a_phone(client, link) -> None:
     assert page.count('type="radio"') >= 3 + 12  # three severities and the catalogue's kinds
 
 
+# --- the aftercare sheet ----------------------------------------------------------------------------
+
+
+def test_the_aftercare_sheet_and_its_pdf_carry_the_link_and_its_qr_code(nurse_client, session) -> None:
+    page = nurse_client.get(f"/sessions/{session.id}/aftercare").get_data(as_text=True)
+    [link] = db.session.scalars(sa.select(PatientReportLink).where(PatientReportLink.session_id == session.id))
+    address = f"http://localhost/r/{link.token}"
+    assert address in page
+    # The QR code is drawn in the page (no image to fetch) and encodes that very address.
+    assert f'd="{qr_drawing(address).path}"' in page and "<img" not in page
+    assert link.expires_at.astimezone().strftime("%d %B %Y") in page
+
+    pdf = nurse_client.get(f"/sessions/{session.id}/aftercare.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert address.encode() in pdf_objects(pdf.data)  # the printed address is a live link in the PDF too
+    # Showing the sheet again keeps the same link.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatientReportLink)) == 1
+
+
+def test_the_qr_drawing_is_exactly_the_code_s_dark_modules() -> None:
+    import segno
+
+    address = "https://clinic.example/r/" + "Ab9_-" * 8 + "xyz"
+    drawing = qr_drawing(address)
+    drawn = {(x + dx, y) for x, y, width in
+             ((int(x), int(y), int(w)) for x, y, w in re.findall(r"M(\d+) (\d+)h(\d+)v1h-\3z", drawing.path))
+             for dx in range(width)}
+    code = segno.make(address, error="m", micro=False)
+    dark = {(x, y) for y, row in enumerate(code.matrix_iter(scale=1, border=4)) for x, on in enumerate(row) if on}
+    assert drawn == dark and drawing.size == code.symbol_size(scale=1, border=4)[0]
+    assert re.fullmatch(r"[Mhvz0-9 -]+", drawing.path)  # nothing a page would need to escape
+
+
+def test_an_expired_link_is_not_printed_again(nurse_client, link, session) -> None:
+    with time_machine.travel(utcnow() + timedelta(days=31), tick=False):
+        page = nurse_client.get(f"/sessions/{session.id}/aftercare").get_data(as_text=True)
+    assert link.token not in page and 'class="qr"' not in page
+
+
 # --- audit and rate limit -----------------------------------------------------------------------------
+
+
+def test_every_use_and_refusal_is_audited_and_the_token_never_is(client, nurse_client, session) -> None:
+    nurse_client.get(f"/sessions/{session.id}/aftercare")
+    [link] = db.session.scalars(sa.select(PatientReportLink))
+    client.get(url(link))
+    client.submit(url(link), answers())
+    client.get("/r/" + "A" * 43)
+    opened, reported, refused = (audit_rows(a) for a in (
+        patient_report.OPENED, patient_report.REPORTED, patient_report.REFUSED))
+    assert [r.record_id for r in opened] == [str(link.id)] * 2  # the form, then the sending
+    assert [r.record_id for r in reported] == [str(link.id)] and reported[0].changes == '{"reports":["0","1"]}'
+    assert [(r.record_id, r.reason) for r in refused] == [(None, "unknown")]
+    for row in opened + reported + refused:
+        assert row.user_email == "patient (report link)" and row.user_id is None and row.client_addr == "127.0.0.1"
+    # The side effect and the call the report made are on record as the patient's too.
+    created = {r.record_type: r for r in audit_rows("create")}
+    assert created["side_effect"].user_email == "patient (report link)"
+    assert created["follow_up_task"].user_email == "patient (report link)"
+    assert created["patient_report_link"].user_email == "nurse@example.test"
+    assert "[redacted]" in created["patient_report_link"].changes
+    for row in db.session.scalars(sa.select(AuditEvent)):
+        assert all(link.token not in (value or "") for value in (
+            row.changes, row.reason, row.record_id, row.user_email, row.record_type)), row.seq
 
 
 def test_a_nurse_helping_on_the_phone_is_on_record_as_herself(nurse_client, link) -> None:
