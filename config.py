@@ -97,6 +97,10 @@ class Config:
     TOTP_ISSUER = "Clinic records"
 
     PASSWORD_RESET_LIFETIME = timedelta(hours=24)
+    # The patient's report pages need no sign-in: uses per client address within the window, counted
+    # from the audit trail (a patient sending one report uses three).
+    PATIENT_REPORT_WINDOW = timedelta(minutes=15)
+    PATIENT_REPORT_MAX_PER_ADDRESS = 30
     # Wrong passwords when signing, amending or exporting (within LOGIN_WINDOW) before the session is ended.
     REAUTH_MAX_FAILURES = 5
 

@@ -114,6 +114,7 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "treatments.void": {"POST": DOCTORS},
     "treatments.aftercare": {"GET": CLINICAL_READERS},
     "treatments.aftercare_pdf": {"GET": CLINICAL_READERS},
+    "patient_report.report": {"GET": PUBLIC, "POST": PUBLIC},
     # Follow-ups and side effects: nurses and doctors work them, auditors read them (every read
     # audited), only doctors review what is flagged.
     "followups.worklist": {"GET": CLINICAL_WRITERS},

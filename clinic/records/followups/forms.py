@@ -1,4 +1,5 @@
-"""Forms of the follow-up worklist, side effects, flag reviews and the side-effect catalogue."""
+"""Forms of the follow-up worklist, side effects, flag reviews, the side-effect catalogue, and the
+patient's own report (worded for the patient)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,22 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TelField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.core.forms import CheckboxesField
-from clinic.records.followups.models import ACTIONS, CAUSALITY, CHANNELS, GRADES, OUTCOMES, SIZE_GUIDE
+from clinic.records.followups.models import (
+    ACTIONS,
+    CAUSALITY,
+    CHANNELS,
+    GRADES,
+    OUTCOMES,
+    PATIENT_SEVERITIES,
+    SIZE_GUIDE,
+)
+from clinic.records.followups.patient_report import NOTE_MAX as PATIENT_NOTE_MAX
 
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 
@@ -85,3 +96,22 @@ class SideEffectTypeForm(FlaskForm):
     sized = BooleanField("Measured in cm")
     sort_order = IntegerField("Order", default=100, validators=[Optional(), NumberRange(0, 10000)])
     active = BooleanField("In use", default=True)
+
+
+class PatientReportForm(FlaskForm):
+    """What the patient notices since their treatment. The choices are checked by the service (the
+    catalogue's active types, the three severities), which words its refusals for the patient."""
+
+    type_code = RadioField("What do you notice?", validate_choice=False,
+                           validators=[InputRequired("Choose what you notice.")])
+    onset_at = DateTimeLocalField("Since when?", format=LOCAL_MINUTE,
+                                  validators=[InputRequired("Give the day and time it started.")])
+    severity = RadioField("How bad is it?", validate_choice=False,
+                          choices=[SelectChoice(code, label) for code, (label, _) in PATIENT_SEVERITIES.items()],
+                          validators=[InputRequired("Choose how bad it is.")])
+    note = TextAreaField("Anything else we should know?", validators=[Optional(), Length(max=PATIENT_NOTE_MAX)],
+                         render_kw={"rows": 4, "maxlength": PATIENT_NOTE_MAX})
+    callback_phone = TelField("A number we can call you on",
+                              description="Leave it empty and we call the number we have for you.",
+                              validators=[Optional(), Length(max=40)],
+                              render_kw={"autocomplete": "tel", "inputmode": "tel"})

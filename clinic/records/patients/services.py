@@ -53,17 +53,18 @@ class PatientDetails:
     record_number: str = ""
 
 
-def _clean_phone(text: str) -> str:
+def clean_phone(text: str, field: str = "phone") -> str:
+    """A phone number in international form ("" when none); ``field`` names the form field it came from."""
     text = (text or "").strip()
     if not text:
         return ""
     try:
         number = phonenumbers.parse(text, current_app.config["PHONE_REGION"])
     except phonenumbers.NumberParseException:
-        raise FieldError("phone", "This phone number cannot be read. Include the country code if it "
-                                  "is from abroad, e.g. +44 20 7946 0958.") from None
+        raise FieldError(field, "This phone number cannot be read. Include the country code if it "
+                                "is from abroad, e.g. +44 20 7946 0958.") from None
     if not phonenumbers.is_valid_number(number):
-        raise FieldError("phone", "This is not a valid phone number. Check the digits.")
+        raise FieldError(field, "This is not a valid phone number. Check the digits.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
@@ -95,7 +96,7 @@ def _check_details(details: PatientDetails, today: date) -> dict[str, object]:
         raise FieldError("fitzpatrick", "Choose a skin type from I to VI.")
     return {
         "first_name": first, "last_name": last, "date_of_birth": details.date_of_birth,
-        "sex": details.sex, "phone": _clean_phone(details.phone), "email": _clean_email(details.email),
+        "sex": details.sex, "phone": clean_phone(details.phone), "email": _clean_email(details.email),
         "address": (details.address or "").strip(), "fitzpatrick": details.fitzpatrick,
         "emergency_contact": (details.emergency_contact or "").strip(), "notes": (details.notes or "").strip(),
     }

@@ -5,15 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, render_template
+from flask import current_app, render_template, url_for
 from werkzeug.wrappers import Response
 
 from clinic.audit.services import record_chart_read, record_event
+from clinic.core.models import utcnow
 from clinic.core.pdf import pdf_response
+from clinic.core.qr import qr_drawing
 from clinic.extensions import db
+from clinic.records.followups.patient_report import report_link_for
 from clinic.records.treatments import services
 from clinic.records.treatments.models import Preparation, PreparationComponent, TreatmentSession
 from clinic.records.treatments.routes.blueprint import bp
+
+
+def _report_link(session: TreatmentSession) -> dict[str, Any] | None:
+    """The link and QR code for the patient's own report; none once the link has expired (a sheet printed
+    again later must not send the patient to a dead page), nor for a voided session."""
+    now = utcnow()
+    link = report_link_for(session, now)
+    if link is None or link.expires_at <= now:
+        return None
+    url = url_for("patient_report.report", token=link.token, _external=True)
+    return {"url": url, "qr": qr_drawing(url), "until": link.expires_at}
 
 
 def _aftercare_context(session: TreatmentSession) -> dict[str, Any]:
@@ -24,13 +38,15 @@ def _aftercare_context(session: TreatmentSession) -> dict[str, Any]:
     areas = sorted({i.area.name for i in session.injections if i.administered})
     return {"session": session, "patient": session.course.patient, "products": products,
             "areas": areas, "items": services.aftercare(session.performed_at),
-            "contact": current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"]}
+            "contact": current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"], "report": _report_link(session)}
 
 
 @bp.get("/sessions/<int:session_id>/aftercare")
 def aftercare(session_id: int) -> str:
     """The patient's aftercare sheet with real dates, printable."""
     session = db.get_or_404(TreatmentSession, session_id)
+    # Audited before the sheet's report link is made: the audit append serialises two requests
+    # showing the same new sheet, so the second finds the first one's link instead of making another.
     record_chart_read(session.course.patient)
     return render_template("treatments/aftercare.html", **_aftercare_context(session))
 
