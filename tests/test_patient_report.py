@@ -77,7 +77,11 @@ def patient_calls() -> list[FollowUpTask]:
 
 @pytest.fixture
 def session(course, stock, staff):
-    return save(course, stock, staff["doctor"])
+    """A signed session: signing makes its report link."""
+    signed = save(course, stock, staff["doctor"])
+    treatments.apply_signature(signed, staff["doctor"])
+    db.session.commit()
+    return signed
 
 
 @pytest.fixture
@@ -95,7 +99,8 @@ def test_a_session_has_one_link_good_for_thirty_days(session) -> None:
     link = patient_report.report_link_for(session, now)
     assert patient_report.report_link_for(session, now + timedelta(days=3)) is link
     assert len(link.token) == 43 and re.fullmatch(r"[A-Za-z0-9_-]+", link.token)
-    assert link.expires_at == now + timedelta(days=30) and link.reports == 0
+    assert link.expires_at == link.created_at + timedelta(days=30) and link.reports == 0
+    assert link.created_at <= now, "made when the session was signed"
 
 
 def test_a_voided_session_gets_no_link(session, staff) -> None:
@@ -331,6 +336,19 @@ def test_the_aftercare_sheet_and_its_pdf_carry_the_link_and_its_qr_code(nurse_cl
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PatientReportLink)) == 1
 
 
+def test_showing_a_sheet_never_writes_a_draft_has_no_link_until_it_is_signed(nurse_client, course, stock,
+                                                                               staff) -> None:
+    draft = save(course, stock, staff["doctor"])
+    db.session.commit()
+    page = nurse_client.get(f"/sessions/{draft.id}/aftercare").get_data(as_text=True)
+    assert 'class="qr"' not in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatientReportLink).where(
+        PatientReportLink.session_id == draft.id)) == 0
+    treatments.apply_signature(draft, staff["doctor"])
+    db.session.commit()
+    assert patient_report.existing_report_link(draft) is not None
+
+
 def test_the_qr_drawing_is_exactly_the_code_s_dark_modules() -> None:
     import segno
 
@@ -371,7 +389,8 @@ def test_every_use_and_refusal_is_audited_and_the_token_never_is(client, nurse_c
     created = {r.record_type: r for r in audit_rows("create")}
     assert created["side_effect"].user_email == "patient (report link)"
     assert created["follow_up_task"].user_email == "patient (report link)"
-    assert created["patient_report_link"].user_email == "nurse@example.test"
+    # Made with the signature, by whoever signed (here the test itself, outside a request).
+    assert created["patient_report_link"].user_email not in ("patient (report link)", "nurse@example.test")
     assert "[redacted]" in created["patient_report_link"].changes
     for row in db.session.scalars(sa.select(AuditEvent)):
         assert all(link.token not in (value or "") for value in (

@@ -1,5 +1,6 @@
 """The nurse's day in a real browser: she works through the day's follow-ups, records a bruise and a
-redness that has outlasted its expected day, and a doctor sees the flag on his home page and reviews it.
+redness that has outlasted its expected day; a patient reports a severe swelling from her aftercare
+link on a phone; a doctor sees the flags on his home page and reviews one.
 
 The records behind it are set up through the services on the live server's own database
 (``live_app``): two new patients with a signed session each, one today and one two days ago (its
@@ -23,7 +24,7 @@ from clinic.audit.services import Actor
 from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.inventory.models import Lot
-from clinic.records.followups.models import FollowUpTask
+from clinic.records.followups.models import FollowUpTask, PatientReportLink
 from clinic.records.treatments import services as treatments
 from tests.browser.test_sign_in import ACCOUNTS, sign_in_as
 from tests.factories import AREAS, INDICATION, record_history, register, screen, sign_consent
@@ -68,12 +69,15 @@ def todays_follow_ups(live_app) -> dict[str, str]:
         with time_machine.travel(datetime.now().astimezone() - timedelta(days=2), tick=True):
             _patient_with_a_signed_session(staff, "Lina", f"Rougeur {tag}")
         bruised = _patient_with_a_signed_session(staff, "Jade", f"Hématome {tag}")
+        swollen = _patient_with_a_signed_session(staff, "Maëlle", f"Œdème {tag}")
+        token = db.session.scalar(sa.select(PatientReportLink.token).where(PatientReportLink.session_id == swollen))
         # The call scheduled for tomorrow is brought forward: the nurse works it today.
         task = db.session.scalar(sa.select(FollowUpTask).where(FollowUpTask.session_id == bruised))
         task.due_on = date.today()
         db.session.commit()
         del g.audit_actor
-    return {"red": f"Lina Rougeur {tag}", "bruise": f"Jade Hématome {tag}"}
+    return {"red": f"Lina Rougeur {tag}", "bruise": f"Jade Hématome {tag}", "swollen": f"Maëlle Œdème {tag}",
+            "link": f"/r/{token}"}
 
 
 def _work_the_call(page: Page, patient: str, said: str) -> None:
@@ -100,7 +104,7 @@ def _record(page: Page, kind: str, *, hours: str, size: str, grade: str) -> None
 
 
 def test_a_nurse_works_the_days_follow_ups_and_a_doctor_reviews_the_flag(
-        page: Page, todays_follow_ups: dict[str, str], screenshot_dir: Path) -> None:
+        page: Page, live_server: str, todays_follow_ups: dict[str, str], screenshot_dir: Path) -> None:
     red, bruise = todays_follow_ups["red"], todays_follow_ups["bruise"]
     sign_in_as(page, "nurse")
     expect(page.locator("#follow-ups-overdue")).to_contain_text(red)
@@ -131,12 +135,35 @@ def test_a_nurse_works_the_days_follow_ups_and_a_doctor_reviews_the_flag(
     expect(page.locator("#nurse-worklist")).not_to_contain_text(bruise)
     page.get_by_role("button", name="Sign out").click()
 
+    # A patient reports a severe swelling from the link on her aftercare sheet, on her phone, no account.
+    phone = page.context.browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
+    mobile = phone.new_page()
+    mobile.goto(todays_follow_ups["link"])
+    expect(mobile.get_by_role("heading", level=1)).to_have_text("Hello Maëlle")
+    expect(mobile.locator("body")).not_to_contain_text("Œdème")  # her first name only
+    mobile.get_by_label("Swelling or puffiness").check()
+    mobile.get_by_label("Since when?").fill(datetime.now().strftime("%Y-%m-%dT%H:%M"))
+    mobile.get_by_label("Severe").check()
+    mobile.get_by_label("Anything else we should know?").fill("My cheek is very swollen.")
+    mobile.get_by_role("button", name="Send to the clinic").click()
+    expect(mobile.get_by_role("heading", level=1)).to_have_text("Thank you")
+    expect(mobile.get_by_role("alert")).to_contain_text("call emergency services now")
+    mobile.screenshot(path=str(screenshot_dir / "follow-ups-patient-report-phone.png"), full_page=True)
+    phone.close()
+
+    # The report is an urgent call on the nurses' worklist, today.
+    sign_in_as(page, "nurse")
+    expect(page.locator("#follow-ups-today tr", has_text=todays_follow_ups["swollen"])).to_contain_text(
+        "urgent: patient report")
+    page.get_by_role("button", name="Sign out").click()
+
     # The doctor: the redness is flagged (the bruise is not), with why; he reviews it.
     sign_in_as(page, "doctor")
     flags = page.locator("#doctor-flags")
     flag = flags.locator("li", has_text=red)
     expect(flag).to_contain_text("still open past its expected duration")
     expect(flags).not_to_contain_text(bruise)
+    expect(flags.locator("li", has_text=todays_follow_ups["swollen"])).to_contain_text("reported by the patient")
     page.screenshot(path=str(screenshot_dir / "follow-ups-doctor-flags.png"), full_page=True)
     flag.get_by_role("link", name="Review").click()
     page.get_by_label("Your assessment").fill("Persistent erythema, no sign of infection.")

@@ -93,8 +93,8 @@ def _voided(session: TreatmentSession) -> bool:
 
 
 def report_link_for(session: TreatmentSession, now: datetime) -> PatientReportLink | None:
-    """The session's report link, made the first time its aftercare sheet is shown. None for a voided
-    session or patient: such a link would only be refused."""
+    """The session's report link, made when the session is signed (or found if it exists). None for a
+    voided session or patient: such a link would only be refused."""
     if _voided(session):
         return None
     link = db.session.scalar(sa.select(PatientReportLink).where(PatientReportLink.session_id == session.id))
@@ -102,6 +102,14 @@ def report_link_for(session: TreatmentSession, now: datetime) -> PatientReportLi
         link = stored(PatientReportLink(session_id=session.id, token=secrets.token_urlsafe(TOKEN_BYTES),
                                         created_at=now, expires_at=now + LINK_LIFETIME, reports=0))
     return link
+
+
+def existing_report_link(session: TreatmentSession) -> PatientReportLink | None:
+    """The link made at signing, for the aftercare sheet: showing a sheet never writes (SECURITY.md I1).
+    None for a voided session, a draft, or a session signed before report links existed."""
+    if _voided(session):
+        return None
+    return db.session.scalar(sa.select(PatientReportLink).where(PatientReportLink.session_id == session.id))
 
 
 def _find(token: str) -> PatientReportLink | None:

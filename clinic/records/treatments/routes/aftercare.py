@@ -13,7 +13,7 @@ from clinic.core.models import utcnow
 from clinic.core.pdf import pdf_response
 from clinic.core.qr import qr_drawing
 from clinic.extensions import db
-from clinic.records.followups.patient_report import report_link_for
+from clinic.records.followups.patient_report import existing_report_link
 from clinic.records.treatments import services
 from clinic.records.treatments.models import Preparation, PreparationComponent, TreatmentSession
 from clinic.records.treatments.routes.blueprint import bp
@@ -23,7 +23,7 @@ def _report_link(session: TreatmentSession) -> dict[str, Any] | None:
     """The link and QR code for the patient's own report; none once the link has expired (a sheet printed
     again later must not send the patient to a dead page), nor for a voided session."""
     now = utcnow()
-    link = report_link_for(session, now)
+    link = existing_report_link(session)
     if link is None or link.expires_at <= now:
         return None
     url = url_for("patient_report.report", token=link.token, _external=True)
@@ -45,8 +45,6 @@ def _aftercare_context(session: TreatmentSession) -> dict[str, Any]:
 def aftercare(session_id: int) -> str:
     """The patient's aftercare sheet with real dates, printable."""
     session = db.get_or_404(TreatmentSession, session_id)
-    # Audited before the sheet's report link is made: the audit append serialises two requests
-    # showing the same new sheet, so the second finds the first one's link instead of making another.
     record_chart_read(session.course.patient)
     return render_template("treatments/aftercare.html", **_aftercare_context(session))
 

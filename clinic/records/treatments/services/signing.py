@@ -13,6 +13,7 @@ from clinic.core.errors import ClinicError
 from clinic.core.models import utcnow
 from clinic.extensions import db
 from clinic.records.followups.models import FollowUpTask
+from clinic.records.followups.patient_report import report_link_for
 from clinic.records.treatments.models import (
     SIGNATURE_MEANING,
     SessionSignature,
@@ -85,6 +86,9 @@ def apply_signature(session: TreatmentSession, doctor: User) -> SessionSignature
         db.session.add(FollowUpTask(session=session, patient_id=course.patient_id, kind="phone_check",
                                     due_on=performed_on + timedelta(days=days)))
     db.session.flush()
+    # The link printed on the aftercare sheet for the patient's own report: made now, so that showing
+    # the sheet only reads.
+    report_link_for(session, utcnow())
     return signature
 
 
