@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -156,16 +156,14 @@ class SideEffectType(Model):
         return f"usually {round((low or 0) / 24)}–{round(high / 24)} days"
 
 
-class SideEffect(VoidableMixin, VersionedMixin, Model):
-    """One side effect after a session. Each change adds a version; the first stays readable."""
+class SideEffectState:
+    """What a side effect is at one moment: the side effect as it stands, and each of its versions."""
 
-    __tablename__ = "side_effect"
+    # The columns a version copies.
+    STATE: ClassVar[tuple[str, ...]] = (
+        "type_code", "other_text", "onset_at", "size_cm", "grade", "serious", "action", "action_other",
+        "causality", "outcome", "resolved_on", "note")
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
-    session_id: Mapped[int] = mapped_column(sa.ForeignKey("treatment_session.id"), index=True)
-    follow_up_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("follow_up_task.id"), index=True)
-    source: Mapped[str] = mapped_column(sa.String(20))
     type_code: Mapped[str] = mapped_column(sa.ForeignKey("side_effect_type.code"))
     other_text: Mapped[str] = mapped_column(sa.String(200), default="")
     onset_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -179,6 +177,26 @@ class SideEffect(VoidableMixin, VersionedMixin, Model):
     outcome: Mapped[str] = mapped_column(sa.String(24), default="ongoing")
     resolved_on: Mapped[Optional[date]] = mapped_column(sa.Date)
     note: Mapped[str] = mapped_column(sa.Text, default="")
+
+    @property
+    def grade_label(self) -> str:
+        return GRADES.get(self.grade, str(self.grade))
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOMES.get(self.outcome, self.outcome)
+
+
+class SideEffect(SideEffectState, VoidableMixin, VersionedMixin, Model):
+    """One side effect after a session. Each change adds a version; the first stays readable."""
+
+    __tablename__ = "side_effect"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(sa.ForeignKey("patient.id"), index=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("treatment_session.id"), index=True)
+    follow_up_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("follow_up_task.id"), index=True)
+    source: Mapped[str] = mapped_column(sa.String(20))
     callback_phone: Mapped[str] = mapped_column(sa.String(40), default="")
     # When it outlasts its kind's expected duration (onset + the upper end), if it is still open then.
     overdue_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime(), index=True)
@@ -211,14 +229,6 @@ class SideEffect(VoidableMixin, VersionedMixin, Model):
     @property
     def is_open(self) -> bool:
         return self.outcome in OPEN_OUTCOMES
-
-    @property
-    def grade_label(self) -> str:
-        return GRADES.get(self.grade, str(self.grade))
-
-    @property
-    def outcome_label(self) -> str:
-        return OUTCOMES.get(self.outcome, self.outcome)
 
     @property
     def source_label(self) -> str:
@@ -263,7 +273,7 @@ class SideEffectArea(Model):
     injection: Mapped[InjectionLog] = relationship(lazy="joined")
 
 
-class SideEffectVersion(Model):
+class SideEffectVersion(SideEffectState, Model):
     """What a side effect was at one moment: every save adds one, none is changed afterwards."""
 
     __tablename__ = "side_effect_version"
@@ -273,31 +283,11 @@ class SideEffectVersion(Model):
     number: Mapped[int] = mapped_column(sa.Integer)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     recorded_by_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user.id"))
-    type_code: Mapped[str] = mapped_column(sa.ForeignKey("side_effect_type.code"))
-    other_text: Mapped[str] = mapped_column(sa.String(200), default="")
-    onset_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    size_cm: Mapped[Optional[Decimal]] = mapped_column(sa.Numeric(5, 1))
-    grade: Mapped[int] = mapped_column(sa.SmallInteger)
-    serious: Mapped[bool] = mapped_column(sa.Boolean)
-    action: Mapped[str] = mapped_column(sa.String(20))
-    action_other: Mapped[str] = mapped_column(sa.String(200), default="")
-    causality: Mapped[Optional[str]] = mapped_column(sa.String(12))
-    outcome: Mapped[str] = mapped_column(sa.String(24))
-    resolved_on: Mapped[Optional[date]] = mapped_column(sa.Date)
-    note: Mapped[str] = mapped_column(sa.Text, default="")
 
     side_effect: Mapped[SideEffect] = relationship(back_populates="versions")
     recorded_by: Mapped[Optional[User]] = relationship()
 
     __table_args__ = (sa.UniqueConstraint("side_effect_id", "number", name="uq_side_effect_version_number"),)
-
-    @property
-    def grade_label(self) -> str:
-        return GRADES.get(self.grade, str(self.grade))
-
-    @property
-    def outcome_label(self) -> str:
-        return OUTCOMES.get(self.outcome, self.outcome)
 
 
 class FlagReview(Model):

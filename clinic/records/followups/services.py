@@ -33,9 +33,6 @@ from clinic.records.followups.models import (
 from clinic.records.treatments.models import TreatmentSession
 
 NOTE_MAX = 4000
-# The columns a version copies: the side effect as it stands after each save.
-VERSIONED = ("type_code", "other_text", "onset_at", "size_cm", "grade", "serious", "action", "action_other",
-             "causality", "outcome", "resolved_on", "note")
 
 
 def next_working_day(day: date) -> date:
@@ -197,7 +194,7 @@ def _apply(side_effect: SideEffect, kind: SideEffectType, onset: datetime, entry
     side_effect.updated_at = now
     side_effect.versions.append(SideEffectVersion(
         number=len(side_effect.versions) + 1, recorded_at=now, recorded_by_id=by.id if by else None,
-        **{name: getattr(side_effect, name) for name in VERSIONED}))
+        **{name: getattr(side_effect, name) for name in SideEffect.STATE}))
 
 
 def record_side_effect(session: TreatmentSession, by: User | None, entry: SideEffectInput, *, source: str,
