@@ -13,8 +13,8 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
 from clinic.core.forms import VoidForm, local_to_utc, submitted_version
-from clinic.core.services import void_record
 from clinic.core.transaction import attempt
+from clinic.core.views import void_from_form
 from clinic.extensions import db
 from clinic.records.followups import queries, services
 from clinic.records.followups.forms import AttemptForm, ReviewForm, SideEffectForm, SideEffectTypeForm
@@ -178,13 +178,9 @@ def update_side_effect(side_effect_id: int) -> Response | tuple[str, int]:
 def void_side_effect(side_effect_id: int) -> Response:
     """Void a side effect recorded in error (kept, marked)."""
     side_effect = db.get_or_404(SideEffect, side_effect_id)
-    form = VoidForm()
-    if form.validate_on_submit():
-        if attempt(None, void_record, side_effect, current_user, form.reason.data).ok:
-            flash("Side effect voided.", "success")
-    else:
-        flash("Give the reason for voiding this side effect.", "error")
-    return redirect(url_for("followups.show_side_effect", side_effect_id=side_effect.id))
+    return void_from_form(side_effect, done="Side effect voided (kept on record, marked).",
+                          missing_reason="Give the reason for voiding this side effect.",
+                          back=url_for("followups.show_side_effect", side_effect_id=side_effect.id))
 
 
 # --- the doctors' flags --------------------------------------------------------------------------

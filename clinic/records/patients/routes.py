@@ -15,8 +15,8 @@ from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import VoidForm, local_to_utc, show_error, submitted_version
-from clinic.core.services import void_record
 from clinic.core.transaction import attempt
+from clinic.core.views import void_from_form
 from clinic.extensions import db
 from clinic.inventory.models import Ingredient, Product
 from clinic.records.catalogue.models import Condition
@@ -150,13 +150,10 @@ def edit(patient_id: int) -> Response | tuple[str, int]:
 def void(patient_id: int) -> Response | tuple[str, int]:
     """Void a patient registered in error. Nothing is deleted."""
     patient = db.get_or_404(Patient, patient_id)
-    form = VoidForm()
-    if form.validate_on_submit():
-        if attempt(None, void_record, patient, current_user, form.reason.data).ok:
-            flash(f"{patient.full_name}'s record is voided (registered in error). It stays on record.", "success")
-        return redirect(url_for("patients.show_chart", patient_id=patient.id))
-    flash("Give the reason for voiding this record.", "error")
-    return redirect(url_for("patients.show_chart", patient_id=patient.id))
+    return void_from_form(
+        patient, done=f"{patient.full_name}'s record is voided (registered in error). It stays on record.",
+        missing_reason="Give the reason for voiding this record.",
+        back=url_for("patients.show_chart", patient_id=patient.id))
 
 
 # --- medical history ------------------------------------------------------------------

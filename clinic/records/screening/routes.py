@@ -13,8 +13,8 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
 from clinic.core.forms import VoidForm, submitted_version
-from clinic.core.services import void_record
 from clinic.core.transaction import attempt
+from clinic.core.views import void_from_form
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
 from clinic.records.patients.loading import patient_to_change
@@ -127,13 +127,9 @@ def override(screening_id: int, rule_id: int) -> Response | tuple[str, int]:
 def void_screening(screening_id: int) -> Response:
     """Void a screening entered in error."""
     screening = db.get_or_404(Screening, screening_id)
-    form = VoidForm()
-    if form.validate_on_submit():
-        if attempt(None, void_record, screening, current_user, form.reason.data).ok:
-            flash("Screening voided.", "success")
-    else:
-        flash("Give the reason for voiding this screening.", "error")
-    return redirect(url_for("screening.show_screening", screening_id=screening.id))
+    return void_from_form(screening, done="Screening voided.",
+                          missing_reason="Give the reason for voiding this screening.",
+                          back=url_for("screening.show_screening", screening_id=screening.id))
 
 
 # --- the rule catalogue (admins) ----------------------------------------------------------
