@@ -260,7 +260,7 @@ def test_an_update_is_a_new_version_and_the_first_stays_readable(signed, staff, 
     assert [(v.number, v.grade, v.size_cm) for v in effect.versions] == [(1, 1, Decimal("3.0")),
                                                                          (2, 2, Decimal("6.0"))]
     page = nurse_client.get(f"/side-effects/{effect.id}").get_data(as_text=True)
-    assert "Larger today" in page and "antihistamine" in page
+    assert "Larger today" in page and "Antihistamine" in page
     stale = nurse_client.submit(f"/side-effects/{effect.id}/update", {
         "type_code": "redness", "onset_hours": "0", "grade": "1", "action": "none", "causality": "probable",
         "outcome": "resolved", "resolved_on": date.today().isoformat(), "version": 1})
@@ -378,7 +378,7 @@ def test_the_catalogue_is_seeded_from_the_design_with_expected_durations(app) ->
     assert (kinds["redness"].expected_min_hours, kinds["redness"].expected_max_hours) == (6, 24)
     assert (kinds["bruising"].expected_min_hours, kinds["bruising"].expected_max_hours) == (48, 120)
     assert {code for code, k in kinds.items() if k.always_flag} == {
-        "nodule", "infection", "allergic_reaction", "hyperpigmentation", "necrosis"}
+        "nodule", "infection", "allergic_reaction", "hyperpigmentation", "necrosis", "other"}
 
 
 def test_an_admin_adds_a_kind_and_it_is_offered_to_nurses(signed, admin_client, nurse_client) -> None:
@@ -391,6 +391,9 @@ def test_an_admin_adds_a_kind_and_it_is_offered_to_nurses(signed, admin_client, 
     refused = admin_client.submit("/admin/side-effect-types", {
         "code": "hives", "name": "Hives", "plain_name": "Hives", "expected_max_hours": "5", "active": "y"})
     assert refused.status_code == 400 and "both ends" in refused.get_data(as_text=True)
+    never_seen = admin_client.submit("/admin/side-effect-types", {
+        "code": "hives", "name": "Hives", "plain_name": "Hives", "active": "y"})
+    assert never_seen.status_code == 400 and "mark the kind as rare" in never_seen.get_data(as_text=True)
     assert admin_client.get(f"/side-effects/1").status_code == 403
 
 
@@ -409,3 +412,93 @@ def test_a_side_effect_is_recorded_from_the_chart_the_session_page_and_the_next_
     effect = db.session.scalars(sa.select(SideEffect)).one()
     assert (effect.source, effect.recorded_by_id) == ("next_session", staff["doctor"].id)
     assert nurse_client.get(f"/sessions/{signed.id}/side-effects/new?source=patient").status_code == 404
+
+
+# --- what the click-through found --------------------------------------------------------------
+
+
+def _patient_report(session, now=None) -> SideEffect:
+    now = now or datetime.now(UTC)
+    call = FollowUpTask(session_id=session.id, patient_id=session.course.patient_id, kind="phone_check",
+                        due_on=date.today(), reason="patient_report", urgent=True)
+    db.session.add(call)
+    db.session.flush()
+    made = followups.record_side_effect(session, None, followups.SideEffectInput(
+        "swelling", 3, onset_hours=0, callback_phone="+44 7700 900123"), source="patient", now=now, follow_up=call)
+    db.session.commit()
+    return made
+
+
+def test_a_patients_report_is_pinned_above_the_worklist_with_the_number_they_gave(
+        stock, staff, signed, nurse_client) -> None:
+    for i in range(3):
+        _signed(ready_course(staff, f"Busy{i}", "Day"), stock, staff)
+    _patient_report(signed)
+    page = nurse_client.get("/follow-ups?after=2000-01-01_0").get_data(as_text=True)  # even on a later page
+    urgent = page[page.index('id="follow-ups-urgent"'):page.index('id="follow-ups-overdue"')]
+    assert signed.course.patient.full_name in urgent
+    assert "+44 7700 900123" in urgent and "Swelling or puffiness, severe" in urgent
+    home = nurse_client.get("/").get_data(as_text=True)
+    assert home.index('id="follow-ups-urgent"') < home.index('id="follow-ups-today"')
+
+
+def test_a_patients_report_is_linked_to_the_treated_areas_when_followed_up(signed, staff, stock,
+                                                                           nurse_client) -> None:
+    reported = _patient_report(signed)
+    assert queries.side_effects_by_patient_for_lots([stock["vitamins"].id]) == {}
+    page = nurse_client.get(f"/side-effects/{reported.id}/update").get_data(as_text=True)
+    assert 'name="injection_ids"' in page
+    response = nurse_client.submit(f"/side-effects/{reported.id}/update", {
+        "type_code": "swelling", "injection_ids": str(signed.injections[0].id),
+        "onset_at": reported.onset_at.astimezone().strftime("%Y-%m-%dT%H:%M"), "grade": "3",
+        "action": "antihistamine", "causality": "probable", "outcome": "ongoing", "version": reported.version})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 302, [line for line in body.splitlines() if "error" in line]
+    assert queries.side_effects_by_patient_for_lots([stock["vitamins"].id])[signed.course.patient_id].count == 1
+
+
+def test_a_doctors_review_is_shown_where_the_nurse_and_the_next_reader_look(signed, staff, nurse_client) -> None:
+    effect = _effect(signed, staff["nurse"], datetime.now(UTC), grade=3)
+    review = followups.review_flag(staff["doctor"], assessment="Haematoma, soft", plan="Check it is smaller",
+                                   next_contact_on=date.today() + timedelta(days=2), today=date.today(),
+                                   side_effect=effect)
+    db.session.commit()
+    for url in (f"/side-effects/{effect.id}", f"/follow-ups/{review.next_follow_up_id}"):
+        page = nurse_client.get(url).get_data(as_text=True)
+        assert "Haematoma, soft" in page and "Check it is smaller" in page, url
+
+
+@pytest.mark.parametrize("url_form", ["attempt", "side_effect"])
+def test_a_date_in_year_one_is_refused_beside_its_field_not_a_500(signed, nurse_client, url_form) -> None:
+    task = _task(signed)
+    if url_form == "attempt":
+        response = nurse_client.submit(f"/follow-ups/{task.id}", {
+            "attempted_at": "0001-01-01T00:00", "channel": "phone", "reached": "no", "version": task.version})
+    else:
+        response = nurse_client.submit(f"/sessions/{signed.id}/side-effects/new?source=chart", {
+            "type_code": "redness", "injection_ids": str(signed.injections[0].id), "onset_at": "0001-01-01T00:00",
+            "grade": "1", "action": "none", "causality": "possible", "outcome": "ongoing"})
+    assert response.status_code == 400 and "Check the year" in response.get_data(as_text=True)
+
+
+def test_a_kind_taken_out_of_use_stays_valid_for_the_side_effects_recorded_with_it(signed, staff) -> None:
+    effect = _effect(signed, staff["nurse"], datetime.now(UTC), type_code="tenderness")
+    db.session.get(SideEffectType, "tenderness").active = False
+    db.session.commit()
+    followups.update_side_effect(effect, staff["nurse"], followups.SideEffectInput(
+        "tenderness", 1, onset_hours=0, causality="probable", outcome="resolving"), now=datetime.now(UTC))
+    with pytest.raises(FieldError, match="Choose the side effect"):
+        _effect(signed, staff["nurse"], datetime.now(UTC), type_code="tenderness")
+
+
+def test_a_call_with_side_effects_to_record_warns_until_one_is(signed, staff, nurse_client) -> None:
+    task = _task(signed)
+    followups.record_attempt(task, staff["nurse"], followups.AttemptInput(
+        datetime.now(UTC), "phone", reached=True, patient_report="A lump on the chin"), now=datetime.now(UTC))
+    db.session.commit()
+    assert 'id="side-effects-missing"' in nurse_client.get(f"/follow-ups/{task.id}").get_data(as_text=True)
+    followups.record_side_effect(signed, staff["nurse"], followups.SideEffectInput(
+        "lump", 1, onset_hours=0, injection_ids=[signed.injections[0].id], causality="possible"),
+        source="follow_up", now=datetime.now(UTC), follow_up=task)
+    db.session.commit()
+    assert 'id="side-effects-missing"' not in nurse_client.get(f"/follow-ups/{task.id}").get_data(as_text=True)

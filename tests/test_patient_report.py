@@ -29,7 +29,7 @@ from clinic.records.followups.patient_report import (
     ReportRefused,
     ReportRejected,
 )
-from clinic.records.followups.queries import nurse_worklist
+from clinic.records.followups.queries import nurse_worklist, urgent_follow_ups
 from clinic.records.treatments import services as treatments
 from tests.conftest import audit_rows
 from tests.factories import save
@@ -57,8 +57,10 @@ def answers(**changes: str) -> dict[str, str]:
 
 def pdf_objects(document: bytes) -> bytes:
     """The PDF's objects as text: WeasyPrint packs them into compressed streams."""
-    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", document, re.S)
-    return document + b"".join(zlib.decompress(stream) for stream in streams)
+    # The end-of-line before "endstream" is left on: a stream's last byte may itself be a \r or \n, and
+    # a decompressor object ignores what follows the data.
+    streams = re.findall(rb"stream\r?\n(.*?)endstream", document, re.S)
+    return document + b"".join(zlib.decompressobj().decompress(stream) for stream in streams)
 
 
 def url(link: PatientReportLink) -> str:
@@ -178,9 +180,11 @@ def test_a_patient_reports_swelling_and_the_nurses_get_an_urgent_call_for_today(
     assert reported.follow_up_id == call.id
     db.session.refresh(link)
     assert link.reports == 1
-    # On the nurses' worklist, for today, marked urgent.
-    [row] = [r for r in nurse_worklist(today).rows if r.task_id == call.id]
+    # Pinned above the nurses' worklist, for today, urgent, with what was reported and the number given.
+    [row] = [r for r in urgent_follow_ups(today) if r.task_id == call.id]
     assert row.urgent and row.reason == "patient_report" and row.bucket(today) == "today"
+    assert row.reported.startswith(reported.type.plain_name)
+    assert call.id not in {r.task_id for r in nurse_worklist(today).rows}, "not repeated below"
 
 
 def test_a_severe_report_tells_the_patient_to_call_now(app, client, link) -> None:

@@ -7,7 +7,7 @@ from typing import Any, overload
 
 from flask import flash
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, TextAreaField
+from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -60,6 +60,19 @@ def local_to_utc(local: datetime | None) -> datetime | None:
     if local is None:
         return None
     return local.astimezone().astimezone(UTC)
+
+
+class LocalDateTimeField(DateTimeLocalField):
+    """A date and time as typed in the clinic (a browser's date-time box, to the minute). A year no record
+    can have (0001, 9999) is refused beside the field, before anything converts it to UTC."""
+
+    def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "%Y-%m-%dT%H:%M")
+        super().__init__(label, validators, **kwargs)
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data is not None and not 1900 <= self.data.year <= 2999:
+            raise StopValidation("Check the year: this date cannot be right.")
 
 
 class CheckboxesField(SelectMultipleField):

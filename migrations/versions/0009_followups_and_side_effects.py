@@ -32,7 +32,7 @@ SIDE_EFFECT_TYPES = [
      None, None, True, False),
     ("hyperpigmentation", "Hyperpigmentation", "Darker patches of skin", None, None, True, True),
     ("necrosis", "Necrosis", "Skin turning pale, blue-grey or black", None, None, True, True),
-    ("other", "Other", "Something else", None, None, False, False),
+    ("other", "Other", "Something else", None, None, True, False),
 ]
 
 

@@ -153,7 +153,7 @@ def test_a_nurse_works_the_days_follow_ups_and_a_doctor_reviews_the_flag(
 
     # The report is an urgent call on the nurses' worklist, today.
     sign_in_as(page, "nurse")
-    expect(page.locator("#follow-ups-today tr", has_text=todays_follow_ups["swollen"])).to_contain_text(
+    expect(page.locator("#follow-ups-urgent tr", has_text=todays_follow_ups["swollen"])).to_contain_text(
         "urgent: patient report")
     page.get_by_role("button", name="Sign out").click()
 

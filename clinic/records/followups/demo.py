@@ -1,5 +1,5 @@
 """Demo follow-ups and side effects, so that a nurse and a doctor signing in to the demo have work:
-follow-ups due today and overdue, a side effect being followed, one a doctor must review, and a
+follow-ups due today, a side effect being followed, one a doctor must review, and a
 follow-up that never reached the patient."""
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ def seed_demo_follow_ups(nurse: User) -> None:
         .order_by(TreatmentSession.performed_at)) if s.injections]
     tasks = [db.session.scalars(sa.select(FollowUpTask).where(FollowUpTask.session_id == s.id)).first()
              for s in signed]
-    # The demo's sessions are all today: bring their calls forward so the worklist has today's and an overdue one.
-    for task, due in zip(tasks, (today, today, today - timedelta(days=1)), strict=False):
+    # The demo's sessions are all today: bring two calls forward so the worklist has today's work.
+    for task in tasks[:2]:
         if task is not None:
-            task.due_on = due
+            task.due_on = today
     if len(signed) >= 1:
         first = signed[0]
         services.record_side_effect(first, nurse, services.SideEffectInput(
@@ -39,7 +39,7 @@ def seed_demo_follow_ups(nurse: User) -> None:
         services.record_side_effect(second, nurse, services.SideEffectInput(
             "swelling", 3, onset_at=second.performed_at + timedelta(minutes=10),
             injection_ids=[i.id for i in second.injections if i.administered][:2], size_cm=Decimal("11"),
-            action="antihistamine", causality="possible", note="Swollen cheek, called in worried."),
+            action="antihistamine", causality="possible", note="Swelling over the treated area; called in worried."),
             source="chart", now=now)
     if len(tasks) >= 4 and tasks[3] is not None:
         session = signed[3]

@@ -7,7 +7,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    DateTimeLocalField,
     DecimalField,
     HiddenField,
     IntegerField,
@@ -20,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from clinic.core.forms import CheckboxesField
+from clinic.core.forms import CheckboxesField, LocalDateTimeField
 from clinic.records.followups.models import (
     ACTIONS,
     CAUSALITY,
@@ -36,7 +35,7 @@ LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 
 
 class AttemptForm(FlaskForm):
-    attempted_at = DateTimeLocalField("When", format=LOCAL_MINUTE, validators=[InputRequired("Give the time.")])
+    attempted_at = LocalDateTimeField("When", format=LOCAL_MINUTE, validators=[InputRequired("Give the time.")])
     channel = SelectField("How", choices=[SelectChoice(k, v) for k, v in CHANNELS.items()],
                           validators=[DataRequired()])
     reached = RadioField("Was the patient reached?",
@@ -58,7 +57,7 @@ class SideEffectForm(FlaskForm):
     other_text = StringField("What it is (for “other”)", validators=[Optional(), Length(max=200)])
     injection_ids = CheckboxesField("Treated areas it concerns", coerce=int, validators=[Optional()],
                                     description="From this session's injections: so it links to their lots.")
-    onset_at = DateTimeLocalField("Started at", format=LOCAL_MINUTE, validators=[Optional()])
+    onset_at = LocalDateTimeField("Started at", format=LOCAL_MINUTE, validators=[Optional()])
     onset_hours = IntegerField("…or hours after the session", validators=[Optional(), NumberRange(min=0, max=8760)])
     size_cm = DecimalField("Size (cm)", places=1, validators=[Optional(), NumberRange(min=0, max=999)],
                            description=SIZE_GUIDE)
@@ -68,7 +67,8 @@ class SideEffectForm(FlaskForm):
     serious = BooleanField("Serious: hospitalisation, lasting harm or medical intervention")
     action = SelectField("Action taken", choices=[SelectChoice(k, v) for k, v in ACTIONS.items()])
     action_other = StringField("What was done (for “other”)", validators=[Optional(), Length(max=200)])
-    causality = SelectField("Link with the treatment (your judgement)", choices=[
+    causality = SelectField("Link with the treatment (your judgement)",
+                            validators=[DataRequired("Give your judgement of the link with the treatment.")], choices=[
         SelectChoice("", "Choose…"), *[SelectChoice(k, v) for k, v in CAUSALITY.items()]])
     outcome = SelectField("Outcome", choices=[SelectChoice(k, v) for k, v in OUTCOMES.items()])
     resolved_on = DateField("Resolved on", validators=[Optional()])
@@ -104,7 +104,7 @@ class PatientReportForm(FlaskForm):
 
     type_code = RadioField("What do you notice?", validate_choice=False,
                            validators=[InputRequired("Choose what you notice.")])
-    onset_at = DateTimeLocalField("Since when?", format=LOCAL_MINUTE,
+    onset_at = LocalDateTimeField("Since when?", format=LOCAL_MINUTE,
                                   validators=[InputRequired("Give the day and time it started.")])
     severity = RadioField("How bad is it?", validate_choice=False,
                           choices=[SelectChoice(code, label) for code, (label, _) in PATIENT_SEVERITIES.items()],

@@ -38,7 +38,7 @@ CAUSALITY = {"unrelated": "Unrelated", "unlikely": "Unlikely", "possible": "Poss
 OUTCOMES = {"ongoing": "Ongoing", "resolving": "Resolving", "resolved": "Resolved",
             "resolved_with_sequelae": "Resolved with sequelae"}
 OPEN_OUTCOMES = ("ongoing", "resolving")
-SOURCES = {"follow_up": "Follow-up", "chart": "The patient called in", "next_session": "At the next session",
+SOURCES = {"follow_up": "Follow-up", "chart": "Between visits", "next_session": "At the next session",
            "patient": "Reported by the patient"}
 # What the patient picks on their own report, and the grade it stands for until a clinician grades it.
 PATIENT_SEVERITIES = {"mild": ("Mild: I notice it", 1), "moderate": ("Moderate: it bothers me", 2),
@@ -186,6 +186,18 @@ class SideEffectState:
     def outcome_label(self) -> str:
         return OUTCOMES.get(self.outcome, self.outcome)
 
+    @property
+    def action_label(self) -> str:
+        return self.action_other if self.action == "other" and self.action_other else ACTIONS[self.action]
+
+    @property
+    def causality_label(self) -> str:
+        return CAUSALITY.get(self.causality or "", "not judged yet")
+
+    @property
+    def kind_label(self) -> str:
+        return self.other_text if self.type_code == "other" and self.other_text else self.type_code.replace("_", " ")
+
 
 class SideEffect(SideEffectState, VoidableMixin, VersionedMixin, Model):
     """One side effect after a session. Each change adds a version; the first stays readable."""
@@ -253,13 +265,6 @@ class SideEffect(SideEffectState, VoidableMixin, VersionedMixin, Model):
             return f"{resolved} the same day"
         return f"{resolved} in {days} day{'s' if days != 1 else ''}"
 
-    @property
-    def action_label(self) -> str:
-        return self.action_other if self.action == "other" and self.action_other else ACTIONS[self.action]
-
-    @property
-    def causality_label(self) -> str:
-        return CAUSALITY.get(self.causality or "", "not judged yet")
 
 
 class SideEffectArea(Model):

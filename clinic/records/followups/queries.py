@@ -29,6 +29,8 @@ from clinic.records.treatments.queries import up_to_sessions
 
 PAGE_SIZE = 50
 UPCOMING_DAYS = 7
+# A patient's report in the words they chose it with (PATIENT_SEVERITIES: mild 1, moderate 2, severe 3).
+PATIENT_WORDS = {1: "mild", 2: "moderate", 3: "severe"}
 
 # --- the nurses' worklist ------------------------------------------------------------------------
 
@@ -51,6 +53,9 @@ class WorklistRow:
     attempts: int
     areas: list[str] = field(default_factory=list)
     products: list[str] = field(default_factory=list)
+    # An urgent call asked by the patient's own report: what they reported, and the number they gave.
+    reported: str = ""
+    callback_phone: str = ""
 
     def bucket(self, today: date) -> str:
         return "overdue" if self.due_on < today else "today" if self.due_on == today else "upcoming"
@@ -78,9 +83,10 @@ def _parse_cursor(after: str | None) -> tuple[date, int] | None:
 
 
 def nurse_worklist(today: date, *, nurse_id: int | None = None, after: str | None = None,
-                   limit: int = PAGE_SIZE) -> Worklist:
-    """Open follow-ups, overdue first, up to a week ahead; ``nurse_id``: only sessions they assisted.
-    Three statements: the page, its areas, its products."""
+                   limit: int = PAGE_SIZE, urgent: bool = False) -> Worklist:
+    """Open follow-ups, overdue first, up to a week ahead; ``nurse_id``: only sessions they assisted;
+    ``urgent``: only the calls patients asked for with their own report (else only the others).
+    Four statements: the page, its areas, its products, the patients' reports."""
     attempts = (sa.select(sa.func.count(FollowUpAttempt.id)).where(FollowUpAttempt.task_id == FollowUpTask.id)
                 .correlate(FollowUpTask).scalar_subquery())
     query = (
@@ -93,7 +99,7 @@ def nurse_worklist(today: date, *, nurse_id: int | None = None, after: str | Non
         .join(Indication, Indication.code == Course.indication_code)
         .join(Patient, Patient.id == FollowUpTask.patient_id)
         .where(FollowUpTask.status == "due", FollowUpTask.due_on <= today + timedelta(days=UPCOMING_DAYS),
-               TreatmentSession.voided_at.is_(None))
+               TreatmentSession.voided_at.is_(None), FollowUpTask.urgent.is_(urgent))
         .order_by(FollowUpTask.due_on, FollowUpTask.id)
         .limit(limit + 1)
     )
@@ -107,7 +113,23 @@ def nurse_worklist(today: date, *, nurse_id: int | None = None, after: str | Non
     rows = [WorklistRow(r[0], r[1], r[2], r[3], r[4], f"{r[5]} {r[6]}", r[7], r[8], r[9], r[10], r[11], r[12],
                         r[13], r[14]) for r in found[:limit]]
     _fill_areas_and_products(rows)
+    if urgent:
+        _fill_reports(rows)
     return Worklist(rows, _cursor(rows[-1]) if len(found) > limit else None)
+
+
+def _fill_reports(rows: Sequence[WorklistRow]) -> None:
+    by_task = {row.task_id: row for row in rows}
+    if not by_task:
+        return
+    reports = db.session.execute(
+        sa.select(SideEffect.follow_up_id, SideEffectType.plain_name, SideEffect.grade, SideEffect.callback_phone)
+        .join(SideEffectType, SideEffectType.code == SideEffect.type_code)
+        .where(SideEffect.follow_up_id.in_(by_task), SideEffect.source == "patient"))
+    for task_id, what, grade, phone in reports:
+        row = by_task[task_id]
+        row.reported = f"{what}, {PATIENT_WORDS.get(grade, 'severe')}"
+        row.callback_phone = phone or row.callback_phone
 
 
 def _fill_areas_and_products(rows: Sequence[WorklistRow]) -> None:
@@ -132,9 +154,9 @@ def _fill_areas_and_products(rows: Sequence[WorklistRow]) -> None:
             row.products.append(name)
 
 
-def urgent_follow_ups(today: date) -> list[WorklistRow]:
-    """Patients' own reports waiting for a call, whatever page the worklist is on."""
-    return [row for row in nurse_worklist(today, limit=PAGE_SIZE).rows if row.urgent]
+def urgent_follow_ups(today: date, *, nurse_id: int | None = None) -> list[WorklistRow]:
+    """Patients' own reports waiting for a call, pinned above the worklist whatever page it is on."""
+    return nurse_worklist(today, nurse_id=nurse_id, limit=PAGE_SIZE, urgent=True).rows
 
 
 # --- the doctors' flags --------------------------------------------------------------------------
@@ -263,3 +285,14 @@ def side_effects_by_patient_for_lots(lot_ids: Sequence[int], patient_ids: Sequen
         sa.select(counted.c.patient_id, sa.func.count(counted.c.id), sa.func.max(counted.c.grade))
         .group_by(counted.c.patient_id))
     return {patient_id: LotSideEffects(count, worst) for patient_id, count, worst in rows}
+
+
+def reviews_of(*, side_effect_id: int | None = None, follow_up_id: int | None = None) -> list[FlagReview]:
+    """A doctor's reviews of a side effect; or of a follow-up, with the review that booked it (so the nurse
+    making the call knows what the doctor wants checked). Oldest first."""
+    if side_effect_id is not None:
+        condition = FlagReview.side_effect_id == side_effect_id
+    else:
+        condition = sa.or_(FlagReview.follow_up_id == follow_up_id, FlagReview.next_follow_up_id == follow_up_id)
+    return list(db.session.scalars(sa.select(FlagReview).where(condition).order_by(FlagReview.reviewed_at)
+                                   .options(selectinload(FlagReview.reviewed_by))))

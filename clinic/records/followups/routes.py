@@ -39,7 +39,7 @@ def worklist() -> str:
     found = queries.nurse_worklist(today, nurse_id=current_user.id if mine else None,
                                    after=request.args.get("after"))
     return render_template("followups/worklist.html", worklist=found, today=today, mine=mine,
-                           paged=bool(request.args.get("after")))
+                           paged=bool(request.args.get("after")), urgent=queries.urgent_follow_ups(today))
 
 
 def _attempt_input(form: AttemptForm) -> services.AttemptInput:
@@ -71,7 +71,9 @@ def show_follow_up(task_id: int) -> Response | tuple[str, int]:
         form.version.data = task.version
     side_effects = queries.side_effects_of(session_ids=[task.session_id])
     return render_template("followups/follow_up.html", task=task, form=form, side_effects=side_effects,
-                           session=task.session, patient=task.patient), status
+                           session=task.session, patient=task.patient,
+                           reviews=queries.reviews_of(follow_up_id=task.id),
+                           reported=[s for s in side_effects if s.follow_up_id == task.id]), status
 
 
 def _after_attempt(task: FollowUpTask, form: AttemptForm) -> Response:
@@ -86,9 +88,12 @@ def _after_attempt(task: FollowUpTask, form: AttemptForm) -> Response:
 # --- side effects --------------------------------------------------------------------------------
 
 
-def _side_effect_choices(form: SideEffectForm, session: TreatmentSession) -> None:
-    kinds = db.session.scalars(sa.select(SideEffectType).where(SideEffectType.active.is_(True))
-                               .order_by(SideEffectType.sort_order, SideEffectType.name)).all()
+def _side_effect_choices(form: SideEffectForm, session: TreatmentSession, keep: SideEffectType | None = None) -> None:
+    """The kinds in use (and ``keep``, the kind an existing side effect has, even if retired since)."""
+    kinds = list(db.session.scalars(sa.select(SideEffectType).where(SideEffectType.active.is_(True))
+                                    .order_by(SideEffectType.sort_order, SideEffectType.name)))
+    if keep is not None and keep not in kinds:
+        kinds.append(keep)
     form.type_code.choices = [SelectChoice("", "Choose…")] + [SelectChoice(k.code, k.name) for k in kinds]
     form.injection_ids.choices = [
         SelectChoice(i.id, f"{i.area.name} ({i.preparation.label if i.preparation else 'no preparation'})")
@@ -130,6 +135,8 @@ def new_side_effect(session_id: int) -> Response | tuple[str, int]:
                 flash(f"{created.value.name} recorded.", "success")
                 if follow_up is not None:
                     return redirect(url_for("followups.show_follow_up", task_id=follow_up.id))
+                if source == "next_session":
+                    return redirect(url_for("treatments.new_session", course_id=session.course_id))
                 return redirect(url_for("followups.show_side_effect", side_effect_id=created.value.id))
         return _render_side_effect_form(form, session, 400, follow_up=follow_up, source=source)
     if session.is_voided:
@@ -145,7 +152,8 @@ def show_side_effect(side_effect_id: int) -> str:
     side_effect = db.get_or_404(SideEffect, side_effect_id)
     record_chart_read(side_effect.patient)
     return render_template("followups/side_effect.html", side_effect=side_effect, session=side_effect.session,
-                           patient=side_effect.patient, void_form=VoidForm(formdata=None))
+                           patient=side_effect.patient, void_form=VoidForm(formdata=None),
+                           reviews=queries.reviews_of(side_effect_id=side_effect.id))
 
 
 @bp.route("/side-effects/<int:side_effect_id>/update", methods=["GET", "POST"])
@@ -153,12 +161,16 @@ def update_side_effect(side_effect_id: int) -> Response | tuple[str, int]:
     """How it evolves: grade, size, action, causality, outcome. A new version; the old ones stay."""
     side_effect = db.get_or_404(SideEffect, side_effect_id)
     session = side_effect.session
+    if side_effect.is_voided or session.is_voided:
+        flash("This side effect, or its session, was voided (entered in error): it is not updated.", "error")
+        return redirect(url_for("followups.show_side_effect", side_effect_id=side_effect.id))
     form = SideEffectForm(obj=side_effect if request.method == "GET" else None)
-    _side_effect_choices(form, session)
+    _side_effect_choices(form, session, keep=side_effect.type)
     status = 200
     if request.method == "POST":
         status = 400
-        form.injection_ids.data = [a.injection_id for a in side_effect.areas]
+        if side_effect.areas:
+            form.injection_ids.data = [a.injection_id for a in side_effect.areas]
         if form.validate_on_submit():
             saved = attempt(form, services.update_side_effect, side_effect, current_user, _side_effect_input(form),
                             now=_now(), expected_version=submitted_version(form.version))

@@ -33,6 +33,8 @@ from clinic.records.followups.models import (
 from clinic.records.treatments.models import TreatmentSession
 
 NOTE_MAX = 4000
+# How far ahead a missed call or a doctor's next contact may be put: further is a typing slip.
+RESCHEDULE_MAX_DAYS = 90
 
 
 def next_working_day(day: date) -> date:
@@ -97,6 +99,8 @@ def record_attempt(task: FollowUpTask, by: User, entry: AttemptInput, *, now: da
         day = entry.reschedule_to or next_working_day(today)
         if day <= today and entry.reschedule_to is not None:
             raise FieldError("reschedule_to", "Choose a day after today.")
+        if day > today + timedelta(days=RESCHEDULE_MAX_DAYS):
+            raise FieldError("reschedule_to", f"Choose a day within {RESCHEDULE_MAX_DAYS} days.")
         attempt.rescheduled_to = task.due_on = day
     task.attempts.append(attempt)
     task.version += 1  # an attempt changes the follow-up even when its day stays: a second saver gets 409
@@ -134,20 +138,25 @@ class SideEffectInput:
 def _onset(session: TreatmentSession, entry: SideEffectInput, now: datetime) -> datetime:
     if entry.onset_at is None and entry.onset_hours is None:
         raise FieldError("onset_at", "Give when it started: a date and time, or hours after the session.")
+    if entry.onset_at is not None and entry.onset_hours is not None:
+        raise FieldError("onset_hours", "Give one of the two: the time it started, or hours after the session.")
     if entry.onset_hours is not None and entry.onset_hours < 0:
         raise FieldError("onset_hours", "Hours after the session cannot be negative.")
     onset = entry.onset_at or session.performed_at + timedelta(hours=entry.onset_hours or 0)
-    if onset < session.performed_at:
+    # Forms give minutes: the session's own minute counts as "at the session".
+    if onset < session.performed_at.replace(second=0, microsecond=0):
         raise FieldError("onset_at", "It cannot start before the session.")
+    onset = max(onset, session.performed_at)
     if onset > now + timedelta(minutes=5):
         raise FieldError("onset_at" if entry.onset_at else "onset_hours", "This is in the future.")
     return onset
 
 
 def _checked(session: TreatmentSession, entry: SideEffectInput, now: datetime, *,
-             clinician: bool) -> tuple[SideEffectType, datetime]:
+             clinician: bool, kept_code: str | None = None) -> tuple[SideEffectType, datetime]:
     kind = db.session.get(SideEffectType, entry.type_code or "")
-    if kind is None or not kind.active:
+    # A kind taken out of use stays valid for the side effects already recorded with it.
+    if kind is None or not (kind.active or kind.code == kept_code):
         raise FieldError("type_code", "Choose the side effect from the list.")
     if kind.code == "other" and not (entry.other_text or "").strip():
         raise FieldError("other_text", "Say what the side effect is.")
@@ -197,18 +206,24 @@ def _apply(side_effect: SideEffect, kind: SideEffectType, onset: datetime, entry
         **{name: getattr(side_effect, name) for name in SideEffect.STATE}))
 
 
+def _treated(session: TreatmentSession, entry: SideEffectInput) -> list[int]:
+    """The injection logs chosen, each an area treated in this session."""
+    treated = {i.id for i in session.injections if i.administered}
+    chosen = sorted(set(entry.injection_ids))
+    if any(i not in treated for i in chosen):
+        raise FieldError("injection_ids", "Choose areas treated in this session.")
+    return chosen
+
+
 def record_side_effect(session: TreatmentSession, by: User | None, entry: SideEffectInput, *, source: str,
                        now: datetime, follow_up: FollowUpTask | None = None) -> SideEffect:
     """A new side effect after ``session``, on the areas (injection logs) it concerns."""
     _refuse_voided(session)
     clinician = source != "patient"
     kind, onset = _checked(session, entry, now, clinician=clinician)
-    treated = {i.id: i for i in session.injections if i.administered}
-    chosen = sorted(set(entry.injection_ids))
+    chosen = _treated(session, entry)
     if clinician and not chosen:
         raise FieldError("injection_ids", "Choose the treated area(s) it concerns.")
-    if any(i not in treated for i in chosen):
-        raise FieldError("injection_ids", "Choose areas treated in this session.")
     side_effect = SideEffect(
         patient_id=session.course.patient_id, session_id=session.id, source=source,
         follow_up_id=follow_up.id if follow_up else None, recorded_by_id=by.id if by else None, created_at=now,
@@ -227,7 +242,11 @@ def update_side_effect(side_effect: SideEffect, by: User, entry: SideEffectInput
     _refuse_voided(side_effect.session)
     if expected_version is not None:
         check_version(side_effect, expected_version)
-    kind, onset = _checked(side_effect.session, entry, now, clinician=True)
+    kind, onset = _checked(side_effect.session, entry, now, clinician=True, kept_code=side_effect.type_code)
+    if not side_effect.areas and entry.injection_ids:
+        # A patient's own report names no area: the clinician who follows it up links it to the
+        # injections (so to their lots) once.
+        side_effect.areas = [SideEffectArea(injection_id=i) for i in _treated(side_effect.session, entry)]
     _apply(side_effect, kind, onset, entry, by, now)
     db.session.flush()
     return side_effect
@@ -252,6 +271,8 @@ def review_flag(doctor: User, *, assessment: str, plan: str, next_contact_on: da
     if next_contact_on is not None:
         if next_contact_on < today:
             raise FieldError("next_contact_on", "The next contact cannot be in the past.")
+        if next_contact_on > today + timedelta(days=RESCHEDULE_MAX_DAYS):
+            raise FieldError("next_contact_on", f"Choose a day within {RESCHEDULE_MAX_DAYS} days.")
         if session.is_voided:
             raise FieldError("next_contact_on", "The session was voided: no follow-up can be scheduled on it.")
         task = stored(FollowUpTask(session_id=session.id, patient_id=session.course.patient_id, kind="phone_check",
@@ -289,7 +310,10 @@ def save_side_effect_type(kind: SideEffectType | None, entry: SideEffectTypeInpu
     if (low is None) != (high is None):
         raise FieldError("expected_max_hours", "Give both ends of the expected duration, or neither.")
     if low is not None and high is not None and high < low:
-        raise FieldError("expected_max_hours", "The upper end is at least the lower end.")
+        raise FieldError("expected_max_hours", "The upper end must be at least the lower end.")
+    if high is None and not entry.always_flag:
+        # Neither timed nor rare, a side effect of this kind would never reach a doctor.
+        raise FieldError("expected_max_hours", "Give the expected duration, or mark the kind as rare.")
     kind.name = required_text(entry.name, "name", "Give the side effect's name.")
     kind.plain_name = required_text(entry.plain_name, "plain_name", "Say it as a patient would.")
     kind.expected_min_hours, kind.expected_max_hours = low, high

@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    DateTimeLocalField,
     EmailField,
     FieldList,
     Form,
@@ -20,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from clinic.core.forms import CheckboxesField, optional_int
+from clinic.core.forms import CheckboxesField, LocalDateTimeField, optional_int
 from clinic.records.patients.models import (
     BREASTFEEDING,
     FITZPATRICK,
@@ -89,7 +88,7 @@ class HistoryForm(FlaskForm):
 
 class PatchTestForm(FlaskForm):
     substance = SelectField("Product or ingredient", validators=[DataRequired("Choose what is tested.")])
-    applied_at = DateTimeLocalField("Applied at", format="%Y-%m-%dT%H:%M",
+    applied_at = LocalDateTimeField("Applied at", format="%Y-%m-%dT%H:%M",
                                     validators=[InputRequired("Enter when it was applied.")])
 
 
@@ -99,7 +98,7 @@ class PatchReadingForm(FlaskForm):
                          validators=[DataRequired()])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)], render_kw={"rows": 2},
                           description="Required for a positive result: describe the reaction.")
-    read_at = DateTimeLocalField("Read at", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    read_at = LocalDateTimeField("Read at", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
 
 
 class PatientSearchForm(FlaskForm):

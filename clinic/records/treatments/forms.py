@@ -10,7 +10,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    DateTimeLocalField,
     DecimalField,
     FieldList,
     Form,
@@ -26,7 +25,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.auth.forms import ConfirmPasswordForm
-from clinic.core.forms import CheckboxesField, optional_int
+from clinic.core.forms import CheckboxesField, LocalDateTimeField, optional_int
 from clinic.records.treatments.models import NEEDLE_GAUGES, SKIN_PREPARATIONS, TECHNIQUES
 
 BLANK_COMPONENTS = 3
@@ -89,7 +88,7 @@ class InjectionRow(Form):
 
 
 class SessionForm(FlaskForm):
-    performed_at = DateTimeLocalField("Date and time", format="%Y-%m-%dT%H:%M",
+    performed_at = LocalDateTimeField("Date and time", format="%Y-%m-%dT%H:%M",
                                       validators=[InputRequired("Enter the date and time.")])
     nurse_id = SelectField("Assisting nurse", coerce=optional_int, validators=[Optional()])
     skin_preparation = SelectField("Skin preparation", choices=_choices(SKIN_PREPARATIONS, blank="Choose…"),
