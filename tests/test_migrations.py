@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,58 @@ def test_areas_and_indications_move_between_codes_and_rows_both_ways(empty_app: 
     rule = db.session.get(ContraindicationRule, ids["contraindication_rule"])
     assert (rule.indication_codes, rule.area_codes) == ({"hair_loss", "skin_rejuvenation"}, {"cheeks", "neck"})
     assert _schema_diff() == []
+
+
+def test_amended_values_move_into_the_record_and_back(empty_app: Flask) -> None:
+    """0010: the record holds an amended field's latest value (a downgrade puts back the value as signed),
+    and the signature still holds either way."""
+    from decimal import Decimal
+
+    from clinic.inventory import services as inventory
+    from clinic.inventory.models import Ingredient
+    from clinic.records.treatments.models import InjectionLog
+    from tests.conftest import PASSWORDS
+    from tests.factories import entry
+
+    upgrade()
+    staff = create_staff()
+    patient = register(staff["nurse"])
+    record_history(patient, staff["nurse"])
+    sign_consent(patient, staff["nurse"])
+    screen(patient, staff["nurse"])
+    vitamin_c = db.session.scalar(sa.select(Ingredient).where(Ingredient.name == "Vitamin C"))
+    product = inventory.create_product(inventory.ProductDetails(
+        name="Revita C Glow", manufacturer="Lumea", kind="vitamin_cocktail", unit="vial", volume_ml=Decimal("5"),
+        gtin="", ingredient_ids=[vitamin_c.id]))
+    lot, _ = inventory.receive_lot(inventory.Receipt(
+        product=product, lot_number="L-1", expiry_date=TODAY + timedelta(days=200), quantity=5, supplier="S",
+        received_on=TODAY - timedelta(days=3), location=inventory.create_location("Fridge", "fridge")), staff["nurse"])
+    course = treatments.plan_course(patient, treatments.CourseInput(INDICATION, AREAS, starts_on=TODAY),
+                                    staff["doctor"])
+    stock = {"vitamins": lot}
+    session = treatments.save_session(course, entry(stock, preparations=[treatments.PreparationInput(
+        "Glow", [treatments.ComponentInput(lot.id, Decimal("4"))])], acknowledged=["first_time_no_patch_test"]),
+        staff["doctor"])
+    treatments.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    cheeks = session.injections[0]
+    treatments.amend_session(session, staff["doctor"], cheeks, "volume_ml", "2.2", "typo", PASSWORDS["doctor"])
+    db.session.commit()
+    ids = (session.id, cheeks.id)
+    db.session.remove()
+
+    def volume() -> Decimal:
+        with db.engine.connect() as conn:
+            return Decimal(str(conn.execute(sa.text(f"SELECT volume_ml FROM injection_log WHERE id = {ids[1]}")).scalar()))
+
+    assert volume() == Decimal("2.2")
+    downgrade(revision="0009")
+    assert volume() == Decimal("2.5"), "0009 kept the value as signed in the record"
+    upgrade()
+    assert volume() == Decimal("2.2")
+    from clinic.records.treatments.models import TreatmentSession
+
+    assert treatments.signature_intact(db.session.get(TreatmentSession, ids[0]))
+    assert db.session.get(InjectionLog, ids[1]).volume_ml == Decimal("2.2")
 
 
 # Every row an empty database holds after upgrading to head, dumped from the migrations as they

@@ -17,6 +17,7 @@ from clinic.inventory import services as inventory
 from clinic.inventory.models import Ingredient
 from clinic.records.treatments import services
 from clinic.records.followups.models import FollowUpTask
+from clinic.records.treatments.services.signing import as_signed
 from clinic.records.treatments.models import InjectionLog, TreatmentSession
 from tests.conftest import PASSWORDS, audit_rows
 from tests.factories import (
@@ -267,7 +268,10 @@ def test_an_amendment_keeps_the_original_and_needs_a_reason_and_the_password(cou
     db.session.commit()
     assert (amendment.old_value, amendment.new_value) == ("2.5", "2")
     assert services.current_value(session, target, "volume_ml") == "2"
-    assert session.injections[0].volume_ml == Decimal("2.5")  # the signed original stays
+    # The record holds the current value (every figure follows it); the signed original stays beside it,
+    # and the signature is checked against the content as signed.
+    assert session.injections[0].volume_ml == Decimal("2")
+    assert as_signed(session)[("injection", target.id, "volume_ml")] == "2.5"
     assert services.signature_intact(session)
     with pytest.raises(FieldError, match="between"):
         services.amend_session(session, staff["doctor"], target, "depth_mm", "40", "typo", PASSWORDS["doctor"])

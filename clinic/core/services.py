@@ -65,6 +65,33 @@ def _state(obj: object) -> InstanceState[Any]:
     return state
 
 
+# Session.info key: (id of a locked record, column) pairs an amendment may write in the next flush.
+CORRECTIONS = "clinic_corrections"
+
+
+def apply_correction(record: object, column: str, value: object) -> None:
+    """Write an amendment's value into a signed, locked record: the one change a lock lets through.
+
+    The columns then hold the current value, so every figure built on them (traces, stock, recalls,
+    reports) follows the correction; the value as signed stays in the amendment's old value, and the
+    signature is checked against the content rebuilt from it."""
+    db.session.info.setdefault(CORRECTIONS, set()).add((id(record), column))
+    setattr(record, column, value)
+
+
+def corrected_columns(session: Session, obj: object) -> set[str]:
+    """The columns of ``obj`` an amendment writes in this flush."""
+    return {column for key, column in session.info.get(CORRECTIONS, ()) if key == id(obj)}
+
+
+def _forget_corrections(session: Session, *_: Any) -> None:
+    session.info.pop(CORRECTIONS, None)
+
+
+def changed_columns(obj: object) -> set[str]:
+    return _changed_columns(obj)
+
+
 def _changed_columns(obj: object) -> set[str]:
     state = _state(obj)
     changed = set()
@@ -105,7 +132,7 @@ def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
             continue
         if locked_in_database(session, obj) is None:
             continue  # not locked yet, or locking happens in this flush: allowed
-        forbidden = _changed_columns(obj) - obj.__lock_exempt__
+        forbidden = _changed_columns(obj) - obj.__lock_exempt__ - corrected_columns(session, obj)
         if forbidden:
             raise RecordLockedError(
                 f"This {type(obj).__name__} is signed and locked; changes are made "
@@ -117,3 +144,6 @@ def register_guards() -> None:
     """Install the flush guards once for every session."""
     if not event.contains(Session, "before_flush", _guard_flush):
         event.listen(Session, "before_flush", _guard_flush)
+    for name in ("after_flush_postexec", "after_rollback"):
+        if not event.contains(Session, name, _forget_corrections):
+            event.listen(Session, name, _forget_corrections)

@@ -19,6 +19,12 @@ A session was voided as entered in error (flushed). Sender: the ``TreatmentSessi
 Keywords ``by`` and ``reason``.
 """)
 
+session_corrected = _signals.signal("session-corrected", doc="""
+A signed session's lot was corrected by an amendment (flushed). Sender: the ``TreatmentSession``.
+Keyword ``by``: the doctor. Recall worklists follow: a patient who now received a recalled lot joins its
+worklist; one who no longer did is released.
+""")
+
 lot_recalled_after = _signals.signal("lot-recalled-after", doc="""
 Asked while a session is checked, for a lot recalled after the session's time. Sender: the ``Lot``.
 Keyword ``performed_at``. A receiver answers None when no open recall holds the lot, else the findings

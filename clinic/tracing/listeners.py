@@ -9,7 +9,13 @@ from clinic.core.findings import Finding
 from clinic.inventory.models import Lot
 from clinic.records.chart import Badge
 from clinic.records.codes import WarningCode
-from clinic.records.signals import lot_recalled_after, patient_alerts, session_saved, session_voided
+from clinic.records.signals import (
+    lot_recalled_after,
+    patient_alerts,
+    session_corrected,
+    session_saved,
+    session_voided,
+)
 from clinic.records.treatments.models import TreatmentSession
 from clinic.tracing.models import Recall
 from clinic.tracing.recalls import (
@@ -71,8 +77,15 @@ def recall_badges(patient_ids: list[int]) -> dict[int, list[Badge]]:
     }
 
 
+def follow_corrected_session(session: TreatmentSession, *, by: User) -> None:
+    """A signed session's lot corrected: on the new lot's recall worklist if it affects the session, off the
+    old one's if nothing else keeps the patient there."""
+    follow_saved_session(session, by=by, corrected=True)
+
+
 def connect_listeners() -> None:
     session_saved.connect(follow_saved_session)
+    session_corrected.connect(follow_corrected_session)
     session_voided.connect(follow_voided_session)
     lot_recalled_after.connect(warn_recalled_after)
     patient_alerts.connect(recall_badges)

@@ -14,7 +14,7 @@ import binascii
 import difflib
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,6 +32,7 @@ from clinic.records.catalogue.models import Area
 from clinic.records.followups.queries import side_effects_by_patient_for_lots
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.models import (
+    Amendment,
     Course,
     InjectionLog,
     Preparation,
@@ -115,6 +116,10 @@ class TraceRow:
     # The patient's side effects (not voided) on areas injected from the traced lots, and the worst grade.
     side_effects: int = 0
     worst_grade: int | None = None
+    component_id: int | None = None
+    # An amendment corrected this injection's area or volume, or this lot use: the row shows the current
+    # values, the session page the values as signed.
+    amended: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -126,7 +131,7 @@ class TraceRow:
             "administered": self.administered,
             "injected_ml": str(self.injected_ml) if self.injected_ml is not None else None,
             "lot_ml": str(self.lot_ml) if self.lot_ml is not None else None,
-            "side_effects": self.side_effects, "worst_grade": self.worst_grade,
+            "side_effects": self.side_effects, "worst_grade": self.worst_grade, "amended": self.amended,
         }
 
 
@@ -140,11 +145,28 @@ class TraceTotals:
 
 
 @dataclass
+class CorrectedUse:
+    """A session once recorded with a traced lot and corrected, by an amendment, to another one."""
+
+    session_id: int
+    performed_at: datetime
+    session_number: int
+    patient_id: int
+    patient_name: str
+    record_number: str
+    from_lot: str
+    to_lot: str
+    amended_at: datetime
+    reason: str
+
+
+@dataclass
 class TracePage:
     lots: list[Lot]
     rows: list[TraceRow]
     totals: TraceTotals
     next_cursor: str | None
+    corrected_away: list[CorrectedUse] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -258,7 +280,7 @@ def _row(r: sa.Row[Any]) -> TraceRow:
         record_number=r.record_number, patient_name=f"{r.patient_first} {r.patient_last}", phone=r.phone or "",
         doctor=r.doctor_name, lot_number=r.lot_number, product=r.product, in_cocktail=r.components > 1,
         injection_id=r.injection_id, area=r.area, administered=r.administered, injected_ml=r.injected_ml,
-        lot_ml=share,
+        lot_ml=share, component_id=r.component_id,
     )
 
 
@@ -374,7 +396,42 @@ def trace_lot(lots: list[Lot], *, cursor: str | None = None, page_size: int = PA
     totals = _totals_of(raw[0]) if raw else _totals(lots)
     rows = [_row(r) for r in raw]
     _add_side_effects(rows, [lot.id for lot in lots])
-    return TracePage(lots, rows, totals, next_cursor)
+    _mark_amended(rows)
+    return TracePage(lots, rows, totals, next_cursor, corrected_away(lots))
+
+
+# What an amendment can change in a trace row: the lot, units and volume of a lot use, an injection's
+# area and volume.
+_TRACED_FIELDS = ("lot_id", "units", "volume_ml", "area_code")
+
+
+def _mark_amended(rows: list[TraceRow]) -> None:
+    """Rows whose injection or lot use an amendment corrected: one statement for the page."""
+    sessions = {row.session_id for row in rows}
+    if not sessions:
+        return
+    found = db.session.execute(sa.select(Amendment.injection_id, Amendment.component_id).where(
+        Amendment.session_id.in_(sessions), Amendment.field.in_(_TRACED_FIELDS))).all()
+    injections = {i for i, _ in found if i is not None}
+    components = {c for _, c in found if c is not None}
+    for row in rows:
+        row.amended = row.injection_id in injections or row.component_id in components
+
+
+def corrected_away(lots: list[Lot]) -> list[CorrectedUse]:
+    """Sessions recorded with these lots and corrected to another: the old lot's trace keeps them, marked."""
+    by_id = {str(lot.id): lot.lot_number for lot in lots}
+    found = db.session.execute(
+        sa.select(Amendment, TreatmentSession, Patient)
+        .join(TreatmentSession, TreatmentSession.id == Amendment.session_id)
+        .join(Course, Course.id == TreatmentSession.course_id).join(Patient, Patient.id == Course.patient_id)
+        .where(Amendment.field == "lot_id", Amendment.old_value.in_(list(by_id)))
+        .order_by(TreatmentSession.performed_at, Amendment.id)).all()
+    new_lots = {str(lot.id): lot.lot_number for lot in db.session.scalars(
+        sa.select(Lot).where(Lot.id.in_({int(a.new_value) for a, _, _ in found})))} if found else {}
+    return [CorrectedUse(session.id, session.performed_at, session.number, patient.id, patient.full_name,
+                         patient.record_number, by_id[a.old_value], new_lots.get(a.new_value, a.new_value),
+                         a.amended_at, a.reason) for a, session, patient in found]
 
 
 def _add_side_effects(rows: list[TraceRow], lot_ids: list[int]) -> None:

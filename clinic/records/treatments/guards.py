@@ -6,7 +6,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from clinic.core.errors import RecordLockedError
-from clinic.core.services import locked_in_database
+from clinic.core.services import changed_columns, corrected_columns, locked_in_database
 from clinic.records.treatments.models import (
     InjectionLog,
     Preparation,
@@ -30,7 +30,8 @@ def _guard_signed_children(session: Session, flush_context: object, instances: o
         if owner is None:
             continue
         if locked_in_database(session, owner) is not None and (
-                obj in session.deleted or obj in session.new or session.is_modified(obj)):
+                obj in session.deleted or obj in session.new
+                or (session.is_modified(obj) and changed_columns(obj) - corrected_columns(session, obj))):
             raise RecordLockedError("This session is signed and locked; corrections are amendments.")
 
 

@@ -266,8 +266,10 @@ class Amendment(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("treatment_session.id"), index=True)
-    # The injection log corrected; none when the correction is to the session itself.
+    # The injection log or the lot use (preparation component) corrected; neither when the correction
+    # is to the session itself.
     injection_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("injection_log.id"), index=True)
+    component_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("preparation_component.id"), index=True)
     field: Mapped[str] = mapped_column(sa.String(60))
     old_value: Mapped[str] = mapped_column(sa.Text)
     new_value: Mapped[str] = mapped_column(sa.Text)
@@ -277,9 +279,12 @@ class Amendment(Model):
 
     session: Mapped[TreatmentSession] = relationship(back_populates="amendments")
     injection: Mapped[Optional[InjectionLog]] = relationship()
+    component: Mapped[Optional[PreparationComponent]] = relationship()
     amended_by: Mapped[User] = relationship()
 
     @property
     def target(self) -> str:
-        """What the session page keys its amended cells by: "session", or "injection:<id>"."""
+        """What the session page keys its amended cells by: "session", "injection:<id>" or "component:<id>"."""
+        if self.component_id is not None:
+            return f"component:{self.component_id}"
         return "session" if self.injection_id is None else f"injection:{self.injection_id}"

@@ -19,6 +19,7 @@ from clinic.core.forms import VoidForm, show_error
 from clinic.core.transaction import attempt, run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot
+from clinic.records.catalogue.models import Area
 from clinic.records.followups.queries import side_effects_of
 from clinic.records.treatments import services
 from clinic.records.treatments.forms import AmendForm
@@ -37,6 +38,11 @@ from clinic.records.treatments.routes.blueprint import bp
 def _amendable_targets(session: TreatmentSession) -> list[SelectChoice]:
     choices = [SelectChoice(f"session:{name}", f"Session — {label}")
                for name, label in services.AMENDABLE_SESSION_FIELDS.items()]
+    for preparation in session.preparations:
+        for component in preparation.components:
+            where = f"{preparation.label}, {component.lot.product.name} lot {component.lot.lot_number}"
+            choices += [SelectChoice(f"component:{component.id}:{name}", f"{where} — {label}")
+                        for name, label in services.AMENDABLE_COMPONENT_FIELDS.items()]
     for injection in session.injections:
         if not injection.administered:
             continue
@@ -55,13 +61,31 @@ def _beside(form: AmendForm) -> Callable[[ClinicError], None]:
     return show
 
 
-def _amendment_target(session: TreatmentSession, choice: str) -> tuple[InjectionLog | None, str]:
-    """The form's "session:<field>" or "injection:<id>:<field>" as the injection log (or None) and field."""
+def _amendment_target(session: TreatmentSession, choice: str) -> tuple[InjectionLog | PreparationComponent | None,
+                                                                         str]:
+    """The form's "session:<field>", "injection:<id>:<field>" or "component:<id>:<field>" as the row
+    corrected (None for the session) and the field."""
     kind, _, rest = choice.partition(":")
     if kind == "session":
         return None, rest
-    injection_id, _, name = rest.partition(":")
-    return next((i for i in session.injections if str(i.id) == injection_id), None), name
+    row_id, _, name = rest.partition(":")
+    rows: list[InjectionLog | PreparationComponent] = (
+        list(session.injections) if kind == "injection"
+        else [c for p in session.preparations for c in p.components])
+    return next((row for row in rows if str(row.id) == row_id), None), name
+
+
+def _value_words(session: TreatmentSession) -> dict[tuple[str, str], str]:
+    """How an amendment's stored values read: lot numbers for lot ids, area names for area codes."""
+    lot_ids = {int(v) for a in session.amendments if a.field == "lot_id" for v in (a.old_value, a.new_value)}
+    words = {("lot_id", str(lot.id)): lot.lot_number
+             for lot in db.session.scalars(sa.select(Lot).where(Lot.id.in_(lot_ids)))} if lot_ids else {}
+    codes = {v for a in session.amendments if a.field == "area_code" for v in (a.old_value, a.new_value)}
+    words.update({("area_code", code): name for code, name in db.session.execute(
+        sa.select(Area.code, Area.name).where(Area.code.in_(codes)))} if codes else {})
+    words.update({(name, code): label for name in ("technique", "skin_preparation")
+                  for code, label in {**TECHNIQUES, **SKIN_PREPARATIONS}.items()})
+    return words
 
 
 def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
@@ -75,8 +99,12 @@ def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
         sign_form=forms.get("sign_form") or ConfirmPasswordForm(formdata=None),
         void_form=forms.get("void_form") or VoidForm(formdata=None),
         skin_preparations=SKIN_PREPARATIONS, techniques=TECHNIQUES,
-        field_labels={**services.AMENDABLE_SESSION_FIELDS, **services.AMENDABLE_INJECTION_FIELDS},
-        target_areas={f"injection:{i.id}": i.area.name for i in session.injections},
+        field_labels={**services.AMENDABLE_SESSION_FIELDS, **services.AMENDABLE_INJECTION_FIELDS,
+                      **services.AMENDABLE_COMPONENT_FIELDS},
+        target_areas={**{f"injection:{i.id}": i.area.name for i in session.injections},
+                      **{f"component:{c.id}": f"{p.label}, {c.lot.product.name}"
+                         for p in session.preparations for c in p.components}},
+        value_words=_value_words(session),
         side_effects=side_effects_of(session_ids=[session.id]),
     )
 
@@ -130,8 +158,8 @@ def amend(session_id: int) -> Response | tuple[str, int]:
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
-            injection, name = _amendment_target(session, form.target_field.data)
-            if attempt(_beside(form), services.amend_session, session, current_user, injection, name,
+            target, name = _amendment_target(session, form.target_field.data)
+            if attempt(_beside(form), services.amend_session, session, current_user, target, name,
                        form.new_value.data, form.reason.data, form.password.data, form.code.data or None).ok:
                 flash("Amendment recorded beside the original.", "success")
                 return redirect(url_for("treatments.show_session", session_id=session.id))

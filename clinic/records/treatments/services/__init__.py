@@ -8,6 +8,7 @@ package's public operations so that a caller imports ``services`` once.
 
 from clinic.records.treatments.services.aftercare import AftercareItem, aftercare
 from clinic.records.treatments.services.amendments import (
+    AMENDABLE_COMPONENT_FIELDS,
     AMENDABLE_INJECTION_FIELDS,
     AMENDABLE_SESSION_FIELDS,
     amend_session,
@@ -42,7 +43,8 @@ from clinic.records.treatments.services.signing import (
 )
 
 __all__ = [
-    "AMENDABLE_INJECTION_FIELDS", "AMENDABLE_SESSION_FIELDS", "FOLLOW_UP_DAYS", "AftercareItem", "ComponentInput",
+    "AMENDABLE_COMPONENT_FIELDS", "AMENDABLE_INJECTION_FIELDS", "AMENDABLE_SESSION_FIELDS", "FOLLOW_UP_DAYS",
+    "AftercareItem", "ComponentInput",
     "CourseInput", "InjectionInput", "NeedsAcknowledgement", "PreparationInput", "SessionCheck", "SessionInput",
     "SessionRefused", "aftercare", "amend_session", "apply_signature", "canonical_content", "check_session",
     "complete_course", "content_digest", "course_defaults", "current_value", "live_sessions", "next_due",

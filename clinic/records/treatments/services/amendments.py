@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import sqlalchemy as sa
+
 from clinic.auth.models import Role, User
 from clinic.auth.services import reauthenticate
 from clinic.core.errors import ClinicError, FieldError
-from clinic.core.services import required_text, stored
+from clinic.core.services import apply_correction, required_text, stored
+from clinic.extensions import db
+from clinic.inventory.models import Lot
+from clinic.records.catalogue.models import Area
+from clinic.records.signals import session_corrected
 from clinic.records.treatments.models import (
     DEPTH_MM,
     NEEDLE_GAUGES,
@@ -15,6 +21,7 @@ from clinic.records.treatments.models import (
     TECHNIQUES,
     Amendment,
     InjectionLog,
+    PreparationComponent,
     TreatmentSession,
 )
 from clinic.records.treatments.services.checks import decimal_in, ml
@@ -23,44 +30,104 @@ from clinic.records.treatments.services.signing import as_text
 AMENDABLE_SESSION_FIELDS = {"notes": "Notes", "skin_preparation": "Skin preparation", "technique": "Technique",
                             "needle_gauge": "Needle gauge", "needle_length_mm": "Needle length (mm)",
                             "anaesthetic_minutes": "Anaesthetic cream (minutes)"}
-AMENDABLE_INJECTION_FIELDS = {"depth_mm": "Depth (mm)", "volume_ml": "Volume (ml)", "points": "Points",
-                              "technique": "Technique"}
+AMENDABLE_INJECTION_FIELDS = {"area_code": "Area", "depth_mm": "Depth (mm)", "volume_ml": "Volume (ml)",
+                              "points": "Points", "technique": "Technique"}
+# A lot use: which lot, how many units were opened, how much was drawn from them.
+AMENDABLE_COMPONENT_FIELDS = {"lot_id": "Lot", "units": "Units opened", "volume_ml": "Volume drawn (ml)"}
+# A corrected key and the relationship that loads what it points at.
+_RELATED = {"lot_id": "lot", "area_code": "area"}
+_DECIMALS = frozenset({"needle_length_mm", "depth_mm", "volume_ml"})
+_WHOLE = frozenset({"needle_gauge", "points", "anaesthetic_minutes", "units", "lot_id"})
+
+Target = InjectionLog | PreparationComponent | None
 
 
-def current_value(session: TreatmentSession, injection: InjectionLog | None, name: str) -> str:
-    """The value as amended (latest amendment wins), else as signed; ``injection`` None means the session."""
-    injection_id = injection.id if injection is not None else None
-    for amendment in reversed(session.amendments):
-        if amendment.injection_id == injection_id and amendment.field == name:
-            return amendment.new_value
-    return as_text(getattr(injection if injection is not None else session, name)) or ""
+def current_value(session: TreatmentSession, target: Target, name: str) -> str:
+    """The value as it stands (amendments write the record); ``target`` None means the session."""
+    return as_text(getattr(target if target is not None else session, name)) or ""
 
 
-def amend_session(session: TreatmentSession, doctor: User, injection: InjectionLog | None, name: str, new_value: str,
+def _fields_of(target: Target) -> dict[str, str]:
+    if target is None:
+        return AMENDABLE_SESSION_FIELDS
+    return AMENDABLE_INJECTION_FIELDS if isinstance(target, InjectionLog) else AMENDABLE_COMPONENT_FIELDS
+
+
+def _belongs(session: TreatmentSession, target: Target) -> bool:
+    if isinstance(target, InjectionLog):
+        return target in session.injections and target.administered
+    if isinstance(target, PreparationComponent):
+        return any(target in p.components for p in session.preparations)
+    return True
+
+
+def amend_session(session: TreatmentSession, doctor: User, target: Target, name: str, new_value: str,
                   reason: str, password: str, code: str | None = None) -> Amendment:
-    """A correction beside the signed original: field, old and new value, reason, re-authentication.
+    """A correction of a signed session, with a reason and the password again: the record takes the new
+    value, so every figure built on it follows (traces, stock, recalls, reports); the amendment keeps the
+    old value beside it, and the signature is still checked against the content as signed.
 
-    ``injection`` is the injection log corrected, or None for a field of the session itself."""
+    ``target`` is the injection log or the lot use (preparation component) corrected, or None for a
+    field of the session itself."""
     if not session.is_signed:
         raise ClinicError("A draft is edited, not amended.")
+    if session.is_voided:
+        raise ClinicError("A voided session is not amended.")
     if doctor.role != Role.DOCTOR:
         raise ClinicError("Only a doctor amends a session.")
     reason = required_text(reason, "reason", "Say why the record is corrected.")
-    new_value = (new_value or "").strip()
-    amendable = AMENDABLE_SESSION_FIELDS if injection is None else AMENDABLE_INJECTION_FIELDS
-    if name not in amendable or (injection is not None and injection not in session.injections):
+    if name not in _fields_of(target) or not _belongs(session, target):
         raise FieldError("target_field", "Choose a field to correct.")
-    new_value = _code_for_label(name, new_value)
+    new_value = _resolved(name, (new_value or "").strip(), target)
     _check_amended_value(name, new_value)
-    old = current_value(session, injection, name)
-    if name == "volume_ml" and injection is not None:
-        _check_amended_volume(session, injection, Decimal(new_value))
+    old = current_value(session, target, name)
+    if name == "volume_ml":
+        _check_amended_volume(session, target, Decimal(new_value))
     if old == new_value:
         raise FieldError("new_value", "The new value is the same as the current one.")
     reauthenticate(doctor, password, code, purpose="amend session")
-    amendment = Amendment(session=session, injection=injection, field=name, old_value=old, new_value=new_value,
-                          reason=reason, amended_by_id=doctor.id)
-    return stored(amendment)
+    amendment = Amendment(session=session, field=name, old_value=old, new_value=new_value, reason=reason,
+                          amended_by_id=doctor.id, injection=target if isinstance(target, InjectionLog) else None,
+                          component=target if isinstance(target, PreparationComponent) else None)
+    apply_correction(target if target is not None else session, name, _typed(name, new_value))
+    stored(amendment)
+    if name in _RELATED and target is not None:
+        db.session.expire(target, [_RELATED[name]])  # the lot or area object follows its corrected key
+    if name == "lot_id":
+        session_corrected.send(session, by=doctor)
+    return amendment
+
+
+def _typed(name: str, value: str) -> object:
+    if value == "" and name != "notes":
+        return None
+    if name in _DECIMALS:
+        return Decimal(value)
+    if name in _WHOLE:
+        return int(value)
+    return value
+
+
+def _resolved(name: str, value: str, target: Target) -> str:
+    """What the doctor typed as the record keeps it: a technique's code, an area's code, a lot's id."""
+    if name == "lot_id":
+        return str(_lot_named(value, target).id)
+    if name == "area_code":
+        area = db.session.scalar(sa.select(Area).where(sa.or_(
+            sa.func.lower(Area.code) == value.lower(), sa.func.lower(Area.name) == value.lower())))
+        if area is None:
+            raise FieldError("new_value", "Give an area of the catalogue, by its name (e.g. Cheeks).")
+        return area.code
+    return _code_for_label(name, value)
+
+
+def _lot_named(number: str, target: Target) -> Lot:
+    """The lot with this number; of the same product as the lot it replaces when two products share it."""
+    lots = list(db.session.scalars(sa.select(Lot).where(sa.func.lower(Lot.lot_number) == number.lower())))
+    if not lots:
+        raise FieldError("new_value", f"No lot {number or '(empty)'} in the register.")
+    product_id = target.lot.product_id if isinstance(target, PreparationComponent) else None
+    return next((lot for lot in lots if lot.product_id == product_id), lots[0])
 
 
 def _code_for_label(name: str, value: str) -> str:
@@ -73,19 +140,23 @@ def _code_for_label(name: str, value: str) -> str:
     return value
 
 
-def _check_amended_volume(session: TreatmentSession, injection: InjectionLog, new_volume: Decimal) -> None:
-    """An amended volume still cannot exceed what its preparation drew."""
-    preparation = injection.preparation
+def _check_amended_volume(session: TreatmentSession, target: Target, new_volume: Decimal) -> None:
+    """An amended volume keeps what is injected from a preparation within what was drawn for it."""
+    if isinstance(target, InjectionLog):
+        preparation = target.preparation
+    elif isinstance(target, PreparationComponent):
+        preparation = target.preparation
+    else:
+        preparation = None
     if preparation is None:  # not given, so no volume to correct (the page offers only given injections)
         raise FieldError("target_field", "Choose a field to correct.")
-    total = Decimal("0")
-    for other in session.injections:
-        if other.preparation_id != preparation.id or not other.administered:
-            continue
-        total += new_volume if other is injection else Decimal(current_value(session, other, "volume_ml"))
-    if total > preparation.drawn_ml:
-        raise FieldError("new_value", f"{ml(total)} ml would then be injected from {preparation.label}, "
-                                      f"but only {ml(preparation.drawn_ml)} ml was drawn.")
+    drawn = sum((new_volume if c is target else c.volume_ml for c in preparation.components), Decimal("0"))
+    injected = sum((new_volume if i is target else (i.volume_ml or Decimal("0"))
+                    for i in session.injections if i.preparation_id == preparation.id and i.administered),
+                   Decimal("0"))
+    if injected > drawn:
+        raise FieldError("new_value", f"{ml(injected)} ml would then be injected from {preparation.label}, "
+                                      f"but only {ml(drawn)} ml was drawn.")
 
 
 def _check_amended_value(name: str, value: str) -> None:
@@ -103,7 +174,7 @@ def _check_amended_value(name: str, value: str) -> None:
                   "volume_ml": (Decimal("0.01"), Decimal("100"))}[name]
         if not limits[0] <= number <= limits[1]:
             raise FieldError("new_value", f"Enter a value between {limits[0]} and {limits[1]}.")
-    if name in ("points", "anaesthetic_minutes"):
+    if name in ("points", "anaesthetic_minutes", "units"):
         if not value.isdigit() or not 1 <= int(value) <= 1000:
             raise FieldError("new_value", "Enter a whole number above 0.")
 

@@ -207,14 +207,19 @@ def _first_treatment(patient: Patient, excluding: int | None) -> bool:
 def check_interval(course: Course, entry: SessionInput, session: TreatmentSession | None) -> list[Finding]:
     """Sooner than the course's minimum interval after the previous session: a warning."""
     on = entry.performed_at.astimezone().date()
-    previous = [s for s in live_sessions(course) if session is None or s.id != session.id]
-    earlier = [s for s in previous if s.performed_at < entry.performed_at]
-    if not earlier:
+    # Every other session of the course counts, before, after or at the same minute (a session logged
+    # late, or twice by mistake, is as close as one before it).
+    others = [s for s in live_sessions(course) if session is None or s.id != session.id]
+    if not others:
         return []
-    last = max(s.performed_at for s in earlier).astimezone().date()
-    if (on - last).days >= course.interval_days:
+    nearest = min(others, key=lambda s: (abs((on - s.performed_at.astimezone().date()).days), s.number))
+    days = abs((on - nearest.performed_at.astimezone().date()).days)
+    if days >= course.interval_days:
         return []
-    return [Finding(WarningCode.INTERVAL, f"Only {(on - last).days} days since the last session; "
+    return [Finding(WarningCode.INTERVAL, f"Only {days} days since the last session; "
+                                          f"the course's interval is {course.interval_days} days.")
+            if nearest.performed_at <= entry.performed_at else
+            Finding(WarningCode.INTERVAL, f"Only {days} days before session {nearest.number}; "
                                           f"the course's interval is {course.interval_days} days.")]
 
 

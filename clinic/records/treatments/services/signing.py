@@ -35,21 +35,59 @@ def as_text(value: object) -> str | None:
     return str(value)
 
 
-def canonical_content(session: TreatmentSession) -> bytes:
-    """The signed content as canonical JSON: what the digest covers."""
+# Signed values that are whole numbers in the canonical content (the rest are text, or null).
+_WHOLE_NUMBERS = frozenset({"lot_id", "units"})
+
+SignedValues = dict[tuple[str, int, str], str]
+
+
+def as_signed(session: TreatmentSession) -> SignedValues:
+    """What each amended field held when the session was signed: the old value of its first amendment.
+    Keyed by ("session" | "injection" | "component", id, field)."""
+    signed: SignedValues = {}
+    for amendment in sorted(session.amendments, key=lambda a: a.id):
+        if amendment.component_id is not None:
+            key = ("component", amendment.component_id, amendment.field)
+        elif amendment.injection_id is not None:
+            key = ("injection", amendment.injection_id, amendment.field)
+        else:
+            key = ("session", session.id, amendment.field)
+        signed.setdefault(key, amendment.old_value)
+    return signed
+
+
+def _signed_value(signed: SignedValues, kind: str, row_id: int, name: str, current: object) -> object:
+    if (kind, row_id, name) not in signed:
+        return current
+    text = signed[(kind, row_id, name)]
+    if name in _WHOLE_NUMBERS:
+        return int(text)
+    return text if text or name == "notes" else None
+
+
+def canonical_content(session: TreatmentSession, signed: SignedValues | None = None) -> bytes:
+    """The signed content as canonical JSON: what the digest covers. The columns hold the current values
+    (amendments write them); ``signed`` puts back what each amended field held at signing."""
+    signed = signed or {}
+
+    def value(kind: str, row: object, name: str, current: object) -> object:
+        return _signed_value(signed, kind, row.id, name, current)  # type: ignore[attr-defined]
+
     body = {
-        "session": {key: as_text(getattr(session, key)) for key in (
+        "session": {key: value("session", session, key, as_text(getattr(session, key))) for key in (
             "id", "course_id", "number", "performed_at", "doctor_id", "nurse_id", "skin_preparation",
             "anaesthetic_lot_id", "anaesthetic_minutes", "technique", "needle_gauge", "needle_length_mm",
             "notes", "acknowledged_warnings")},
         "preparations": [
             {"id": p.id, "label": p.label,
-             "components": [{"lot_id": c.lot_id, "units": c.units, "volume_ml": as_text(c.volume_ml)}
+             "components": [{"lot_id": value("component", c, "lot_id", c.lot_id),
+                             "units": value("component", c, "units", c.units),
+                             "volume_ml": value("component", c, "volume_ml", as_text(c.volume_ml))}
                             for c in sorted(p.components, key=lambda c: c.id)]}
             for p in sorted(session.preparations, key=lambda p: p.id)
         ],
         "injections": [
-            {key: as_text(getattr(i, key)) for key in (
+            {key: value("injection", i, key, as_text(getattr(i, key))) for key in (
                 "id", "area_code", "preparation_id", "technique", "depth_mm", "volume_ml", "points",
                 "needle_gauge", "administered", "not_administered_reason")}
             for i in sorted(session.injections, key=lambda i: i.id)
@@ -93,6 +131,7 @@ def apply_signature(session: TreatmentSession, doctor: User) -> SessionSignature
 
 
 def signature_intact(session: TreatmentSession) -> bool:
-    """Recompute the digest from what the database holds now."""
-    return session.signature is not None and session.signature.content_sha256 == content_digest(session)
+    """Recompute the digest from what the database holds now, amended fields put back as they were signed."""
+    return session.signature is not None and session.signature.content_sha256 == hashlib.sha256(
+        canonical_content(session, as_signed(session))).hexdigest()
 
