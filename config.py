@@ -129,6 +129,8 @@ class Config:
         self.SCREENING_VALID_DAYS = _env_int("SCREENING_VALID_DAYS", 30)
         # Failed attempts after which a recalled patient is marked unreachable.
         self.RECALL_MAX_ATTEMPTS = _env_int("RECALL_MAX_ATTEMPTS", 3)
+        # Failed attempts count only this many hours apart: three tries in a minute are one.
+        self.RECALL_MIN_HOURS_BETWEEN_ATTEMPTS = _env_int("RECALL_MIN_HOURS_BETWEEN_ATTEMPTS", 4)
         # Printed on every aftercare sheet: whom the patient calls about a side effect.
         self.CLINIC_SIDE_EFFECTS_CONTACT = os.environ.get(
             "CLINIC_SIDE_EFFECTS_CONTACT",

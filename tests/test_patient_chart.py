@@ -767,3 +767,42 @@ def test_an_auditor_finds_a_charts_audit_rows_by_its_record_number(auditor_clien
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "No entries match" not in text and f"patient {made.id}" in text
+
+
+def test_a_hand_typed_record_number_equal_to_the_next_generated_one_is_skipped(staff) -> None:
+    first = register(staff["nurse"], first="Odile", last="Counter")
+    following = f"{first.record_number[:-6]}{int(first.record_number[-6:]) + 1:06d}"
+    typed = patients.register_patient(patients.PatientDetails(
+        first_name="Typed", last_name="ByHand", date_of_birth=date(1980, 1, 2), sex="female",
+        record_number=following), staff["nurse"])
+    db.session.commit()
+    assert typed.record_number == following
+    generated = register(staff["nurse"], first="Next", last="Generated")
+    assert generated.record_number == f"{first.record_number[:-6]}{int(first.record_number[-6:]) + 2:06d}"
+
+
+def test_two_registrations_with_the_same_record_number_at_once_give_the_second_a_409_with_its_form(
+        nurse_client, staff, monkeypatch) -> None:
+    first = register(staff["nurse"], first="Early", last="Bird")
+    # The second request checked before the first committed: the check passes, the database refuses.
+    monkeypatch.setattr(patients, "_check_record_number", lambda text, patient: (text or "").strip().upper())
+    response = nurse_client.submit("/patients/new", _registration(record_number=first.record_number,
+                                                                  first_name="Second", last_name="Comer"))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "at the same moment" in page and 'value="Comer"' in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == 1
+
+
+def test_a_row_changed_under_a_save_is_a_conflict_not_a_500(staff) -> None:
+    from clinic.core.errors import SavedMeanwhile
+    from clinic.core.transaction import run_service
+
+    patient = register(staff["nurse"], first="Under", last="Foot")
+
+    def edit_while_someone_else_does() -> None:
+        db.session.execute(sa.text("UPDATE patient SET version = version + 1 WHERE id = :id"), {"id": patient.id})
+        patient.phone = "+44 20 7946 0999"
+
+    outcome = run_service(edit_while_someone_else_does)
+    assert outcome.conflict and isinstance(outcome.error, SavedMeanwhile)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from sqlalchemy.orm import Session
 
 from clinic.core.errors import ClinicError, FieldError
@@ -82,8 +83,10 @@ def test_contacts_close_rows_unreachable_after_three_tries_then_the_recall_close
     row = recall.rows[0]
     with pytest.raises(ClinicError, match="still to be dealt with"):
         recalls.close_recall(recall, staff["auditor"])
-    for _ in range(3):
-        recalls.record_contact(row, "phone", False, "voicemail", staff["nurse"])
+    start = utcnow()
+    for attempt in range(3):  # failed tries count when RECALL_MIN_HOURS_BETWEEN_ATTEMPTS apart
+        with time_machine.travel(start + timedelta(hours=5 * attempt), tick=False):
+            recalls.record_contact(row, "phone", False, "voicemail", staff["nurse"])
     assert row.status == "unreachable" and row.closed_by_id == staff["nurse"].id
     recalls.close_recall(recall, staff["auditor"])
     db.session.commit()
@@ -98,11 +101,13 @@ def test_an_unreachable_patient_stays_flagged_until_reached_and_progress_counts_
     recall = _open(staff, [stock["ha"].id])
     row = recall.rows[0]
     contact_url = f"/recalls/{recall.id}/patients/{row.id}"
-    for attempt in range(3):
+    start = utcnow()
+    for attempt in range(3):  # failed tries count when RECALL_MIN_HOURS_BETWEEN_ATTEMPTS apart
         page = nurse_client.get(contact_url).get_data(as_text=True)
         assert ('id="last-attempt"' in page) == (attempt == 2)
-        recalls.record_contact(row, "phone", False, "no answer", staff["nurse"])
-        db.session.commit()
+        with time_machine.travel(start + timedelta(hours=5 * attempt), tick=False):
+            recalls.record_contact(row, "phone", False, "no answer", staff["nurse"])
+            db.session.commit()
     assert row.status == "unreachable"
     assert recalls.progress(recall) == recalls.Progress(affected=1, to_reach=0, reached=0, closed=0, unreachable=1)
     labels = [b.label for b in load_chart(course.patient, TODAY).badges]

@@ -36,3 +36,13 @@ class VersionConflictError(ClinicError):
             "Someone else saved this record while you were editing it. "
             "Your changes were not saved; they are still in the form below."
         )
+
+
+class SavedMeanwhile(ClinicError):
+    """Two people saved at the same moment and the database took the other one first (a unique value, or a
+    row changed under this save). Nothing of this save is kept; the form comes back as typed, with a 409."""
+
+    def __init__(self) -> None:
+        super().__init__("Someone saved the same record at the same moment, and theirs came first: yours was "
+                         "not saved. Your entries are still in the form: check them against what is now on "
+                         "record, then save again.")

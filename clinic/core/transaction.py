@@ -12,13 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, ParamSpec, TypeAlias, TypeVar, cast
 
-from flask import current_app
+import sqlalchemy as sa
+from flask import current_app, g
 from flask_wtf import FlaskForm
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 from wtforms import Field
 from wtforms.form import BaseForm
 
-from clinic.core.errors import ClinicError, VersionConflictError
+from clinic.core.errors import ClinicError, SavedMeanwhile, VersionConflictError
 from clinic.core.forms import show_error
 from clinic.extensions import db
 
@@ -37,6 +39,8 @@ def commit_request(response: Response) -> Response:
         db.session.commit()
     except Exception as error:  # noqa: BLE001 - the error handlers decide, as for a commit in a view
         return current_app.make_response(current_app.handle_user_exception(error))
+    if g.get("saved_meanwhile") and response.status_code == 400:
+        response.status_code = 409  # the form came back because another save won, not for bad input
     return response
 
 
@@ -60,7 +64,7 @@ class Outcome(Generic[T]):
 
     @property
     def conflict(self) -> bool:
-        return isinstance(self.error, VersionConflictError)
+        return isinstance(self.error, (VersionConflictError, SavedMeanwhile))
 
 
 # Where a refusal is shown: a form (beside the field the error names, else at the top of the page),
@@ -85,17 +89,31 @@ def run_service(operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) ->
     A refusal whose own record must stay (``error.keeps_record``: a wrong password when signing is
     audited) is not rolled back: the services raise those before they change anything.
 
-    On success what the operation wrote is flushed here, before the view says it was saved: a locked or
-    stale row refuses at this flush and reaches the error pages (409), as it would at a commit.
+    On success what the operation wrote is flushed here, before the view says it was saved. A save that
+    another request beat to the same row or unique value (``SavedMeanwhile``) is refused like any other:
+    the view shows its form again, and the response becomes a 409.
     """
     try:
         result = operation(*args, **kwargs)
+        db.session.flush()
     except ClinicError as error:
         if not error.keeps_record:
             db.session.rollback()
         return Outcome(error=error)
-    db.session.flush()
+    except (sa.exc.IntegrityError, StaleDataError) as error:
+        if isinstance(error, sa.exc.IntegrityError) and not is_unique_violation(error):
+            raise
+        # Another request saved the same row or the same unique value first (it waited for ours, or we
+        # for it): this save loses, whole, and says so.
+        db.session.rollback()
+        g.saved_meanwhile = True
+        return Outcome(error=SavedMeanwhile())
     return Outcome(result=result)
+
+
+def is_unique_violation(error: sa.exc.IntegrityError) -> bool:
+    """A duplicate of a unique value (PostgreSQL's SQLSTATE 23505, SQLite's UNIQUE constraint)."""
+    return getattr(error.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(error.orig)
 
 
 def attempt(form: ShowRefusal, operation: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Outcome[T]:

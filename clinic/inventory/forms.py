@@ -19,6 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.core.forms import ChoiceField
+from clinic.core.submissions import SubmissionKeyField
 from clinic.inventory.models import DISCARD_REASONS, LOCATION_KINDS, PRODUCT_KINDS, PRODUCT_UNITS
 
 
@@ -57,6 +58,7 @@ class LocationForm(FlaskForm):
 
 
 class ReceiveForm(FlaskForm):
+    submission = SubmissionKeyField()
     scan = StringField(
         "Scan the label",
         validators=[Optional(), Length(max=200)],

@@ -18,6 +18,7 @@ from clinic.auth.forms import ActionForm
 from clinic.core.errors import FieldError
 from clinic.core.exports import csv_response
 from clinic.core.forms import submitted_version
+from clinic.core.submissions import claim, remember
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory import services
@@ -248,6 +249,8 @@ def receive() -> Response | tuple[str, int]:
     location = db.session.get(StorageLocation, form.storage_location_id.data)
     if product is None or location is None:
         abort(400)
+    if (first := claim(form.submission)) is not None:
+        return first
     received = attempt(form, services.receive_lot, services.Receipt(
         product=product, lot_number=form.lot_number.data, expiry_date=form.expiry_date.data,
         quantity=form.quantity.data, supplier=form.supplier.data, received_on=form.received_on.data,
@@ -261,7 +264,9 @@ def receive() -> Response | tuple[str, int]:
         f"(expires {lot.expiry_date:%d %b %Y}), into {location.name}.",
         "success",
     )
-    return redirect(url_for("inventory.show_lot", lot_id=lot.id))
+    shown = url_for("inventory.show_lot", lot_id=lot.id)
+    remember(form.submission, shown)
+    return redirect(shown)
 
 
 # --- lots and stock -----------------------------------------------------------------------

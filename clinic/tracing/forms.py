@@ -15,6 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.core.forms import CheckboxesField, optional_int
+from clinic.core.submissions import SubmissionKeyField
 from clinic.tracing.models import CONTACT_METHODS, RECALL_SOURCES
 
 
@@ -47,6 +48,7 @@ class RecallForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
+    submission = SubmissionKeyField()
     method = SelectField("How", choices=[SelectChoice(k, v) for k, v in CONTACT_METHODS.items()],
                          validators=[DataRequired()])
     reached = BooleanField("The patient was reached")

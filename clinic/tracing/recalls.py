@@ -302,10 +302,17 @@ def progress(recall: Recall) -> Progress:
 
 
 def failed_attempts(row: RecallPatient) -> int:
-    """Failed tries since the patient was last reached: a missed call back after a talk is a fresh start."""
-    failures = 0
+    """Failed tries since the patient was last reached: a missed call back after a talk is a fresh start.
+    Tries closer than ``RECALL_MIN_HOURS_BETWEEN_ATTEMPTS`` to the last one counted count once (three
+    calls in a minute, or a double click, do not make anyone unreachable)."""
+    gap = timedelta(hours=current_app.config["RECALL_MIN_HOURS_BETWEEN_ATTEMPTS"])
+    failures, last = 0, None
     for attempt in row.contacts:
-        failures = 0 if attempt.reached else failures + 1
+        at = attempt.contacted_at or utcnow()  # the try being recorded has no time until it is stored
+        if attempt.reached:
+            failures, last = 0, None
+        elif last is None or at - last >= gap:
+            failures, last = failures + 1, at
     return failures
 
 

@@ -31,6 +31,7 @@ from clinic.core.exports import csv_response
 from clinic.core.forms import show_error
 from clinic.core.models import utcnow
 from clinic.core.pdf import pdf_response
+from clinic.core.submissions import claim, remember
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product, StorageLocation
@@ -219,11 +220,15 @@ def contact(recall_id: int, row_id: int) -> Response | tuple[str, int]:
     status = 200
     if request.method == "POST":
         status = 400
+        if form.validate_on_submit() and (first := claim(form.submission)) is not None:
+            return first
         if form.validate_on_submit() and attempt(form, recalls_service.record_contact, row, form.method.data,
                                                  bool(form.reached.data), form.note.data or "", current_user,
                                                  outcome=form.outcome.data or "").ok:
             flash(f"Contact recorded: {row.patient.full_name} is now “{row.status_label.lower()}”.", "success")
-            return redirect(url_for("tracing.show_recall", recall_id=recall.id))
+            shown = url_for("tracing.show_recall", recall_id=recall.id)
+            remember(form.submission, shown)
+            return redirect(shown)
     else:
         record_chart_read(row.patient)
     affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])

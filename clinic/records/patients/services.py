@@ -103,12 +103,18 @@ def _check_details(details: PatientDetails, today: date) -> dict[str, object]:
 
 
 def _next_record_number() -> str:
+    """The next free generated number. A number typed by hand may already hold the counter's next
+    value: that one is skipped, never given twice (an insert that failed on it would roll the counter
+    back with it, and every later registration would fail the same way)."""
     table = RecordNumberCounter.__table__
-    number = db.session.execute(
-        sa.update(table).where(table.c.id == 1).values(last_number=table.c.last_number + 1)
-        .returning(table.c.last_number)
-    ).scalar_one()
-    return f"{current_app.config['RECORD_NUMBER_PREFIX']}{number:06d}"
+    while True:
+        number = db.session.execute(
+            sa.update(table).where(table.c.id == 1).values(last_number=table.c.last_number + 1)
+            .returning(table.c.last_number)
+        ).scalar_one()
+        record_number = f"{current_app.config['RECORD_NUMBER_PREFIX']}{number:06d}"
+        if db.session.scalar(sa.select(Patient.id).where(Patient.record_number == record_number)) is None:
+            return record_number
 
 
 def _check_record_number(text: str, patient: Patient | None) -> str:

@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from clinic.auth.forms import ConfirmPasswordForm
 from clinic.core.forms import CheckboxesField, LocalDateTimeField, optional_int
+from clinic.core.submissions import SubmissionKeyField
 from clinic.records.treatments.models import NEEDLE_GAUGES, SKIN_PREPARATIONS, TECHNIQUES
 
 BLANK_COMPONENTS = 3
@@ -88,6 +89,7 @@ class InjectionRow(Form):
 
 
 class SessionForm(FlaskForm):
+    submission = SubmissionKeyField()
     performed_at = LocalDateTimeField("Date and time", format="%Y-%m-%dT%H:%M",
                                       validators=[InputRequired("Enter the date and time.")])
     nurse_id = SelectField("Assisting nurse", coerce=optional_int, validators=[Optional()])

@@ -13,6 +13,7 @@ from wtforms import SelectChoice
 from clinic.auth.models import Role, User
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import local_to_utc, show_error, submitted_version
+from clinic.core.submissions import claim, remember
 from clinic.core.transaction import run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
@@ -212,13 +213,17 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
     entry, rows = _session_input(form)
     if rows.unmatched:
         return _session_page(form, course, session, 400, row_errors=dict([rows.unmatched]))
+    if session is None and (first := claim(form.submission)) is not None:
+        return first
     outcome = run_service(services.save_session, course, entry, current_user, session=session,
                           expected_version=submitted_version(form.version))
     if outcome.result is None:
         return _refused_session_page(outcome.error, form, course, session, rows)
     saved = outcome.result
     flash(f"Session {saved.number} saved as a draft. Check it, then sign it.", "success")
-    return redirect(url_for("treatments.show_session", session_id=saved.id))
+    shown = url_for("treatments.show_session", session_id=saved.id)
+    remember(form.submission, shown)
+    return redirect(shown)
 
 
 def _refused_session_page(error: ClinicError | None, form: SessionForm, course: Course,
@@ -226,7 +231,7 @@ def _refused_session_page(error: ClinicError | None, form: SessionForm, course: 
     """The form again, as typed, with each refusal where it belongs: the session form's many rows need
     more than ``attempt`` gives (reasons and warnings lists, errors on the row they came from)."""
     if isinstance(error, VersionConflictError):
-        flash("Another doctor saved this draft while you were editing it. Your entries are still in the form; "
+        flash("Someone saved this draft while you were editing it. Your entries are still in the form; "
               "open the session in another tab to compare, then save again.", "error")
         form.version.data = session.version if session else ""
         return _session_page(form, course, session, 409)
