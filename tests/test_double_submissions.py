@@ -110,3 +110,39 @@ def test_three_missed_recall_calls_within_minutes_count_once(course, stock, staf
             recalls.record_contact(row, "phone", False, "voicemail", staff["nurse"])
             db.session.commit()
     assert row.status == "unreachable"
+
+
+def test_a_registration_a_course_and_a_side_effect_sent_twice_are_stored_once(
+        course, stock, staff, nurse_client, doctor_client) -> None:
+    from clinic.records.followups.models import SideEffect
+    from clinic.records.patients.models import Patient
+    from clinic.records.treatments import services as treatments
+    from clinic.records.treatments.models import Course
+    from tests.conftest import PASSWORDS
+
+    patients_before = db.session.scalar(sa.select(sa.func.count()).select_from(Patient))
+    key = _key(nurse_client.get("/patients/new").get_data(as_text=True))
+    form = {"submission": key, "first_name": "Twice", "last_name": "Clicked", "date_of_birth": "1988-02-03",
+            "sex": "female"}
+    assert nurse_client.submit("/patients/new", form).status_code == 302
+    assert nurse_client.submit("/patients/new", form).status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Patient)) == patients_before + 1
+
+    url = f"/patients/{course.patient_id}/courses/new"
+    key = _key(doctor_client.get(url).get_data(as_text=True))
+    form = {"submission": key, "indication_code": "skin_rejuvenation", "area_codes": ["cheeks"],
+            "starts_on": TODAY.isoformat()}
+    assert doctor_client.submit(url, form).status_code == 302
+    assert doctor_client.submit(url, form).status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Course)) == 2  # the fixture's and this one
+
+    session = save(course, stock, staff["doctor"])
+    treatments.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    url = f"/sessions/{session.id}/side-effects/new?source=chart"
+    key = _key(nurse_client.get(url).get_data(as_text=True))
+    form = {"submission": key, "type_code": "bruising", "injection_ids": str(session.injections[0].id),
+            "onset_hours": "0", "grade": "1", "action": "none", "causality": "possible", "outcome": "ongoing"}
+    assert nurse_client.submit(url, form).status_code == 302
+    assert nurse_client.submit(url, form).status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SideEffect)) == 1

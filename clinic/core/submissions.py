@@ -58,6 +58,13 @@ def _first_result(found: FormSubmission) -> Response:
     return redirect(found.result_url or request.full_path)
 
 
+def already_sent(field: HiddenField) -> Response | None:
+    """The first submission's result when this key was used, without claiming it (for a view that may
+    still send the form back, e.g. to confirm a likely duplicate, before it writes)."""
+    found = db.session.get(FormSubmission, field.data or "") if KEY_SHAPE.fullmatch(field.data or "") else None
+    return _first_result(found) if found is not None else None
+
+
 def claim(field: HiddenField) -> Response | None:
     """Before a create form's view writes: None to go on, or the first submission's result when this key
     was already used (a double click, a resent form). A missing or malformed key goes on unguarded."""
@@ -85,3 +92,9 @@ def remember(field: HiddenField, result_url: str) -> None:
     found = db.session.get(FormSubmission, field.data or "")
     if found is not None:
         found.result_url = result_url
+
+
+def done(field: HiddenField, result_url: str) -> Response:
+    """The first submission's answer: remember where it led, and go there."""
+    remember(field, result_url)
+    return redirect(result_url)

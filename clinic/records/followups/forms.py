@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.core.forms import CheckboxesField, LocalDateTimeField
+from clinic.core.submissions import SubmissionKeyField
 from clinic.records.followups.models import (
     ACTIONS,
     CAUSALITY,
@@ -53,6 +54,7 @@ class AttemptForm(FlaskForm):
 
 
 class SideEffectForm(FlaskForm):
+    submission = SubmissionKeyField()
     type_code = SelectField("Side effect", validators=[DataRequired("Choose the side effect.")])
     other_text = StringField("What it is (for “other”)", validators=[Optional(), Length(max=200)])
     injection_ids = CheckboxesField("Treated areas it concerns", coerce=int, validators=[Optional()],

@@ -13,6 +13,7 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
 from clinic.core.forms import VoidForm, local_to_utc, submitted_version
+from clinic.core.submissions import claim, done
 from clinic.core.transaction import attempt
 from clinic.core.views import void_from_form
 from clinic.extensions import db
@@ -129,15 +130,18 @@ def new_side_effect(session_id: int) -> Response | tuple[str, int]:
     _side_effect_choices(form, session)
     if request.method == "POST":
         if form.validate_on_submit():
+            if (first := claim(form.submission)) is not None:
+                return first
             created = attempt(form, services.record_side_effect, session, current_user, _side_effect_input(form),
                               source=source, now=_now(), follow_up=follow_up)
             if created.ok:
                 flash(f"{created.value.name} recorded.", "success")
                 if follow_up is not None:
-                    return redirect(url_for("followups.show_follow_up", task_id=follow_up.id))
+                    return done(form.submission, url_for("followups.show_follow_up", task_id=follow_up.id))
                 if source == "next_session":
-                    return redirect(url_for("treatments.new_session", course_id=session.course_id))
-                return redirect(url_for("followups.show_side_effect", side_effect_id=created.value.id))
+                    return done(form.submission, url_for("treatments.new_session", course_id=session.course_id))
+                return done(form.submission,
+                            url_for("followups.show_side_effect", side_effect_id=created.value.id))
         return _render_side_effect_form(form, session, 400, follow_up=follow_up, source=source)
     if session.is_voided:
         flash("This session was voided (entered in error): nothing more is recorded against it.", "error")

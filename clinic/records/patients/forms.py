@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.core.forms import CheckboxesField, LocalDateTimeField, optional_int
+from clinic.core.submissions import SubmissionKeyField
 from clinic.records.patients.models import (
     BREASTFEEDING,
     FITZPATRICK,
@@ -35,6 +36,7 @@ def _choices(labels: dict, blank: str | None = None) -> list[SelectChoice]:
 
 
 class PatientForm(FlaskForm):
+    submission = SubmissionKeyField()
     first_name = StringField("First name", validators=[DataRequired("Enter the first name."), Length(max=100)])
     last_name = StringField("Last name", validators=[DataRequired("Enter the last name."), Length(max=100)])
     date_of_birth = DateField("Date of birth", validators=[InputRequired("Enter the date of birth.")])

@@ -15,6 +15,7 @@ from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import VoidForm, local_to_utc, show_error, submitted_version
+from clinic.core.submissions import already_sent, claim, done
 from clinic.core.transaction import attempt
 from clinic.core.views import void_from_form
 from clinic.extensions import db
@@ -66,18 +67,22 @@ def register() -> Response | tuple[str, int]:
     status = 200
     if request.method == "POST":
         status = 400
+        if (first := already_sent(form.submission)) is not None:
+            return first
         if form.validate_on_submit():
             duplicates = services.likely_duplicates(form.first_name.data, form.last_name.data,
                                                     form.date_of_birth.data)
             if duplicates and not form.confirm_not_duplicate.data:
                 status = 409
+            elif (first := claim(form.submission)) is not None:
+                return first
             else:
                 registered = attempt(form, services.register_patient, _details(form), current_user)
                 if registered.ok:
                     patient = registered.value
                     flash(f"{patient.full_name} is registered with record number {patient.record_number}.",
                           "success")
-                    return redirect(url_for("patients.show_chart", patient_id=patient.id))
+                    return done(form.submission, url_for("patients.show_chart", patient_id=patient.id))
     return render_template("patients/form.html", form=form, patient=None, duplicates=duplicates), status
 
 

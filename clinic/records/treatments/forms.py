@@ -42,6 +42,7 @@ GAUGE_CHOICES = [SelectChoice(str(g), f"{g}G") for g in NEEDLE_GAUGES]
 
 
 class CourseForm(FlaskForm):
+    submission = SubmissionKeyField()
     indication_code = SelectField("Indication", validators=[DataRequired("Choose the indication.")])
     area_codes = CheckboxesField("Target areas", validators=[DataRequired("Choose at least one area.")])
     planned_sessions = IntegerField("Planned sessions", validators=[Optional(), NumberRange(1, 50)],

@@ -12,6 +12,7 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
+from clinic.core.submissions import claim, done
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory.models import Product
@@ -47,6 +48,8 @@ def new_course(patient_id: int) -> Response | tuple[str, int]:
             form.indication_code.data = request.args["indication"]
         return render_template("treatments/course_form.html", form=form, patient=patient), 200
     if form.validate_on_submit():
+        if (first := claim(form.submission)) is not None:
+            return first
         planned = attempt(form, services.plan_course, patient, services.CourseInput(
             indication_code=form.indication_code.data, area_codes=form.area_codes.data,
             planned_sessions=form.planned_sessions.data, interval_days=form.interval_days.data,
@@ -57,7 +60,7 @@ def new_course(patient_id: int) -> Response | tuple[str, int]:
             course = planned.result
             flash(f"Course planned: {course.planned_sessions} sessions, at least {course.interval_days} days apart.",
                   "success")
-            return redirect(url_for("treatments.show_course", course_id=course.id))
+            return done(form.submission, url_for("treatments.show_course", course_id=course.id))
     return render_template("treatments/course_form.html", form=form, patient=patient), 400
 
 
