@@ -139,11 +139,12 @@ def test_alice_cannot_have_two_accounts_differing_only_in_case(app: Flask) -> No
 
 def test_the_admin_form_refuses_a_second_alice_in_other_case(admin_client, staff) -> None:
     admin_client.submit("/admin/users/new", {
-        "email": "alice@clinic.example", "full_name": "Alice Martin", "role": "nurse",
+        "email": "alice@clinic.example", "full_name": "Alice Martin", "role": "nurse", "password": PASSWORDS["admin"],
     })
     before = user_count()
     response = admin_client.submit("/admin/users/new", {
         "email": "Alice@Clinic.example", "full_name": "Alice Impostor", "role": "admin",
+        "password": PASSWORDS["admin"],
     })
     assert response.status_code == 400
     assert 'id="email-error"' in text(response)
@@ -187,7 +188,8 @@ def test_passwords_are_stored_as_argon2id_hashes(staff) -> None:
 
 def _open_account(admin_client, email: str, name: str, role: str = "nurse") -> str:
     """An admin opens an account; the answer shows the one-time link the person uses."""
-    response = admin_client.submit("/admin/users/new", {"email": email, "full_name": name, "role": role})
+    response = admin_client.submit("/admin/users/new", {"email": email, "full_name": name, "role": role,
+                                                           "password": PASSWORDS["admin"]})
     assert response.status_code == 201, text(response)
     assert f"Account opened for {name}" in text(response)
     link = html.unescape(RESET_LINK_RE.search(text(response)).group(1))
@@ -204,7 +206,8 @@ def test_a_new_account_gets_a_one_time_link_and_nobody_knows_its_password(app: F
 
 def test_an_account_without_a_role_chosen_is_refused_and_the_form_kept(admin_client) -> None:
     before = user_count()
-    response = admin_client.submit("/admin/users/new", {"email": "x@clinic.example", "full_name": "Xavi X"})
+    response = admin_client.submit("/admin/users/new", {"email": "x@clinic.example", "full_name": "Xavi X",
+                                                       "password": PASSWORDS["admin"]})
     assert response.status_code == 400
     assert "Choose the person&#39;s role." in text(response) or "Choose the person's role." in text(response)
     assert 'value="Xavi X"' in text(response) and user_count() == before
@@ -686,7 +689,7 @@ def test_a_crafted_next_is_ignored_after_the_second_step_too(app: Flask, staff) 
 
 
 def _issue_link(admin_client, user: User) -> str:
-    response = admin_client.submit(f"/admin/users/{user.id}/reset")
+    response = admin_client.submit(f"/admin/users/{user.id}/reset", {"password": PASSWORDS["admin"]})
     assert response.status_code == 200
     assert 'id="reset-link"' in text(response)
     link = html.unescape(RESET_LINK_RE.search(text(response)).group(1))
@@ -774,7 +777,8 @@ def test_no_admin_page_lets_an_admin_set_someone_elses_password(
     # The only password box on a person's page is the admin's own confirmation.
     page = text(admin_client.get(f"/admin/users/{nurse.id}"))
     password_boxes = re.findall(r'<input[^>]*type="password"[^>]*>', page)
-    assert [re.search(r'name="([^"]+)"', box).group(1) for box in password_boxes] == ["password"]
+    # Every password box is the admin's own, confirming an admin power; none sets the nurse's.
+    assert {re.search(r'name="([^"]+)"', box).group(1) for box in password_boxes} == {"password"}
     assert "Your password, to confirm" in page
     assert "new_password" not in page
 
@@ -784,7 +788,8 @@ def test_no_admin_page_lets_an_admin_set_someone_elses_password(
                         {**smuggled, "password": chosen, "role": "nurse", "version": nurse.version})
     admin_client.submit(f"/admin/users/{nurse.id}/reset", {**smuggled, "password": chosen})
     admin_client.submit(f"/admin/users/{nurse.id}/deactivate", {**smuggled, "password": chosen})
-    admin_client.submit(f"/admin/users/{nurse.id}/reactivate", {**smuggled, "password": chosen})
+    # Reactivating takes the admin's own password; what is smuggled beside it is still ignored.
+    admin_client.submit(f"/admin/users/{nurse.id}/reactivate", {**smuggled, "password": PASSWORDS["admin"]})
     assert reload(nurse).password_hash == before
     assert new_client(app).sign_in(nurse.email, chosen).status_code == 401
     signed_in(app, nurse.email, PASSWORDS["nurse"])
@@ -855,7 +860,7 @@ def test_a_password_change_cannot_smuggle_in_a_role_or_version(
 def test_the_new_account_form_sets_only_what_it_shows(app: Flask, admin_client, staff) -> None:
     response = admin_client.submit("/admin/users/new", {
         **SMUGGLED, "email": "nadia@clinic.example", "full_name": "Nadia Newcomer", "role": "nurse",
-        "password": NEW_PASSWORD,
+        "new_password": NEW_PASSWORD, "password": PASSWORDS["admin"],  # the admin's own, to confirm
     })
     assert response.status_code == 201
     created = services.find_user_by_email("nadia@clinic.example")
@@ -867,3 +872,20 @@ def test_the_new_account_form_sets_only_what_it_shows(app: Flask, admin_client, 
     assert created.created_at.year >= 2025
     # A smuggled password is ignored: only the one-time link sets one.
     assert new_client(app).sign_in("nadia@clinic.example", NEW_PASSWORD).status_code == 401
+
+
+def test_admin_powers_ask_for_the_password_again_and_are_audited_at_high_severity(admin_client, staff) -> None:
+    nurse = staff["nurse"]
+    wrong = {"password": "not the admin's password"}
+    assert admin_client.submit(f"/admin/users/{nurse.id}/reset", wrong).status_code == 403
+    assert admin_client.submit(f"/admin/users/{nurse.id}/reset", {}).status_code == 400
+    opened = admin_client.submit("/admin/users/new", {"email": "dora@clinic.example", "full_name": "Dora Doctor",
+                                                      "role": "doctor", **wrong})
+    assert opened.status_code == 403 and services.find_user_by_email("dora@clinic.example") is None
+    assert len(audit_rows("reauth_failed")) >= 2
+    assert admin_client.submit("/admin/users/new", {"email": "dora@clinic.example", "full_name": "Dora Doctor",
+                                                    "role": "doctor", "password": PASSWORDS["admin"]}).status_code == 201
+    assert admin_client.submit(f"/admin/users/{nurse.id}/reset", {"password": PASSWORDS["admin"]}).status_code == 200
+    powers = [row.reason for row in audit_rows("admin_power")]
+    assert powers == ["high severity: open an account for dora@clinic.example (doctor)",
+                      f"high severity: issue a password-reset link for user {nurse.id}"]

@@ -284,7 +284,8 @@ def test_deactivation_by_an_admin_ends_every_session(
     assert sent_to_login(nurse_client.get("/"))
     assert sent_to_login(replaying(app, copied).get("/account"))
     # Reactivating the account does not bring the old cookies back either.
-    assert admin_client.submit(f"/admin/users/{nurse.id}/reactivate").status_code == 302
+    assert admin_client.submit(f"/admin/users/{nurse.id}/reactivate",
+                               {"password": PASSWORDS["admin"]}).status_code == 302
     assert sent_to_login(replaying(app, copied).get("/account"))
 
 
@@ -313,7 +314,8 @@ def test_a_password_change_ends_the_other_sessions_but_not_this_one(
 def test_a_password_reset_ends_every_session(app: Flask, admin_client, nurse_client, staff) -> None:
     nurse = staff["nurse"]
     copied = cookie_value(nurse_client)
-    page = admin_client.submit(f"/admin/users/{nurse.id}/reset").get_data(as_text=True)
+    page = admin_client.submit(f"/admin/users/{nurse.id}/reset", {"password": PASSWORDS["admin"]}).get_data(
+        as_text=True)
     path = urlsplit(page.split('<code class="breakable">', 1)[1].split("<", 1)[0]).path
     response = new_client(app).submit(path, {"new_password": NEW_PASSWORD,
                                              "confirm_password": NEW_PASSWORD})

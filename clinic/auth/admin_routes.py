@@ -13,8 +13,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from clinic.audit.services import record_event
 from clinic.auth import services
-from clinic.auth.forms import ActionForm, ChangeRoleForm, NewUserForm
+from clinic.auth.forms import ActionForm, ChangeRoleForm, ConfirmPasswordForm, NewUserForm
 from clinic.auth.models import User
 from clinic.core.errors import ClinicError
 from clinic.core.services import check_version
@@ -38,6 +39,9 @@ def new_user() -> Response | str | tuple:
     """Open an account for a named person."""
     form = NewUserForm()
     if form.validate_on_submit():
+        # An admin power: the password again, a wrong one on record (SECURITY.md A5).
+        if not _confirmed(form, f"open an account for {form.email.data} ({form.role.data})"):
+            return render_template("admin/new_user.html", form=form), 403
         opened = attempt(form.email, services.open_account, form.email.data, form.full_name.data,
                          form.role.data, current_user)
         if opened.ok:
@@ -50,11 +54,21 @@ def new_user() -> Response | str | tuple:
     return render_template("admin/new_user.html", form=form), status
 
 
-def _render_user(user: User, *, role_form: ChangeRoleForm | None = None,
+def _confirmed(form: ConfirmPasswordForm, power: str) -> bool:
+    """The admin's password (and code) again before an admin power; the use is audited at high severity."""
+    if not attempt(form.password, services.reauthenticate, current_user, form.password.data, form.code.data,
+                   purpose=power).ok:
+        return False
+    record_event("admin_power", record_type="user", record_id=current_user.id, reason=f"high severity: {power}")
+    return True
+
+
+def _render_user(user: User, *, role_form: ChangeRoleForm | None = None, access_form: ConfirmPasswordForm | None = None,
                  reset_link: str | None = None, status: int = 200) -> tuple[str, int]:
     if role_form is None:
         role_form = ChangeRoleForm(formdata=None, role=user.role, version=user.version)
     return render_template("admin/user.html", user=user, role_form=role_form,
+                           access_form=access_form or ConfirmPasswordForm(formdata=None),
                            action_form=ActionForm(), reset_link=reset_link), status
 
 
@@ -110,18 +124,34 @@ def deactivate_user(user_id: int) -> Response | tuple[str, int]:
                            "{name}'s account is deactivated.")
 
 
+def _confirmed_on_page(user: User, power: str) -> tuple[str, int] | None:
+    """None when the admin confirmed with their password; else the account's page with the refusal."""
+    form = ConfirmPasswordForm()
+    if not form.validate_on_submit():
+        return _render_user(user, access_form=form, status=400)
+    if not _confirmed(form, power):
+        return _render_user(user, access_form=form, status=403)
+    return None
+
+
 @bp.post("/users/<int:user_id>/reactivate")
 def reactivate_user(user_id: int) -> Response | tuple[str, int]:
-    """Open a deactivated account again."""
-    return _account_action(user_id, services.reactivate_user, "{name}'s account is active again.")
+    """Open a deactivated account again: an admin power, so the password again."""
+    user = db.get_or_404(User, user_id)
+    if (refused := _confirmed_on_page(user, f"reactivate the account of user {user.id}")) is not None:
+        return refused
+    if not attempt(None, services.reactivate_user, user).ok:
+        return _render_user(user, status=400)
+    flash(f"{user.full_name}'s account is active again.", "success")
+    return redirect(url_for("admin.show_user", user_id=user.id))
 
 
 @bp.post("/users/<int:user_id>/reset")
 def issue_password_reset(user_id: int) -> Response | tuple[str, int]:
-    """A one-time link for the person to choose a new password; shown once."""
+    """A one-time link for the person to choose a new password; shown once. The password again first."""
     user = db.get_or_404(User, user_id)
-    if not ActionForm().validate_on_submit():
-        abort(400)
+    if (refused := _confirmed_on_page(user, f"issue a password-reset link for user {user.id}")) is not None:
+        return refused
     issued = attempt(None, services.issue_password_reset, user, current_user)
     if not issued.ok:
         return _render_user(user, status=400)

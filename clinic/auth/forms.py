@@ -58,7 +58,7 @@ class ConfirmPasswordForm(FlaskForm):
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
-class NewUserForm(FlaskForm):
+class NewUserForm(ConfirmPasswordForm):
     email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False),
                                             Length(max=254)])
     full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])

@@ -21,6 +21,7 @@ ACTION_LABELS = [
     ("timeout", "Session timed out"),
     ("forbidden", "Forbidden attempt"),
     ("reauth_failed", "Failed re-authentication"),
+    ("admin_power", "Admin power used (high severity)"),
     ("audit_verify", "Audit verification"),
     ("export", "Export or print"),
     ("trace", "Lot traced"),

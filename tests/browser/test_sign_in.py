@@ -91,6 +91,7 @@ def test_admin_opens_an_account_for_a_new_nurse(page: Page) -> None:
     page.get_by_label("Full name").fill("Noor Lindqvist")
     page.get_by_label("Email").fill("noor.lindqvist@demo.clinic")
     page.get_by_label("Role").select_option(label="Nurse")
+    page.get_by_label("Your password, to confirm").fill(ACCOUNTS["admin"][2])  # an admin power
     page.get_by_role("button", name="Open account").click()
 
     expect(page.get_by_text("Account opened for Noor Lindqvist (Nurse).")).to_be_visible()
