@@ -120,8 +120,12 @@ class Config:
         self.IDLE_TIMEOUT = timedelta(minutes=_env_int("IDLE_TIMEOUT_MINUTES", 15))
         self.ABSOLUTE_SESSION_LIFETIME = timedelta(hours=_env_int("ABSOLUTE_SESSION_HOURS", 12))
         self.PERMANENT_SESSION_LIFETIME = self.ABSOLUTE_SESSION_LIFETIME
-        # Behind a reverse proxy: how many proxies to trust for the client address (0: none).
+        # Behind a reverse proxy: how many proxies to trust for the client address and scheme (0: none).
         self.TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+        # The host names the clinic is reached by (comma-separated): any other Host header is refused
+        # (400), so a link the app builds (a password reset) can never point elsewhere. Empty: any host.
+        hosts = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
+        self.TRUSTED_HOSTS = hosts or None
         self.CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mesotherapy clinic")
         # Phone numbers typed without a country code are read as this country's.
         self.PHONE_REGION = os.environ.get("PHONE_REGION", "GB")
@@ -167,11 +171,17 @@ class ProductionConfig(Config):
 
     def __init__(self) -> None:
         super().__init__()
-        missing = [n for n in ("SECRET_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL") if not os.environ.get(n)]
+        missing = [n for n in ("SECRET_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL", "TRUSTED_HOSTS")
+                   if not os.environ.get(n)]
         if missing:
             raise ConfigurationError(
                 "Production needs these environment variables: " + ", ".join(missing)
             )
+        for name in ("SECRET_KEY", "AUDIT_HMAC_KEY"):
+            if len(os.environ[name].encode()) < 32:
+                raise ConfigurationError(f"{name} must be at least 32 bytes of random data "
+                                         "(python -c 'import secrets; print(secrets.token_hex(32))').")
+        self.PREFERRED_URL_SCHEME = "https"
         self.SECRET_KEY = os.environ["SECRET_KEY"]
         self.AUDIT_HMAC_KEY = os.environ["AUDIT_HMAC_KEY"]
         self.SQLALCHEMY_DATABASE_URI = os.environ["DATABASE_URL"]

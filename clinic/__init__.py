@@ -73,7 +73,9 @@ def register_config(app: Flask, config: Config | str | None) -> None:
         options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if app.config.get("TRUSTED_PROXIES"):
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["TRUSTED_PROXIES"]))  # type: ignore[method-assign]
+        trusted = int(app.config["TRUSTED_PROXIES"])
+        # The client's address for throttling and the audit trail, and the scheme links are built with.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:

@@ -96,10 +96,18 @@ def test_production_refuses_to_start_without_its_secrets(monkeypatch) -> None:
     with pytest.raises(ConfigurationError, match="DATABASE_URL"):
         ProductionConfig()
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://clinic@db/clinic")
+    with pytest.raises(ConfigurationError, match="TRUSTED_HOSTS"):
+        ProductionConfig()
+    monkeypatch.setenv("TRUSTED_HOSTS", "records.clinic.example")
+    monkeypatch.setenv("SECRET_KEY", "s")
+    with pytest.raises(ConfigurationError, match="at least 32 bytes"):
+        ProductionConfig()
+    monkeypatch.setenv("SECRET_KEY", "s" * 32)
     config = ProductionConfig()
     assert config.SESSION_COOKIE_SECURE is True
     assert set(config.TOTP_REQUIRED_ROLES) == set(ROLES)
     assert config.DEMO_DATA_ALLOWED is False
+    assert config.TRUSTED_HOSTS == ["records.clinic.example"] and config.PREFERRED_URL_SCHEME == "https"
 
 
 def test_the_local_demo_reads_the_secrets_its_explicit_step_made(monkeypatch, tmp_path) -> None:
@@ -134,6 +142,7 @@ def test_the_environment_is_read_when_the_app_is_created(monkeypatch, tmp_path) 
     monkeypatch.setenv("SECRET_KEY", "s" * 32)
     monkeypatch.setenv("AUDIT_HMAC_KEY", "a" * 32)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'clinic.sqlite'}")
+    monkeypatch.setenv("TRUSTED_HOSTS", "records.clinic.example")
     settings = {"IDLE_TIMEOUT_MINUTES": "7", "ABSOLUTE_SESSION_HOURS": "3", "CLINIC_NAME": "Clinique du Lac",
                 "PHONE_REGION": "FR", "RECORD_NUMBER_PREFIX": "L", "SCREENING_VALID_DAYS": "45",
                 "RECALL_MAX_ATTEMPTS": "4", "CLINIC_SIDE_EFFECTS_CONTACT": "Call 01 23 45 67 89",
@@ -148,6 +157,13 @@ def test_the_environment_is_read_when_the_app_is_created(monkeypatch, tmp_path) 
     assert (app.config["SCREENING_VALID_DAYS"], app.config["RECALL_MAX_ATTEMPTS"]) == (45, 4)
     assert app.config["CLINIC_SIDE_EFFECTS_CONTACT"] == "Call 01 23 45 67 89"
     assert isinstance(app.wsgi_app, ProxyFix)  # README: TRUSTED_PROXIES behind a reverse proxy
+    # Behind the proxy: the client's address and scheme come from it; a forged Host is refused.
+    client = app.test_client()
+    seen = client.get("/health", headers={"Host": "records.clinic.example", "X-Forwarded-For": "203.0.113.9",
+                                          "X-Forwarded-Proto": "https"})
+    assert seen.status_code == 200
+    assert client.get("/health", headers={"Host": "evil.example"}).status_code == 400
+    assert app.wsgi_app.x_proto == 1, "links built behind the TLS proxy are https"
     with app.app_context():
         db.engine.dispose()
 

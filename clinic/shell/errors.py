@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from clinic.audit.services import record_event
 from clinic.core.errors import RecordLockedError, VersionConflictError
@@ -91,7 +91,13 @@ def handle_server_error(error: Exception) -> tuple[str, int]:
     return render_error(500)
 
 
+def handle_untrusted_host(error: SecurityError) -> tuple[str, int, dict[str, str]]:
+    """A Host header not in TRUSTED_HOSTS: no page of ours is built for it (its links would point there)."""
+    return "Unknown host.\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(SecurityError, handle_untrusted_host)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(403, handle_forbidden)
     app.register_error_handler(VersionConflictError, handle_conflict)
