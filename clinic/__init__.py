@@ -18,6 +18,7 @@ from clinic.auth.cli import users_cli
 from clinic.auth.permissions import can, enforce_permissions
 from clinic.auth.routes import bp as auth_bp
 from clinic.auth.sessions import enforce_session_limits
+from clinic.core.http import IdConverter, refuse_nul_characters
 from clinic.core.security import add_security_headers, assign_request_id
 from clinic.core.services import register_guards
 from clinic.core.templating import register_filters
@@ -49,6 +50,7 @@ BLUEPRINTS = (shell_bp, auth_bp, admin_bp, audit_bp, inventory_bp, patients_bp, 
 def create_app(config: Config | str | None = None) -> Flask:
     """Build the app: settings, extensions, database hooks, blueprints, CLI, error pages."""
     app = Flask(__name__, template_folder="../templates", instance_relative_config=False)
+    app.url_map.converters["int"] = IdConverter  # before any route is made
     register_config(app, config)
     register_extensions(app)
     register_database_hooks(app)
@@ -113,6 +115,7 @@ def register_database_hooks(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     app.before_request(assign_request_id)
+    app.before_request(refuse_nul_characters)
     app.before_request(enforce_session_limits)
     app.before_request(enforce_permissions)
     # Registered before the headers hook: Flask runs after_request functions in reverse order.

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 
 from flask import Response
 
+from clinic.core.http import content_disposition
+
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -28,5 +30,5 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[o
     return Response(
         buffer.getvalue(),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": content_disposition(filename)},
     )

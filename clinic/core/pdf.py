@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
+from clinic.core.http import content_disposition
+
 
 def pdf_response(html: str, filename: str, *, download: bool = False) -> Response:
     """Render HTML to a PDF download; assets resolve against the app's static folder."""
@@ -11,4 +13,4 @@ def pdf_response(html: str, filename: str, *, download: bool = False) -> Respons
 
     document = HTML(string=html, base_url=current_app.static_folder).write_pdf()
     return Response(document, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'{"attachment" if download else "inline"}; filename="{filename}"'})
+                    headers={"Content-Disposition": content_disposition(filename, download=download)})

@@ -29,6 +29,7 @@ from clinic.auth.reauth import confirm_export
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.exports import csv_response
 from clinic.core.forms import show_error
+from clinic.core.http import content_disposition
 from clinic.core.models import utcnow
 from clinic.core.pdf import pdf_response
 from clinic.core.submissions import claim, remember
@@ -87,7 +88,7 @@ def trace() -> Response | tuple[str, int]:
         return csv_response(f"trace-{numbers.replace(', ', '_')}.csv", exports.CSV_HEADER, exports.csv_rows(page))
     if export == "json":
         return current_app.response_class(exports.trace_json(page), mimetype="application/json",
-                        headers={"Content-Disposition": f'attachment; filename="trace-{lots[0].lot_number}.json"'})
+                        headers={"Content-Disposition": content_disposition(f"trace-{lots[0].lot_number}.json")})
     query = {"lot": form.lot.data or "", "gtin": form.gtin.data or "", "scan": form.scan.data or ""}
     recall_of = dict(db.session.execute(sa.select(RecallLot.lot_id, RecallLot.recall_id).where(
         RecallLot.lot_id.in_([lot.id for lot in lots if lot.recalled_at]))).tuples().all()) if any(

@@ -15,6 +15,7 @@ from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import VoidForm, local_to_utc, show_error, submitted_version
+from clinic.core.http import content_disposition
 from clinic.core.submissions import already_sent, claim, done
 from clinic.core.transaction import attempt
 from clinic.core.views import void_from_form
@@ -116,7 +117,7 @@ def export_patient(patient_id: int, kind: str) -> Response | tuple[str, int]:
     filename = f"patient-{patient.record_number}"
     if kind == "json":
         return Response(json.dumps(content, indent=1, ensure_ascii=False), mimetype="application/json",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}.json"'})
+                        headers={"Content-Disposition": content_disposition(f"{filename}.json")})
     return pdf_response(render_template("patients/export_pdf.html", export=content, patient=patient),
                         f"{filename}.pdf", download=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -78,8 +79,14 @@ def _clean_email(text: str) -> str:
         raise FieldError("email", f"This email address is not valid: {error}") from None
 
 
+def clean_name(text: str | None) -> str:
+    """A name as typed, without invisible formatting characters: bidirectional overrides and zero-width
+    marks would make a chart, a trace row or a search show one name and hold another."""
+    return "".join(ch for ch in (text or "") if unicodedata.category(ch) != "Cf").strip()
+
+
 def _check_details(details: PatientDetails, today: date) -> dict[str, object]:
-    first, last = (details.first_name or "").strip(), (details.last_name or "").strip()
+    first, last = clean_name(details.first_name), clean_name(details.last_name)
     if not first:
         raise FieldError("first_name", "Enter the patient's first name.")
     if not last:
@@ -121,7 +128,8 @@ def _check_record_number(text: str, patient: Patient | None) -> str:
     value = (text or "").strip().upper()
     if not value:
         return ""
-    if len(value) > 20 or not all(ch.isalnum() or ch in "-/." for ch in value):
+    # Latin letters and digits only: the number names export files and is read out on the phone.
+    if len(value) > 20 or not all((ch.isascii() and ch.isalnum()) or ch in "-/." for ch in value):
         raise FieldError("record_number", "Use letters, digits and - / . only (at most 20).")
     other = db.session.scalar(sa.select(Patient).where(Patient.record_number == value))
     if other is not None and other is not patient:
