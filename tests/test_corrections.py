@@ -125,8 +125,8 @@ def test_the_old_lot_csv_keeps_the_corrected_session_marked(signed, staff, stock
     from clinic.tracing.exports import CSV_HEADER, csv_rows
 
     rows = csv_rows(trace_lot([stock["vitamins"]], everything=True))
-    assert len(rows) == 1 and rows[0][CSV_HEADER.index("area")] == "corrected to lot L-VITAMINS-2"
-    assert list(csv.reader(io.StringIO(",".join(CSV_HEADER))))[0][-1] == "amended"
+    assert len(rows) == 1 and rows[0][CSV_HEADER.index("corrected_to_lot")] == "L-VITAMINS-2"
+    assert list(csv.reader(io.StringIO(",".join(CSV_HEADER))))[0][-2:] == ["amended", "corrected_to_lot"]
 
 
 def test_an_injections_area_is_corrected(signed, staff, stock) -> None:
@@ -168,3 +168,30 @@ def test_a_doctor_corrects_a_lot_from_the_amendment_page(signed, stock, second_v
     assert _component(signed, second_vitamins_lot).lot_id == second_vitamins_lot.id
     shown = doctor_client.get(f"/sessions/{signed.id}").get_data(as_text=True)
     assert "The empty vial says L-VITAMINS-2" in shown and "from <del>L-VITAMINS</del> to <ins>L-VITAMINS-2</ins>" in shown
+
+
+def test_a_lot_correction_keeps_the_product_and_the_stock_it_has(signed, staff, stock) -> None:
+    component = _component(signed, stock["vitamins"])
+    with pytest.raises(FieldError, match="keeps the product"):
+        treatments.amend_session(signed, staff["doctor"], component, "lot_id", stock["ha"].lot_number, "typo",
+                                 PASSWORDS["doctor"])
+    with pytest.raises(FieldError, match="left"):
+        treatments.amend_session(signed, staff["doctor"], component, "units", "999", "typo", PASSWORDS["doctor"])
+
+
+def test_a_lot_corrected_and_corrected_back_is_not_listed_as_moved(signed, staff, stock, second_vitamins_lot) -> None:
+    component = _component(signed, stock["vitamins"])
+    _amend(signed, staff["doctor"], component, "lot_id", "L-VITAMINS-2")
+    _amend(signed, staff["doctor"], component, "lot_id", stock["vitamins"].lot_number, reason="Wrong again")
+    assert trace_lot([stock["vitamins"]], everything=True).corrected_away == []
+    assert trace_lot([second_vitamins_lot], everything=True).corrected_away == []
+    assert {r.session_id for r in trace_lot([stock["vitamins"]], everything=True).rows} == {signed.id}
+
+
+def test_the_amendments_list_names_each_field_as_its_row_does(signed, staff, stock, doctor_client) -> None:
+    _amend(signed, staff["doctor"], signed.injections[0], "volume_ml", "2.2")
+    _amend(signed, staff["doctor"], _component(signed, stock["ha"]), "volume_ml", "2.5")
+    page = doctor_client.get(f"/sessions/{signed.id}").get_data(as_text=True)
+    listed = page[page.index('id="amendments"'):]
+    assert "<strong>Volume (ml)</strong> (Cheeks)" in listed
+    assert "<strong>Volume drawn (ml)</strong> (Glow cocktail, HydraVeil HA 1.5%)" in listed

@@ -146,3 +146,23 @@ def test_a_registration_a_course_and_a_side_effect_sent_twice_are_stored_once(
     assert nurse_client.submit(url, form).status_code == 302
     assert nurse_client.submit(url, form).status_code == 302
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SideEffect)) == 1
+
+
+def test_the_back_button_refills_a_form_with_a_new_key_and_it_is_still_one_record(stock, nurse_client) -> None:
+    lot = stock["vitamins"]
+    form = {"product_id": str(lot.product_id), "lot_number": "DBL-3", "lot_number_again": "DBL-3",
+            "expiry_date": (TODAY + timedelta(days=300)).isoformat(), "quantity": "6", "supplier": "MedAesthetic",
+            "received_on": TODAY.isoformat(), "storage_location_id": str(lot.receipts[0].storage_location_id)}
+    first = nurse_client.submit(_receive_url(nurse_client), {
+        **form, "submission": _key(nurse_client.get(_receive_url(nurse_client)).get_data(as_text=True))})
+    again = nurse_client.submit(_receive_url(nurse_client), {
+        **form, "submission": _key(nurse_client.get(_receive_url(nurse_client)).get_data(as_text=True))})
+    assert again.status_code == 302 and again.location == first.location
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LotReceipt).where(
+        LotReceipt.lot.has(lot_number="DBL-3"))) == 1
+    other = nurse_client.submit(_receive_url(nurse_client), {
+        **form, "quantity": "4",
+        "submission": _key(nurse_client.get(_receive_url(nurse_client)).get_data(as_text=True))})
+    assert other.status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(LotReceipt).where(
+        LotReceipt.lot.has(lot_number="DBL-3"))) == 2, "a different delivery is a new record"

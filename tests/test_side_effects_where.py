@@ -296,7 +296,7 @@ def test_the_trace_csv_and_json_carry_the_side_effects_column(auditor_client, tr
     expected = _expected_by_record(stock["ha"])
     exported = auditor_client.submit("/trace?lot=L-HA&format=csv", {"password": PASSWORDS["auditor"]})
     header, *rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
-    assert header[-3:-1] == ["patient_side_effects", "patient_worst_grade"]
+    assert header[-4:-2] == ["patient_side_effects", "patient_worst_grade"]
     record, count = header.index("record_number"), header.index("patient_side_effects")
     worst = header.index("patient_worst_grade")
     assert len(rows) == 2 + 1 + 2 + 2  # every injection from the lot, the voided session's too

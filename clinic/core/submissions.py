@@ -1,7 +1,9 @@
 """One-time keys for create forms (SECURITY.md D1): a double click, a resent form or a second tab never
 stores twice; a repeat answers with the first result.
 
-A create form carries a random key made when the form was shown. Its view claims the key before it
+A create form carries a random key made when the form was shown. The Back button brings the form back
+with a new key and the browser refills it: the same content sent again by the same person within
+``SAME_CONTENT_WINDOW`` is a repeat too. Its view claims the key before it
 writes anything: the claim is a row with the key as its primary key, flushed in the same transaction as
 the record it guards, so of two requests with the same key one waits for the other (the unique key)
 and then finds the first one's result instead of writing a second record. A refused submission rolls
@@ -10,9 +12,10 @@ back its claim with everything else, so the same form can be corrected and sent 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -26,6 +29,9 @@ from clinic.core.models import UTCDateTime, utcnow
 from clinic.extensions import Model, db
 
 KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,64}")
+SAME_CONTENT_WINDOW = timedelta(minutes=10)
+# Fields that differ between two sendings of the same content, or must not be hashed.
+_NOT_CONTENT = frozenset({"csrf_token", "submission", "password", "code", "version"})
 
 
 class FormSubmission(Model):
@@ -37,6 +43,8 @@ class FormSubmission(Model):
     key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     user_id: Mapped[Optional[int]] = mapped_column(sa.ForeignKey("user.id"))
     endpoint: Mapped[str] = mapped_column(sa.String(80))
+    # What was sent (SHA-256 of the path and the fields, less the key, token and password).
+    digest: Mapped[Optional[str]] = mapped_column(sa.String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     result_url: Mapped[Optional[str]] = mapped_column(sa.String(500))
 
@@ -58,6 +66,11 @@ def _first_result(found: FormSubmission) -> Response:
     return redirect(found.result_url or request.full_path)
 
 
+def _content_digest() -> str:
+    fields = sorted((name, value) for name, value in request.form.items(multi=True) if name not in _NOT_CONTENT)
+    return hashlib.sha256(repr((request.path, fields)).encode()).hexdigest()
+
+
 def already_sent(field: HiddenField) -> Response | None:
     """The first submission's result when this key was used, without claiming it (for a view that may
     still send the form back, e.g. to confirm a likely duplicate, before it writes)."""
@@ -74,7 +87,15 @@ def claim(field: HiddenField) -> Response | None:
     found = db.session.get(FormSubmission, key)
     if found is not None:
         return _first_result(found)
-    db.session.add(FormSubmission(key=key, user_id=getattr(current_user, "id", None), endpoint=request.endpoint))
+    user_id, digest = getattr(current_user, "id", None), _content_digest()
+    found = db.session.scalar(
+        sa.select(FormSubmission).where(
+            FormSubmission.digest == digest, FormSubmission.user_id == user_id,
+            FormSubmission.result_url.is_not(None), FormSubmission.created_at >= utcnow() - SAME_CONTENT_WINDOW)
+        .order_by(FormSubmission.created_at.desc()).limit(1))
+    if found is not None:
+        return _first_result(found)
+    db.session.add(FormSubmission(key=key, user_id=user_id, endpoint=request.endpoint, digest=digest))
     try:
         db.session.flush()
     except sa.exc.IntegrityError:

@@ -9,7 +9,7 @@ from clinic.tracing.services import TracePage
 
 CSV_HEADER = ("session_date", "session_id", "session_number", "voided", "signed", "record_number", "patient",
               "phone", "doctor", "product", "lot", "in_cocktail", "area", "administered", "injected_ml",
-              "lot_ml", "patient_side_effects", "patient_worst_grade", "amended")
+              "lot_ml", "patient_side_effects", "patient_worst_grade", "amended", "corrected_to_lot")
 
 
 def csv_rows(page: TracePage) -> list[tuple[object, ...]]:
@@ -20,13 +20,12 @@ def csv_rows(page: TracePage) -> list[tuple[object, ...]]:
          "yes" if r.session_voided else "", "yes" if r.session_signed else "", r.record_number, r.patient_name,
          r.phone, r.doctor, r.product, r.lot_number, "yes" if r.in_cocktail else "", r.area or "",
          "" if r.administered is None else ("yes" if r.administered else "no"), r.injected_ml or "",
-         r.lot_ml or "", r.side_effects, r.worst_grade or "", "yes" if r.amended else "")
+         r.lot_ml or "", r.side_effects, r.worst_grade or "", "yes" if r.amended else "", "")
         for r in page.rows
     ] + [
         # The sessions corrected to another lot: kept in this lot's file, marked, with nothing from the lot.
         (c.performed_at.astimezone().strftime("%Y-%m-%d %H:%M"), c.session_id, c.session_number, "", "yes",
-         c.record_number, c.patient_name, "", "", "", c.from_lot, "", f"corrected to lot {c.to_lot}", "", "", "",
-         "", "", "yes")
+         c.record_number, c.patient_name, "", "", "", c.from_lot, "", "", "", "", "", "", "", "yes", c.to_lot)
         for c in page.corrected_away
     ]
 

@@ -419,19 +419,29 @@ def _mark_amended(rows: list[TraceRow]) -> None:
 
 
 def corrected_away(lots: list[Lot]) -> list[CorrectedUse]:
-    """Sessions recorded with these lots and corrected to another: the old lot's trace keeps them, marked."""
+    """Lot uses signed with one of these lots and now, after amendments, on another: the old lot's trace
+    keeps them, marked. A use corrected back, or only passing through a lot, is not listed."""
     by_id = {str(lot.id): lot.lot_number for lot in lots}
     found = db.session.execute(
-        sa.select(Amendment, TreatmentSession, Patient)
+        sa.select(Amendment, TreatmentSession, Patient, PreparationComponent.lot_id)
         .join(TreatmentSession, TreatmentSession.id == Amendment.session_id)
+        .join(PreparationComponent, PreparationComponent.id == Amendment.component_id)
         .join(Course, Course.id == TreatmentSession.course_id).join(Patient, Patient.id == Course.patient_id)
-        .where(Amendment.field == "lot_id", Amendment.old_value.in_(list(by_id)))
+        .where(Amendment.field == "lot_id")
         .order_by(TreatmentSession.performed_at, Amendment.id)).all()
-    new_lots = {str(lot.id): lot.lot_number for lot in db.session.scalars(
-        sa.select(Lot).where(Lot.id.in_({int(a.new_value) for a, _, _ in found})))} if found else {}
+    signed_lot: dict[int, tuple[str, Any, Any]] = {}  # component: (lot as signed, session, patient)
+    latest: dict[int, tuple[Amendment, int]] = {}
+    for amendment, session, patient, current_lot in found:
+        signed_lot.setdefault(amendment.component_id, (amendment.old_value, session, patient))
+        latest[amendment.component_id] = (amendment, current_lot)
+    moved = [(component, signed, latest[component]) for component, signed in signed_lot.items()
+             if signed[0] in by_id and str(latest[component][1]) not in by_id]
+    new_lots = {lot.id: lot.lot_number for lot in db.session.scalars(
+        sa.select(Lot).where(Lot.id.in_({current for _, _, (_, current) in moved})))} if moved else {}
     return [CorrectedUse(session.id, session.performed_at, session.number, patient.id, patient.full_name,
-                         patient.record_number, by_id[a.old_value], new_lots.get(a.new_value, a.new_value),
-                         a.amended_at, a.reason) for a, session, patient in found]
+                         patient.record_number, by_id[signed], new_lots.get(current, str(current)),
+                         amendment.amended_at, amendment.reason)
+            for _, (signed, session, patient), (amendment, current) in moved]
 
 
 def _add_side_effects(rows: list[TraceRow], lot_ids: list[int]) -> None:

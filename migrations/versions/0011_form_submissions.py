@@ -23,10 +23,15 @@ def upgrade():
     sa.Column('endpoint', sa.String(length=80), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('result_url', sa.String(length=500), nullable=True),
+    sa.Column('digest', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_form_submission_user_id_user')),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_form_submission'))
     )
+    with op.batch_alter_table('form_submission', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_form_submission_digest'), ['digest'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('form_submission', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_form_submission_digest'))
     op.drop_table('form_submission')

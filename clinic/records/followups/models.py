@@ -196,7 +196,8 @@ class SideEffectState:
 
     @property
     def kind_label(self) -> str:
-        return self.other_text if self.type_code == "other" and self.other_text else self.type_code.replace("_", " ")
+        return (self.other_text if self.type_code == "other" and self.other_text
+                else self.type_code.replace("_", " ").capitalize())
 
 
 class SideEffect(SideEffectState, VoidableMixin, VersionedMixin, Model):

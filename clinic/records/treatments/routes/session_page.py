@@ -40,7 +40,7 @@ def _amendable_targets(session: TreatmentSession) -> list[SelectChoice]:
                for name, label in services.AMENDABLE_SESSION_FIELDS.items()]
     for preparation in session.preparations:
         for component in preparation.components:
-            where = f"{preparation.label}, {component.lot.product.name} lot {component.lot.lot_number}"
+            where = f"{_component_name(preparation, component)} lot {component.lot.lot_number}"
             choices += [SelectChoice(f"component:{component.id}:{name}", f"{where} — {label}")
                         for name, label in services.AMENDABLE_COMPONENT_FIELDS.items()]
     for injection in session.injections:
@@ -75,6 +75,12 @@ def _amendment_target(session: TreatmentSession, choice: str) -> tuple[Injection
     return next((row for row in rows if str(row.id) == row_id), None), name
 
 
+def _component_name(preparation: Preparation, component: PreparationComponent) -> str:
+    """"Glow cocktail, HydraVeil HA 1.5%", or the product alone when the preparation is named after it."""
+    product = component.lot.product.name
+    return product if preparation.label == product else f"{preparation.label}, {product}"
+
+
 def _value_words(session: TreatmentSession) -> dict[tuple[str, str], str]:
     """How an amendment's stored values read: lot numbers for lot ids, area names for area codes."""
     lot_ids = {int(v) for a in session.amendments if a.field == "lot_id" for v in (a.old_value, a.new_value)}
@@ -99,10 +105,10 @@ def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
         sign_form=forms.get("sign_form") or ConfirmPasswordForm(formdata=None),
         void_form=forms.get("void_form") or VoidForm(formdata=None),
         skin_preparations=SKIN_PREPARATIONS, techniques=TECHNIQUES,
-        field_labels={**services.AMENDABLE_SESSION_FIELDS, **services.AMENDABLE_INJECTION_FIELDS,
-                      **services.AMENDABLE_COMPONENT_FIELDS},
+        field_labels={"session": services.AMENDABLE_SESSION_FIELDS, "injection": services.AMENDABLE_INJECTION_FIELDS,
+                      "component": services.AMENDABLE_COMPONENT_FIELDS},
         target_areas={**{f"injection:{i.id}": i.area.name for i in session.injections},
-                      **{f"component:{c.id}": f"{p.label}, {c.lot.product.name}"
+                      **{f"component:{c.id}": _component_name(p, c)
                          for p in session.preparations for c in p.components}},
         value_words=_value_words(session),
         side_effects=side_effects_of(session_ids=[session.id]),

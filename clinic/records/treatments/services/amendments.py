@@ -12,6 +12,7 @@ from clinic.core.errors import ClinicError, FieldError
 from clinic.core.services import apply_correction, required_text, stored
 from clinic.extensions import db
 from clinic.inventory.models import Lot
+from clinic.inventory.services import lots_stock
 from clinic.records.catalogue.models import Area
 from clinic.records.signals import session_corrected
 from clinic.records.treatments.models import (
@@ -83,6 +84,13 @@ def amend_session(session: TreatmentSession, doctor: User, target: Target, name:
     old = current_value(session, target, name)
     if name == "volume_ml":
         _check_amended_volume(session, target, Decimal(new_value))
+    if name == "units":
+        _check_amended_units(target, int(new_value))
+    if name == "lot_id" and isinstance(target, PreparationComponent):
+        [stock] = lots_stock([int(new_value)])
+        if stock.on_hand < target.units:
+            raise FieldError("new_value", f"Lot {stock.lot.lot_number} has only {stock.on_hand} left: "
+                                          f"{target.units} cannot have been opened from it.")
     if old == new_value:
         raise FieldError("new_value", "The new value is the same as the current one.")
     reauthenticate(doctor, password, code, purpose="amend session")
@@ -122,12 +130,28 @@ def _resolved(name: str, value: str, target: Target) -> str:
 
 
 def _lot_named(number: str, target: Target) -> Lot:
-    """The lot with this number; of the same product as the lot it replaces when two products share it."""
+    """The lot of the same product with this number: a correction fixes which vial was used, never what
+    was injected (another product is a different session: void it and log the right one)."""
     lots = list(db.session.scalars(sa.select(Lot).where(sa.func.lower(Lot.lot_number) == number.lower())))
     if not lots:
         raise FieldError("new_value", f"No lot {number or '(empty)'} in the register.")
-    product_id = target.lot.product_id if isinstance(target, PreparationComponent) else None
-    return next((lot for lot in lots if lot.product_id == product_id), lots[0])
+    product = target.lot.product if isinstance(target, PreparationComponent) else None
+    same = next((lot for lot in lots if product is not None and lot.product_id == product.id), None)
+    if same is None:
+        raise FieldError("new_value", f"Lot {lots[0].lot_number} is of {lots[0].product.name}, not "
+                                      f"{product.name if product else 'this product'}: a lot correction keeps the "
+                                      "product. If another product was injected, void the session and log it again.")
+    return same
+
+
+def _check_amended_units(target: Target, units: int) -> None:
+    """More units opened than the lot has left would make its stock negative: a typing slip."""
+    if not isinstance(target, PreparationComponent):
+        return
+    [stock] = lots_stock([target.lot_id])
+    left = stock.on_hand + target.units  # what the lot would have without this use
+    if units > left:
+        raise FieldError("new_value", f"Lot {target.lot.lot_number} has only {left} left to have been opened here.")
 
 
 def _code_for_label(name: str, value: str) -> str:
