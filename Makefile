@@ -6,6 +6,8 @@ WORKERS ?= 2
 # Test processes in parallel (pytest-xdist); each has its own database.
 TEST_WORKERS ?= 2
 FLASK = $(VENV)/bin/flask --app wsgi
+# The access log names the path, never the query string: a patient search (?q=name) must not land in it.
+ACCESS_LOG_FORMAT = %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss
 
 .PHONY: run test install secrets db lint clean
 
@@ -29,7 +31,8 @@ db: secrets
 run: db
 	$(FLASK) demo seed --if-empty
 	@echo "Serving on http://127.0.0.1:$(PORT)"
-	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - \
+		--access-logformat '$(ACCESS_LOG_FORMAT)' wsgi:app
 
 ## The whole test suite (DATABASE_URL=postgresql+psycopg://... runs it on PostgreSQL), then its slowest tests.
 test: install

@@ -162,6 +162,7 @@ def test_the_environment_is_read_when_the_app_is_created(monkeypatch, tmp_path) 
     seen = client.get("/health", headers={"Host": "records.clinic.example", "X-Forwarded-For": "203.0.113.9",
                                           "X-Forwarded-Proto": "https"})
     assert seen.status_code == 200
+    assert seen.headers["Strict-Transport-Security"].startswith("max-age=31536000")  # production is HTTPS only
     assert client.get("/health", headers={"Host": "evil.example"}).status_code == 400
     assert app.wsgi_app.x_proto == 1, "links built behind the TLS proxy are https"
     with app.app_context():

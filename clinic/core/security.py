@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import g, request
+from flask import current_app, g, request
 from werkzeug.wrappers import Response
 
 CONTENT_SECURITY_POLICY = (
@@ -30,6 +30,9 @@ def add_security_headers(response: Response) -> Response:
         # Pages may hold patient data: never kept by the browser or a proxy.
         headers["Cache-Control"] = "no-store"
         headers["Pragma"] = "no-cache"
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        # Production is HTTPS only: browsers must never try plain HTTP again (a downgrade would expose it).
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if request_id := g.get("request_id"):
         headers["X-Request-ID"] = request_id
     return response
