@@ -223,7 +223,8 @@ def test_the_trace_page_csv_and_json_are_audited_and_neutralised(auditor_client,
     assert audit_rows("export")[-1].reason == "trace of lot L-HA as csv"
     body = json.loads(auditor_client.submit("/trace?lot=L-HA&format=json", {"password": PASSWORDS["auditor"]})
                       .get_data(as_text=True))
-    assert body["totals"]["patients"] == "1" and len(body["rows"]) == 2
+    assert body["totals"]["patients"] == 1 and len(body["rows"]) == 2
+    assert isinstance(body["totals"]["lot_ml"], float), "totals are numbers, not strings"
 
 
 def test_an_unknown_lot_on_the_page_is_a_404_with_suggestions(nurse_client, stock) -> None:
@@ -255,7 +256,7 @@ def test_the_cli_traces_as_table_csv_and_json(app, runner, course, stock, staff)
     table = runner.invoke(args=["lots", "trace", "l-ha"])
     assert table.exit_code == 0 and "1 patients, 1 sessions, 1.60 ml" in table.output
     as_json = runner.invoke(args=["lots", "trace", "L-HA", "--format", "json"])
-    assert json.loads(as_json.output)["totals"]["sessions"] == "1"
+    assert json.loads(as_json.output)["totals"]["sessions"] == 1
     missing = runner.invoke(args=["lots", "trace", "NOPE"])
     assert missing.exit_code != 0 and "No such lot" in missing.output
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 from clinic.inventory.models import Lot
 from clinic.tracing.services import TracePage
@@ -39,7 +40,8 @@ def trace_json(page: TracePage, *, with_lots: bool = True) -> str:
     """The trace as JSON: the lots traced (the download names them; the command line was given one),
     the totals and every row."""
     body: dict[str, object] = {"lots": [_lot(lot) for lot in page.lots]} if with_lots else {}
-    body["totals"] = {k: str(v) for k, v in vars(page.totals).items()}
+    # Numbers as numbers: counts as integers, millilitres as decimals (JSON has no exact decimal type).
+    body["totals"] = {k: float(v) if isinstance(v, Decimal) else v for k, v in vars(page.totals).items()}
     body["rows"] = [r.as_dict() for r in page.rows]
     body["corrected_to_another_lot"] = [
         {"session_id": c.session_id, "performed_at": c.performed_at.isoformat(), "record_number": c.record_number,
