@@ -502,3 +502,15 @@ def test_a_call_with_side_effects_to_record_warns_until_one_is(signed, staff, nu
         source="follow_up", now=datetime.now(UTC), follow_up=task)
     db.session.commit()
     assert 'id="side-effects-missing"' not in nurse_client.get(f"/follow-ups/{task.id}").get_data(as_text=True)
+
+
+def test_the_aftercare_sheet_takes_the_expected_durations_from_the_catalogue(signed, admin_client,
+                                                                            nurse_client) -> None:
+    sheet = nurse_client.get(f"/sessions/{signed.id}/aftercare").get_data(as_text=True)
+    assert "Redness of the skin (6–24 hours)" in sheet and "A bruise (2–5 days)" in sheet
+    assert "Necrosis" not in sheet and "Skin turning pale" not in sheet  # the rare ones are for the call-us list
+    admin_client.submit("/admin/side-effect-types/redness", {
+        "name": "Redness", "plain_name": "Redness of the skin", "expected_min_hours": "6",
+        "expected_max_hours": "36", "sort_order": "10", "active": "y"})
+    assert "Redness of the skin (6–36 hours)" in nurse_client.get(
+        f"/sessions/{signed.id}/aftercare").get_data(as_text=True)

@@ -147,6 +147,14 @@ class SideEffectType(Model):
     )
 
     @property
+    def patient_duration(self) -> str:
+        """How long it usually lasts, for a patient: "6–24 hours", "2–5 days"."""
+        low, high = self.expected_min_hours or 0, self.expected_max_hours or 0
+        if high <= 24 or high % 24 != 0:
+            return f"{low}–{high} hours"
+        return f"{max(1, round(low / 24))}–{round(high / 24)} days"
+
+    @property
     def expected_text(self) -> str:
         low, high = self.expected_min_hours, self.expected_max_hours
         if high is None:

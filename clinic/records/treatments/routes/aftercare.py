@@ -13,6 +13,7 @@ from clinic.core.models import utcnow
 from clinic.core.pdf import pdf_response
 from clinic.core.qr import qr_drawing
 from clinic.extensions import db
+from clinic.records.followups.models import SideEffectType
 from clinic.records.followups.patient_report import existing_report_link
 from clinic.records.treatments import services
 from clinic.records.treatments.models import Preparation, PreparationComponent, TreatmentSession
@@ -38,7 +39,16 @@ def _aftercare_context(session: TreatmentSession) -> dict[str, Any]:
     areas = sorted({i.area.name for i in session.injections if i.administered})
     return {"session": session, "patient": session.course.patient, "products": products,
             "areas": areas, "items": services.aftercare(session.performed_at),
-            "contact": current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"], "report": _report_link(session)}
+            "contact": current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"], "report": _report_link(session),
+            "expected": _expected_side_effects()}
+
+
+def _expected_side_effects() -> list[str]:
+    """The common side effects and how long they last, from the catalogue an admin keeps (not the rare ones)."""
+    kinds = db.session.scalars(sa.select(SideEffectType).where(
+        SideEffectType.active.is_(True), SideEffectType.expected_max_hours.is_not(None))
+        .order_by(SideEffectType.sort_order)).all()
+    return [f"{kind.plain_name} ({kind.patient_duration})" for kind in kinds]
 
 
 @bp.get("/sessions/<int:session_id>/aftercare")
