@@ -586,6 +586,31 @@ class TestTheHardStopPerAccount:
         assert len(audit_rows("login_throttled")) == 1
 
 
+    def test_a_browser_that_signed_in_before_is_not_locked_out_by_failures_from_elsewhere(
+            self, app: Flask, staff) -> None:
+        nurse = staff["nurse"]
+        with time_machine.travel(T0, tick=False):
+            own = new_client(app)
+            assert attempt(own, own.csrf_token(), nurse.email, PASSWORDS["nurse"]).status_code == 302
+            assert own.get_cookie(services.DEVICE_COOKIE, path="/login") is not None
+            own.post("/logout", data={"csrf_token": own.csrf_token()})
+            attacker = new_client(app)
+            token = attacker.csrf_token()
+            for _ in range(20):
+                attempt(attacker, token, nurse.email, WRONG_PASSWORD)
+            assert attempt(attacker, token, nurse.email, PASSWORDS["nurse"]).status_code == 429
+            # A cookie for another account, or a forged one, does not help...
+            stranger = new_client(app)
+            stranger.set_cookie(services.DEVICE_COOKIE, services.device_cookie_value("doctor@example.test", None),
+                                path="/login")
+            assert attempt(stranger, stranger.csrf_token(), nurse.email, PASSWORDS["nurse"]).status_code == 429
+            forged = new_client(app)
+            forged.set_cookie(services.DEVICE_COOKIE, "not-a-signed-cookie", path="/login")
+            assert attempt(forged, forged.csrf_token(), nurse.email, PASSWORDS["nurse"]).status_code == 429
+            # ...but the nurse's own browser still signs in.
+            assert attempt(own, own.csrf_token(), nurse.email, PASSWORDS["nurse"]).status_code == 302
+
+
 class TestTheLimitPerAddress:
     """One address trying many accounts is stopped too (limit lowered from 50 to 6)."""
 

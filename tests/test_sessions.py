@@ -77,7 +77,11 @@ def test_the_session_cookie_is_http_only_and_same_site_lax(client, staff) -> Non
     response = client.sign_in(staff["nurse"].email, PASSWORDS["nurse"])
     assert response.status_code == 302
     cookies = dict(set_cookie_attributes(h) for h in response.headers.getlist("Set-Cookie"))
-    assert set(cookies) == {COOKIE}, "one session cookie and no remember-me cookie"
+    # One session cookie, and the device cookie that only spares this browser a lock-out caused elsewhere:
+    # it is sent to the sign-in pages alone and signs nobody in (no remember-me).
+    assert set(cookies) == {COOKIE, "clinic_device"}
+    device = cookies["clinic_device"]
+    assert "httponly" in device and device["samesite"] == "Lax" and device["path"] == "/login"
     attributes = cookies[COOKIE]
     assert "httponly" in attributes
     assert attributes["samesite"] == "Lax"

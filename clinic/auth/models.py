@@ -127,3 +127,5 @@ class LoginFailure(Model):
     account_key: Mapped[str] = mapped_column(sa.String(64), index=True)
     client_addr: Mapped[Optional[str]] = mapped_column(sa.String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # The failure came from a browser this account signed in from before (its device cookie).
+    device: Mapped[Optional[str]] = mapped_column(sa.String(32), index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 import segno
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -76,7 +76,8 @@ def login() -> Response | str | tuple:
         status = 400 if request.method == "POST" else 200
         return render_template("auth/login.html", form=form), status
     # Throttling and failures are audited; the request's boundary commits those rows with any answer.
-    result = services.check_password_step(form.email.data, form.password.data, request.remote_addr)
+    device = services.trusted_device(request.cookies.get(services.DEVICE_COOKIE), form.email.data)
+    result = services.check_password_step(form.email.data, form.password.data, request.remote_addr, device)
     if result.retry_after is not None:
         return _throttled(result.retry_after, "auth/login.html", form)
     if result.user is None:
@@ -91,7 +92,7 @@ def login() -> Response | str | tuple:
         return redirect(url_for("auth.second_factor"))
     services.complete_sign_in(user)
     start_session(user)
-    return redirect(safe_next(form.next.data))
+    return _remember_device(redirect(safe_next(form.next.data)), user, device)
 
 
 def _now_ts() -> float:
@@ -119,7 +120,8 @@ def second_factor() -> Response | str | tuple:
     form = SecondFactorForm()
     if not form.validate_on_submit():
         return render_template("auth/second_factor.html", form=form), (400 if request.method == "POST" else 200)
-    result = services.second_factor_step(user, form.code.data, request.remote_addr)
+    device = services.trusted_device(request.cookies.get(services.DEVICE_COOKIE), user.email)
+    result = services.second_factor_step(user, form.code.data, request.remote_addr, device)
     if result.retry_after is not None:
         return _throttled(result.retry_after, "auth/second_factor.html", form)
     if result.user is None:
@@ -128,7 +130,15 @@ def second_factor() -> Response | str | tuple:
     next_url = session.get("pending_next")
     services.complete_sign_in(user)
     start_session(user)
-    return redirect(safe_next(next_url))
+    return _remember_device(redirect(safe_next(next_url)), user, device)
+
+
+def _remember_device(response: Response, user: User, device: str | None) -> Response:
+    """This browser signed in to this account: failures from elsewhere will not lock it out."""
+    response.set_cookie(services.DEVICE_COOKIE, services.device_cookie_value(user.email, device),
+                        max_age=services.DEVICE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), path="/login")
+    return response
 
 
 @bp.post("/logout")

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
+from itsdangerous import BadData, URLSafeTimedSerializer
 from zxcvbn import zxcvbn
 
 from clinic.audit.models import AuditEvent
@@ -164,19 +165,51 @@ class SignInResult:
         return self.user is not None and self.retry_after is None
 
 
-def throttle_delay(key: str, client_addr: str | None, now: datetime | None = None) -> int | None:
+# A browser an account signed in from is remembered by a signed cookie (OWASP's "device cookie"): failures
+# from anywhere else then cannot lock the owner out of their account.
+DEVICE_COOKIE = "clinic_device"
+DEVICE_DAYS = 180
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="device-cookie")
+
+
+def device_cookie_value(email: str, device: str | None) -> str:
+    """The cookie a browser gets when it signs in: this account, this browser (a new id the first time)."""
+    return _device_serializer().dumps({"k": account_key(email), "d": device or secrets.token_hex(16)})
+
+
+def trusted_device(cookie: str | None, email: str) -> str | None:
+    """The browser's id if its cookie was issued, signed, within DEVICE_DAYS, for this very account."""
+    if not cookie:
+        return None
+    try:
+        payload = _device_serializer().loads(cookie, max_age=DEVICE_DAYS * 86400)
+    except BadData:
+        return None
+    if not isinstance(payload, dict) or payload.get("k") != account_key(email):
+        return None
+    device = payload.get("d")
+    return device if isinstance(device, str) and len(device) == 32 else None
+
+
+def throttle_delay(key: str, client_addr: str | None, now: datetime | None = None,
+                   device: str | None = None) -> int | None:
     """Seconds to wait before another attempt, or None.
 
     A few free failures per account, then an exponential back-off; a hard stop
-    per account and per address within the window.
+    per account and per address within the window. A browser the account signed in from before
+    (``device``) counts only its own failures, and no address limit: nobody elsewhere can lock it out.
     """
     cfg = current_app.config
     now = now or utcnow()
     since = now - cfg["LOGIN_WINDOW"]
+    which = [LoginFailure.account_key == key, LoginFailure.at > since]
+    if device is not None:
+        which.append(LoginFailure.device == device)
     count, last = db.session.execute(
-        sa.select(sa.func.count(), sa.func.max(LoginFailure.at)).where(
-            LoginFailure.account_key == key, LoginFailure.at > since
-        )
+        sa.select(sa.func.count(), sa.func.max(LoginFailure.at)).where(*which)
     ).one()
     delays: list[int] = []
     if count >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
@@ -187,7 +220,7 @@ def throttle_delay(key: str, client_addr: str | None, now: datetime | None = Non
         wait = (last + backoff - now).total_seconds()
         if wait > 0:
             delays.append(int(wait) + 1)
-    if client_addr:
+    if client_addr and device is None:
         by_address, first = db.session.execute(
             sa.select(sa.func.count(), sa.func.min(LoginFailure.at)).where(
                 LoginFailure.client_addr == client_addr, LoginFailure.at > since
@@ -198,44 +231,46 @@ def throttle_delay(key: str, client_addr: str | None, now: datetime | None = Non
     return max(delays) if delays else None
 
 
-def _note_failure(key: str, client_addr: str | None, user: User | None, why: str) -> None:
-    db.session.add(LoginFailure(account_key=key, client_addr=client_addr))
+def _note_failure(key: str, client_addr: str | None, user: User | None, why: str, device: str | None = None) -> None:
+    db.session.add(LoginFailure(account_key=key, client_addr=client_addr, device=device))
     actor = Actor(user.id, user.email, user.role) if user else Actor(None, None, None)
     record_event("login_failed", record_type="user", record_id=user.id if user else None,
                  reason=why, actor=actor)
 
 
-def check_password_step(email: str, password: str, client_addr: str | None) -> SignInResult:
-    """First step of sign-in. Unknown account, wrong password and deactivated account look alike."""
+def check_password_step(email: str, password: str, client_addr: str | None,
+                        device: str | None = None) -> SignInResult:
+    """First step of sign-in. Unknown account, wrong password and deactivated account look alike.
+    ``device``: the browser's id from a device cookie issued for this account (``trusted_device``)."""
     key = account_key(email)
-    delay = throttle_delay(key, client_addr)
+    delay = throttle_delay(key, client_addr, device=device)
     if delay is not None:
         record_event("login_throttled", reason=f"retry after {delay}s", actor=Actor(None, None, None))
         return SignInResult(retry_after=delay)
     user = find_user_by_email(email)
     if user is None:
         _burn_hash_time(password)
-        _note_failure(key, client_addr, None, "unknown account")
+        _note_failure(key, client_addr, None, "unknown account", device)
         return SignInResult()
     if not verify_password(user, password):
-        _note_failure(key, client_addr, user, "wrong password")
+        _note_failure(key, client_addr, user, "wrong password", device)
         return SignInResult()
     if not user.is_active:
-        _note_failure(key, client_addr, user, "account deactivated")
+        _note_failure(key, client_addr, user, "account deactivated", device)
         return SignInResult()
     return SignInResult(user=user, needs_second_factor=user.totp_enabled)
 
 
-def second_factor_step(user: User, code: str, client_addr: str | None) -> SignInResult:
+def second_factor_step(user: User, code: str, client_addr: str | None, device: str | None = None) -> SignInResult:
     """Second step when the account has a second factor: a TOTP or a recovery code."""
     key = account_key(user.email)
-    delay = throttle_delay(key, client_addr)
+    delay = throttle_delay(key, client_addr, device=device)
     if delay is not None:
         record_event("login_throttled", record_type="user", record_id=user.id,
                      reason=f"retry after {delay}s", actor=Actor(user.id, user.email, user.role))
         return SignInResult(retry_after=delay)
     if not user.is_active or not verify_second_factor(user, code):
-        _note_failure(key, client_addr, user, "wrong second-factor code")
+        _note_failure(key, client_addr, user, "wrong second-factor code", device)
         return SignInResult()
     return SignInResult(user=user)
 
