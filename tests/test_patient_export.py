@@ -47,6 +47,11 @@ def test_every_linked_table_is_exported_with_this_patients_rows_only(nurse_clien
                  "follow_up_task", "recall_patient", "recall_contact"):
         assert body["tables"][name], f"{name} is empty"
     assert [row["id"] for row in body["tables"]["patient"]] == [course.patient_id]
+    # Staff are named beside their ids; the system's own search keys are not the patient's data.
+    [signature] = [row for row in body["tables"]["session_signature"] if row["session_id"] == session.id]
+    assert signature["signer_name"] == f"{staff['doctor'].full_name} (doctor)"
+    assert body["tables"]["patient"][0]["registered_by_name"] == f"{staff['nurse'].full_name} (nurse)"
+    assert "search_text" not in body["tables"]["patient"][0] and "sort_name" not in body["tables"]["patient"][0]
     assert {row["course_id"] for row in body["tables"]["treatment_session"]} == {course.id}
     assert sorted(r["lot"] for r in body["lots_received"]) == ["L-HA", "L-VITAMINS"]
     assert "Other" not in exported.get_data(as_text=True)

@@ -16,6 +16,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from clinic.audit.models import AuditEvent
+from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.queries import lots_received_by
@@ -36,6 +37,26 @@ def linked_tables() -> list[sa.Table]:
                 ordered.append(table)
                 grew = True
     return ordered
+
+
+# Not the patient's data but the system's: search keys, and the secret of their report link.
+INTERNAL_COLUMNS = frozenset({("patient", "search_text"), ("patient", "sort_name"), ("patient_report_link", "token")})
+
+
+def _name_staff(tables: dict[str, list[dict[str, object]]]) -> None:
+    """Beside each member of staff's id (who recorded, signed, witnessed...), their name and role: one query."""
+    staff_columns = {(table.name, fk.parent.name) for table in linked_tables() for fk in table.foreign_keys
+                     if fk.column.table.name == User.__table__.name}
+    wanted = {row[column] for name, column in staff_columns for row in tables.get(name, [])
+              if row.get(column) is not None}
+    if not wanted:
+        return
+    names = {user_id: f"{name} ({role})" for user_id, name, role in db.session.execute(
+        sa.select(User.id, User.full_name, User.role).where(User.id.in_(wanted)))}
+    for name, column in staff_columns:
+        for row in tables.get(name, []):
+            if row.get(column) is not None:
+                row[f"{column.removesuffix('_id')}_name"] = names.get(row[column])
 
 
 def _value(value: object) -> object:
@@ -65,9 +86,11 @@ def patient_export(patient: Patient) -> dict[str, object]:
             condition = sa.or_(*conditions)
         order = list(table.primary_key.columns) or list(table.columns)[:1]
         rows = [dict(r) for r in db.session.execute(sa.select(table).where(condition).order_by(*order)).mappings()]
-        tables[table.name] = [{k: _value(v) for k, v in row.items()} for row in rows]
+        tables[table.name] = [{k: _value(v) for k, v in row.items() if (table.name, k) not in INTERNAL_COLUMNS}
+                              for row in rows]
         if "id" in table.c:
             ids[table.name] = {row["id"] for row in rows}
+    _name_staff(tables)
     # Who created, changed, signed, voided or read any of those rows (the chart reads are on the patient's row).
     about = [sa.and_(AuditEvent.record_type == name, AuditEvent.record_id.in_([str(i) for i in found]))
              for name, found in ids.items() if found]
