@@ -216,6 +216,7 @@ def test_an_account_without_a_role_chosen_is_refused_and_the_form_kept(admin_cli
 @pytest.mark.parametrize(("password", "message"), [
     ("password1234", "passphrase"),
     ("Xq7#vL2!pw", "at least 12 characters"),  # 10 characters, however random
+    ("Summer2024!!!", "passphrase"),  # a season, a year and some "!": guessed in about 10^8.6 tries
 ])
 def test_a_weak_first_password_is_refused_next_to_the_field(app: Flask, admin_client, password, message) -> None:
     path = _open_account(admin_client, "weak@clinic.example", "Wendy Weak")

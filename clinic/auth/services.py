@@ -77,8 +77,9 @@ def check_new_password(password: str, *, user_inputs: tuple[str, ...] = ()) -> N
         raise PasswordRejected(f"Use at most {PASSWORD_MAX_LENGTH} characters.")
     # zxcvbn's offline dictionaries hold the common and leaked passwords. It refuses
     # input over 72 characters (ValueError), so a long passphrase is judged on its start.
+    # Score 4 (over 10^10 guesses): a season, a year and some "!" (Summer2024!!!) only reach 3.
     verdict = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=[u for u in user_inputs if u])
-    if verdict["score"] < 3:
+    if verdict["score"] < 4:
         warning = verdict["feedback"].get("warning") or "This password is too easy to guess."
         raise PasswordRejected(f"{warning} Try a longer passphrase of unrelated words.")
 
