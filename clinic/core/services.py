@@ -89,10 +89,7 @@ def _forget_corrections(session: Session, *_: Any) -> None:
 
 
 def changed_columns(obj: object) -> set[str]:
-    return _changed_columns(obj)
-
-
-def _changed_columns(obj: object) -> set[str]:
+    """The column attributes of ``obj`` changed since it was loaded (or last flushed)."""
     state = _state(obj)
     changed = set()
     for attr in state.mapper.column_attrs:
@@ -132,7 +129,7 @@ def _guard_flush(session: Session, flush_context: Any, instances: Any) -> None:
             continue
         if locked_in_database(session, obj) is None:
             continue  # not locked yet, or locking happens in this flush: allowed
-        forbidden = _changed_columns(obj) - obj.__lock_exempt__ - corrected_columns(session, obj)
+        forbidden = changed_columns(obj) - obj.__lock_exempt__ - corrected_columns(session, obj)
         if forbidden:
             raise RecordLockedError(
                 f"This {type(obj).__name__} is signed and locked; changes are made "

@@ -43,6 +43,8 @@ SOURCES = {"follow_up": "Follow-up", "chart": "Between visits", "next_session": 
 # What the patient picks on their own report, and the grade it stands for until a clinician grades it.
 PATIENT_SEVERITIES = {"mild": ("Mild: I notice it", 1), "moderate": ("Moderate: it bothers me", 2),
                       "severe": ("Severe: it worries me, or it is getting worse fast", 3)}
+# A grade in the words the patient chose it with (a clinician's grade 4 reads as the worst they could say).
+PATIENT_WORDS = {grade: code for code, (_, grade) in PATIENT_SEVERITIES.items()}
 # The local-reaction guide for redness and swelling (toxicity grading of injection-site reactions).
 SIZE_GUIDE = "Redness or swelling: 2.5–5 cm is mild, 5.1–10 cm moderate, more than 10 cm severe."
 
@@ -250,6 +252,10 @@ class SideEffect(SideEffectState, VoidableMixin, VersionedMixin, Model):
     @property
     def is_open(self) -> bool:
         return self.outcome in OPEN_OUTCOMES
+
+    @property
+    def in_patient_words(self) -> str:
+        return PATIENT_WORDS.get(self.grade, "severe")
 
     @property
     def source_label(self) -> str:

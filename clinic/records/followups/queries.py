@@ -16,6 +16,7 @@ from clinic.inventory.models import Lot, Product
 from clinic.records.catalogue.models import Area, Indication
 from clinic.records.followups.models import (
     OPEN_OUTCOMES,
+    PATIENT_WORDS,
     FlagReview,
     FollowUpAttempt,
     FollowUpTask,
@@ -29,8 +30,6 @@ from clinic.records.treatments.queries import up_to_sessions
 
 PAGE_SIZE = 50
 UPCOMING_DAYS = 7
-# A patient's report in the words they chose it with (PATIENT_SEVERITIES: mild 1, moderate 2, severe 3).
-PATIENT_WORDS = {1: "mild", 2: "moderate", 3: "severe"}
 
 # --- the nurses' worklist ------------------------------------------------------------------------
 
