@@ -21,6 +21,7 @@ from clinic.auth.sessions import enforce_session_limits
 from clinic.core.http import IdConverter, refuse_nul_characters
 from clinic.core.security import add_security_headers, assign_request_id
 from clinic.core.services import register_guards
+from clinic.core.session_cookie import SealedCookieSessionInterface
 from clinic.core.templating import register_filters
 from clinic.core.transaction import commit_request
 from clinic.extensions import csrf, db, login_manager, migrate
@@ -81,6 +82,7 @@ def register_config(app: Flask, config: Config | str | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    app.session_interface = SealedCookieSessionInterface()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)

@@ -326,3 +326,52 @@ def test_a_password_reset_ends_every_session(app: Flask, admin_client, nurse_cli
     assert sent_to_login(response)
     assert sent_to_login(nurse_client.get("/"))
     assert sent_to_login(replaying(app, copied).get("/"))
+
+
+# --- what the cookie gives away (SECURITY.md D9) ---------------------------------------
+
+
+def _every_reading_of(value: str) -> str:
+    """What someone holding the cookie can read: each dot-separated part decoded as Flask's signed
+    cookie would be (base64, zlib-compressed when it starts with a dot)."""
+    import base64
+    import zlib
+
+    readings = [value]
+    compressed = value.startswith(".")
+    for part in value.lstrip(".").split("."):
+        try:
+            raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        except ValueError:
+            continue
+        for attempt in (lambda b: zlib.decompress(b), lambda b: b) if compressed else (lambda b: b,):
+            try:
+                readings.append(attempt(raw).decode("utf-8", "replace"))
+            except zlib.error:
+                continue
+    return "\n".join(readings)
+
+
+def test_the_flash_naming_a_new_patient_cannot_be_read_from_the_cookie(app: Flask, nurse_client, staff) -> None:
+    registered = nurse_client.submit("/patients/new", {
+        "first_name": "Philippa", "last_name": "Quennell", "date_of_birth": "1985-09-03", "sex": "female",
+        "phone": "020 7946 0321", "email": "", "fitzpatrick": "3"})
+    assert registered.status_code == 302
+    sealed = cookie_value(nurse_client)
+    assert "Quennell" not in _every_reading_of(sealed)
+    # The nurse still reads it on the next page: the cookie is sealed, not emptied.
+    assert "Philippa Quennell is registered" in nurse_client.get(registered.location).get_data(as_text=True)
+
+
+def test_a_cookie_sealed_under_another_key_starts_a_fresh_session(app: Flask, staff) -> None:
+    client = signed_in(app, staff["nurse"])
+    value = cookie_value(client)
+    app.config["SECRET_KEY"], saved = "another key " * 4, app.config["SECRET_KEY"]
+    app.secret_key = app.config["SECRET_KEY"]
+    try:
+        assert sent_to_login(replaying(app, value).get("/patients"))
+        app.config["SECRET_KEY_FALLBACKS"] = [saved]
+        assert replaying(app, value).get("/patients").status_code == 200  # a key rotation keeps sessions
+    finally:
+        app.config["SECRET_KEY"] = app.secret_key = saved
+        app.config.pop("SECRET_KEY_FALLBACKS", None)
