@@ -126,6 +126,12 @@ class Config:
         # (400), so a link the app builds (a password reset) can never point elsewhere. Empty: any host.
         hosts = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()]
         self.TRUSTED_HOSTS = hosts or None
+        # Where the audit trail's head is appended after each commit, outside the database (see
+        # clinic/audit/anchors.py); `flask audit verify` then notices rows deleted from the end.
+        self.AUDIT_ANCHOR_FILE = os.environ.get("AUDIT_ANCHOR_FILE") or None
+        # PostgreSQL: the role the app signs in as, granted exactly what it needs after each `flask db
+        # upgrade` run by the tables' owner (migrations/env.py): never to change or delete audit rows.
+        self.DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE") or None
         self.CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mesotherapy clinic")
         # Phone numbers typed without a country code are read as this country's.
         self.PHONE_REGION = os.environ.get("PHONE_REGION", "GB")
@@ -162,6 +168,7 @@ class DevelopmentConfig(Config):
         self.SQLALCHEMY_DATABASE_URI = (
             os.environ.get("DATABASE_URL") or f"sqlite:///{instance_dir() / 'clinic.sqlite'}"
         )
+        self.AUDIT_ANCHOR_FILE = self.AUDIT_ANCHOR_FILE or str(instance_dir() / "audit-anchors.log")
 
 
 class ProductionConfig(Config):
@@ -171,7 +178,7 @@ class ProductionConfig(Config):
 
     def __init__(self) -> None:
         super().__init__()
-        missing = [n for n in ("SECRET_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL", "TRUSTED_HOSTS")
+        missing = [n for n in ("SECRET_KEY", "AUDIT_HMAC_KEY", "DATABASE_URL", "TRUSTED_HOSTS", "AUDIT_ANCHOR_FILE")
                    if not os.environ.get(n)]
         if missing:
             raise ConfigurationError(

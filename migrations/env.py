@@ -81,6 +81,30 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def grant_app_role(connection, role):
+    """What the app's own database role may do, granted again after every upgrade so new tables are
+    covered: read and write clinical tables, only read and append the audit trail, only read the
+    migration version. The role owns nothing, so it cannot drop a trigger, alter or truncate a table:
+    the audit trail cannot be rewritten with the app's credentials (SECURITY.md T2)."""
+    quote = connection.dialect.identifier_preparer.quote
+    role = quote(role)
+    schema = quote(connection.exec_driver_sql("SELECT current_schema()").scalar())
+    for statement in (
+        f"GRANT USAGE ON SCHEMA {schema} TO {role}",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
+        f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
+        # Rows are appended, never changed; the one head row is moved on by each append (it
+        # serialises appends; verification never trusts it).
+        f"REVOKE UPDATE, DELETE ON audit_event FROM {role}",
+        f"REVOKE INSERT, DELETE ON audit_chain FROM {role}",
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+    ):
+        connection.exec_driver_sql(statement)
+    logger.info("Granted the app role %s its privileges.", role)
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -125,6 +149,9 @@ def run_migrations_online():
 
             with context.begin_transaction():
                 context.run_migrations()
+                app_role = current_app.config.get("DATABASE_APP_ROLE")
+                if app_role and connection.dialect.name == "postgresql":
+                    grant_app_role(connection, app_role)
             if on_sqlite:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                 if broken:

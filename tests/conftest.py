@@ -62,6 +62,10 @@ def _database_per_worker(url_text: str, worker: str) -> str:
 if ON_POSTGRES and os.environ.get("PYTEST_XDIST_WORKER"):
     DATABASE_URL = _database_per_worker(DATABASE_URL, os.environ["PYTEST_XDIST_WORKER"])
     os.environ["DATABASE_URL"] = DATABASE_URL  # the browser tests' server derives its database from it
+# PostgreSQL: the role the app runs as, as in production (README "two database roles"). The tables
+# are migrated by the connecting (owner) role, which grants this one its privileges; every engine of
+# the app under test then switches to it (SET ROLE), so each test runs with the app's privileges only.
+APP_ROLE = os.environ.get("DATABASE_APP_ROLE") if ON_POSTGRES else None
 ROLES = ("doctor", "nurse", "auditor", "admin")
 PASSWORDS = {role: f"correct horse battery staple {role}" for role in ROLES}
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -132,13 +136,43 @@ def _sequence_reset(conn: sa.Connection) -> list[sa.TextClause]:
         f"setval('\"{schema}\".\"{name}\"', {start if last is None else last}, {last is not None})"
         for schema, name, start, last in rows
     ]
-    return [sa.text("SELECT " + ", ".join(calls))] if calls else []
+    if not calls:
+        return []
+    if APP_ROLE:  # the app's role may use sequences, not set them: the owner does it, then hands back
+        return [sa.text("RESET ROLE"), sa.text("SELECT " + ", ".join(calls)), sa.text(f'SET ROLE "{APP_ROLE}"')]
+    return [sa.text("SELECT " + ", ".join(calls))]
+
+
+def _as_app_role(engine: sa.Engine) -> None:
+    """Every new connection of ``engine`` runs with the app role's privileges."""
+    if not APP_ROLE or sa.event.contains(engine, "connect", _set_app_role):
+        return
+    sa.event.listen(engine, "connect", _set_app_role)
+
+
+def _set_app_role(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f'SET ROLE "{APP_ROLE}"')
+    dbapi_connection.commit()
+
+
+@contextmanager
+def as_database_owner(conn: sa.Connection) -> Iterator[sa.Connection]:
+    """Inside ``conn``'s transaction: the owner's (superuser's) powers, as an intruder with them would
+    have, then the app's role again."""
+    if APP_ROLE:
+        conn.execute(sa.text("SET LOCAL ROLE NONE"))
+    yield conn
+    if APP_ROLE:
+        conn.execute(sa.text(f'SET LOCAL ROLE "{APP_ROLE}"'))
 
 
 def _empty_postgres(app: Flask) -> None:
     with app.app_context():
         metadata = _SCHEMA
         with db.engine.begin() as conn:
+            if APP_ROLE:
+                conn.execute(sa.text("RESET ROLE"))
             tables = [t for t in metadata.tables if t != "alembic_version"]
             # Triggers off for this transaction only: the audit table refuses TRUNCATE.
             conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
@@ -203,6 +237,7 @@ def shared_app(migrated_database: str, tmp_path_factory: pytest.TempPathFactory)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _sqlite_savepoints(db.engine)
+        _as_app_role(db.engine)
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -295,6 +330,7 @@ def _committing(database_uri: str, overrides: dict[str, object]) -> Iterator[Fla
     app = create_app(make_config(database_uri, **overrides))
     app.test_client_class = ClinicClient
     with app.app_context():
+        _as_app_role(db.engine)
         yield app
         db.session.remove()
         db.engine.dispose()

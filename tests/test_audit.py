@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from clinic.audit.services import chain_head, record_event, verify_chain
 from clinic.auth.models import User
 from clinic.auth.services import create_user
 from clinic.extensions import db
-from tests.conftest import ON_POSTGRES, audit_rows, own_transaction
+from tests.conftest import APP_ROLE, ON_POSTGRES, as_database_owner, audit_rows, own_transaction
 
 
 def _raw(sql: str, **params: object) -> None:
@@ -25,7 +26,7 @@ def _raw(sql: str, **params: object) -> None:
 
 def _tamper(sql: str, **params: object) -> None:
     """What someone with database superuser rights could do behind the app's back."""
-    with own_transaction() as conn:
+    with own_transaction() as conn, as_database_owner(conn):
         if ON_POSTGRES:
             conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
         else:
@@ -104,23 +105,67 @@ def test_a_chart_read_can_be_recorded_explicitly(app: Flask, staff) -> None:
 # --- T2: append-only at the database level ----------------------------------------
 
 
+# With the app's own role (PostgreSQL in production and CI) the privileges refuse first; the
+# triggers refuse even the tables' owner.
+REFUSAL = "permission denied" if APP_ROLE else "append-only"
+
+
 def test_the_database_refuses_to_update_an_audit_row(app: Flask) -> None:
     _make_events(1)
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+    with pytest.raises(sa.exc.DatabaseError, match=REFUSAL):
         _raw("UPDATE audit_event SET action = 'nothing' WHERE seq = 1")
 
 
 def test_the_database_refuses_to_delete_an_audit_row(app: Flask) -> None:
     _make_events(1)
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+    with pytest.raises(sa.exc.DatabaseError, match=REFUSAL):
         _raw("DELETE FROM audit_event WHERE seq = 1")
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="TRUNCATE exists on PostgreSQL only")
 def test_postgres_refuses_to_truncate_the_audit_table(app: Flask) -> None:
     _make_events(1)
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+    with pytest.raises(sa.exc.DatabaseError, match=REFUSAL):
         _raw("TRUNCATE audit_event")
+
+
+@pytest.mark.skipif(not APP_ROLE, reason="needs the app's own database role (DATABASE_APP_ROLE), as CI runs")
+class TestTheAppsDatabaseRole:
+    """The app's credentials cannot rewrite the trail (issue: the owner could disable the triggers,
+    delete the newest rows and rewind the head row, and the chain still verified)."""
+
+    def test_it_may_only_read_and_append_audit_rows(self, app: Flask) -> None:
+        granted = {
+            (table, privilege): db.session.scalar(sa.text("SELECT has_table_privilege(:t, :p)"),
+                                                  {"t": table, "p": privilege})
+            for table in ("audit_event", "audit_chain")
+            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER")
+        }
+        assert {key for key, yes in granted.items() if yes} == {
+            ("audit_event", "SELECT"), ("audit_event", "INSERT"), ("audit_chain", "SELECT"),
+            ("audit_chain", "UPDATE")}
+
+    def test_it_cannot_switch_the_triggers_off(self, app: Flask) -> None:
+        _make_events(3)
+        with pytest.raises(sa.exc.DatabaseError, match="must be owner"):
+            _raw("ALTER TABLE audit_event DISABLE TRIGGER USER")
+        with pytest.raises(sa.exc.DatabaseError, match="permission denied"):
+            _raw("SET LOCAL session_replication_role = replica")
+        with pytest.raises(sa.exc.DatabaseError, match="permission denied"):
+            _raw("DELETE FROM audit_event WHERE seq > 1")
+        assert verify_chain().count == db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+
+    def test_the_migrations_table_is_read_only_to_it(self, app: Flask) -> None:
+        with pytest.raises(sa.exc.DatabaseError, match="permission denied"):
+            _raw("UPDATE alembic_version SET version_num = version_num")
+
+
+@pytest.mark.skipif(not APP_ROLE, reason="needs the app's own database role (DATABASE_APP_ROLE)")
+def test_the_triggers_still_refuse_the_tables_owner(app: Flask) -> None:
+    _make_events(1)
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        with own_transaction() as conn, as_database_owner(conn):
+            conn.execute(sa.text("DELETE FROM audit_event WHERE seq = 1"))
 
 
 # --- T3: tamper evidence ------------------------------------------------------------
@@ -188,9 +233,11 @@ def test_a_row_signed_with_another_key_fails(app: Flask) -> None:
 
 
 @pytest.mark.commits  # six threads, each with a connection of its own
-def test_parallel_writers_leave_one_gapless_unbroken_chain(app: Flask) -> None:
+def test_parallel_writers_leave_one_gapless_unbroken_chain(app: Flask, tmp_path) -> None:
     writers, per_writer = 6, 15
     errors: list[BaseException] = []
+    anchors = tmp_path / "audit-anchors.log"
+    app.config["AUDIT_ANCHOR_FILE"] = str(anchors)
 
     def write() -> None:
         try:
@@ -212,6 +259,81 @@ def test_parallel_writers_leave_one_gapless_unbroken_chain(app: Flask) -> None:
     assert result.count == writers * per_writer
     seqs = db.session.scalars(sa.select(AuditEvent.seq).order_by(AuditEvent.seq)).all()
     assert seqs == list(range(1, writers * per_writer + 1))
+    # One whole anchor line per commit, however the six processes' appends interleaved.
+    assert sorted(int(line.split()[0]) for line in anchors.read_text().splitlines()) == seqs
+    assert verify_chain(anchor_file=str(anchors)).anchored_seq == writers * per_writer
+
+
+# --- the head anchored outside the database, automatically ---------------------------------
+
+
+@pytest.fixture
+def anchor_file(app: Flask, tmp_path) -> Path:
+    path = tmp_path / "audit-anchors.log"
+    app.config["AUDIT_ANCHOR_FILE"] = str(path)
+    return path
+
+
+def test_each_commit_anchors_the_newest_row_outside_the_database(app: Flask, anchor_file: Path) -> None:
+    _make_events(3)
+    _make_events(2)
+    lines = anchor_file.read_text().splitlines()
+    assert [int(line.split()[0]) for line in lines] == [3, 5]
+    assert lines[-1].split()[1] == chain_head().partition(":")[2]
+    assert anchor_file.stat().st_mode & 0o777 == 0o600
+    result = verify_chain(anchor_file=str(anchor_file))
+    assert result.ok and result.anchored_seq == 5
+
+
+def test_rows_deleted_from_the_end_are_caught_without_a_head_kept_by_hand(app: Flask, anchor_file: Path) -> None:
+    _make_events(5)
+    _tamper("DELETE FROM audit_event WHERE seq >= 4")
+    _tamper("UPDATE audit_chain SET last_seq = 3, last_hash = (SELECT hash FROM audit_event WHERE seq = 3)")
+    assert verify_chain().ok  # what the chain alone can tell
+    result = verify_chain(anchor_file=str(anchor_file))
+    assert not result.ok and result.first_bad_seq == 4
+    assert "rows 4 to 5 are missing: the anchor written at" in result.problem
+
+
+def test_a_row_rewritten_at_the_anchored_head_is_caught(app: Flask, anchor_file: Path) -> None:
+    _make_events(2)
+    _tamper("DELETE FROM audit_event WHERE seq = 2")
+    _tamper("UPDATE audit_chain SET last_seq = 1, last_hash = (SELECT hash FROM audit_event WHERE seq = 1)")
+    record_event("read_chart", record_type="patient", record_id=99)  # a new row 2, not the anchored one
+    app.config["AUDIT_ANCHOR_FILE"] = None  # the intruder's row is not anchored
+    db.session.commit()
+    result = verify_chain(anchor_file=str(anchor_file))
+    assert not result.ok and result.problem == "row 2 does not match the anchor written at " + (
+        anchor_file.read_text().split()[2])
+
+
+def test_a_rolled_back_change_is_not_anchored(app: Flask, anchor_file: Path) -> None:
+    _make_events(1)
+    record_event("read_chart", record_type="patient", record_id=7)
+    db.session.rollback()
+    _make_events(1)
+    assert [int(line.split()[0]) for line in anchor_file.read_text().splitlines()] == [1, 2]
+    assert verify_chain(anchor_file=str(anchor_file)).ok
+
+
+def test_an_anchor_line_written_by_hand_is_reported(app: Flask, anchor_file: Path) -> None:
+    _make_events(2)
+    with anchor_file.open("a") as handle:
+        handle.write("9 " + "0" * 64 + " 2031-01-01T00:00:00.000000Z " + "f" * 64 + "\n")
+    result = verify_chain(anchor_file=str(anchor_file))
+    assert not result.ok and "line 2" in result.problem and "not signed with the audit key" in result.problem
+
+
+def test_the_cli_and_the_page_check_the_anchor(runner, app: Flask, anchor_file: Path, auditor_client) -> None:
+    _make_events(3)
+    head = int(chain_head().partition(":")[0])
+    assert f"reaches the anchor of row {head}" in runner.invoke(args=["audit", "verify"]).output
+    assert "the newest one anchored outside the database" in auditor_client.submit(
+        "/audit/verify").get_data(as_text=True)
+    _tamper("DELETE FROM audit_event WHERE seq >= :seq", seq=head)
+    _tamper("UPDATE audit_chain SET last_seq = :seq", seq=head - 1)
+    broken = runner.invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1 and f"rows {head} to" in broken.output
 
 
 # --- CLI -------------------------------------------------------------------------

@@ -99,6 +99,9 @@ def test_production_refuses_to_start_without_its_secrets(monkeypatch) -> None:
     with pytest.raises(ConfigurationError, match="TRUSTED_HOSTS"):
         ProductionConfig()
     monkeypatch.setenv("TRUSTED_HOSTS", "records.clinic.example")
+    with pytest.raises(ConfigurationError, match="AUDIT_ANCHOR_FILE"):
+        ProductionConfig()
+    monkeypatch.setenv("AUDIT_ANCHOR_FILE", "/var/lib/clinic-anchors/audit-anchors.log")
     monkeypatch.setenv("SECRET_KEY", "s")
     with pytest.raises(ConfigurationError, match="at least 32 bytes"):
         ProductionConfig()
@@ -143,6 +146,7 @@ def test_the_environment_is_read_when_the_app_is_created(monkeypatch, tmp_path) 
     monkeypatch.setenv("AUDIT_HMAC_KEY", "a" * 32)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'clinic.sqlite'}")
     monkeypatch.setenv("TRUSTED_HOSTS", "records.clinic.example")
+    monkeypatch.setenv("AUDIT_ANCHOR_FILE", str(tmp_path / "audit-anchors.log"))
     settings = {"IDLE_TIMEOUT_MINUTES": "7", "ABSOLUTE_SESSION_HOURS": "3", "CLINIC_NAME": "Clinique du Lac",
                 "PHONE_REGION": "FR", "RECORD_NUMBER_PREFIX": "L", "SCREENING_VALID_DAYS": "45",
                 "RECALL_MAX_ATTEMPTS": "4", "CLINIC_SIDE_EFFECTS_CONTACT": "Call 01 23 45 67 89",

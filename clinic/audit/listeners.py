@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper, Session, object_session
 
+from clinic.audit.anchors import register_anchor_listeners
 from clinic.audit.services import REDACTED, append_event
 from clinic.core.models import VoidableMixin
 
@@ -61,7 +62,7 @@ def _audit_flush(session: Session, flush_context: Any) -> None:
             continue
         append_event(
             connection, "create", record_type=_record_type(obj), record_id=_record_id(obj),
-            changes=_changes(obj, created=True),
+            changes=_changes(obj, created=True), session=session,
         )
     for obj in list(session.dirty):
         if not getattr(obj, "__audit__", True) or not session.is_modified(obj):
@@ -77,7 +78,7 @@ def _audit_flush(session: Session, flush_context: Any) -> None:
             action = "lock"
         append_event(
             connection, action, record_type=_record_type(obj), record_id=_record_id(obj),
-            changes=changes, reason=row_reason,
+            changes=changes, reason=row_reason, session=session,
         )
 
 
@@ -89,7 +90,7 @@ def _audit_delete(mapper: Mapper[Any], connection: Any, target: Any) -> None:
     changes = {attr.key: (getattr(target, attr.key), None) for attr in mapper.column_attrs
                if attr.key not in getattr(target, "__audit_redact__", frozenset())}
     append_event(connection, "delete", record_type=_record_type(target),
-                 record_id=_record_id(target), changes=changes)
+                 record_id=_record_id(target), changes=changes, session=object_session(target))
 
 
 def _keep_old_value(target: Any, value: Any, oldvalue: Any, initiator: Any) -> Any:
@@ -106,6 +107,7 @@ def _load_old_values_on_set(mapper: Mapper[Any], class_: type) -> None:
 
 
 def register_listeners() -> None:
+    register_anchor_listeners()
     if not event.contains(Session, "after_flush", _audit_flush):
         event.listen(Session, "after_flush", _audit_flush)
     if not event.contains(Mapper, "after_delete", _audit_delete):

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy.orm import Session
 
+from clinic.audit.anchors import read_anchors, remember_head
 from clinic.audit.models import GENESIS_HASH, AuditChain, AuditEvent
 from clinic.core.models import utcnow
 from clinic.extensions import db
@@ -123,8 +124,10 @@ def append_event(
     changes: dict[str, tuple[Any, Any]] | None = None,
     reason: str | None = None,
     actor: Actor | None = None,
+    session: Session | None = None,
 ) -> int:
-    """Append one row to the chain on ``connection``; returns its sequence number."""
+    """Append one row to the chain on ``connection``; returns its sequence number. ``session``, when the
+    row is appended for one, anchors the new head outside the database once it commits."""
     actor = actor or current_actor()
     # Taking the head row first serialises appends (row lock on PostgreSQL,
     # the database write lock on SQLite) and keeps the sequence gapless.
@@ -157,13 +160,16 @@ def append_event(
     connection.execute(
         sa.update(_chain_table).where(_chain_table.c.id == 1).values(last_hash=row["hash"])
     )
+    if session is not None:
+        remember_head(session, seq, str(row["hash"]))
     return seq
 
 
 def record_event(action: str, *, session: Session | None = None, **event: Any) -> int:
     """Audit something that is not a row change (login, forbidden attempt, chart read...); ``event`` takes
     ``append_event``'s keywords (record_type, record_id, changes, reason, actor)."""
-    return append_event((session or db.session()).connection(), action, **event)
+    session = session or db.session()
+    return append_event(session.connection(), action, session=session, **event)
 
 
 def record_chart_read(patient: Any) -> int:
@@ -182,6 +188,8 @@ class VerifyResult:
     head_hash: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    # The newest anchor kept outside the database that the trail was checked against, if any.
+    anchored_seq: int | None = None
 
     @property
     def head(self) -> str:
@@ -228,9 +236,11 @@ def _first_break(result: sa.Result[Any], key: str) -> VerifyResult:
 
 
 def verify_chain(
-    session: Session | None = None, *, key: str | None = None, expected_head: str | None = None
+    session: Session | None = None, *, key: str | None = None, expected_head: str | None = None,
+    anchor_file: str | None = None,
 ) -> VerifyResult:
-    """Recompute every row's HMAC and link; name the first sequence number that is wrong."""
+    """Recompute every row's HMAC and link; name the first sequence number that is wrong. The trail must
+    also reach ``expected_head`` (exported by hand) and the newest anchor in ``anchor_file``."""
     session = session or db.session()
     key = key or current_app.config["AUDIT_HMAC_KEY"]
     result = session.execute(
@@ -243,34 +253,47 @@ def verify_chain(
     if not walked.ok:
         return walked
     count, prev_hash = walked.count, walked.head_hash
+
+    def broken(first_bad_seq: int, problem: str) -> VerifyResult:
+        return VerifyResult(False, count, count, prev_hash, first_bad_seq, problem)
+
     recorded = session.scalar(sa.select(AuditChain.last_seq).where(AuditChain.id == 1)) or 0
     if recorded > count:
-        return VerifyResult(
-            False, count, count, prev_hash, count + 1,
-            f"rows {count + 1} to {recorded} are missing from the end of the trail",
-        )
+        return broken(count + 1, f"rows {count + 1} to {recorded} are missing from the end of the trail")
     if expected_head:
         head_seq, head_hash = parse_head(expected_head)
-        if head_seq is not None and head_seq > count:
-            return VerifyResult(
-                False, count, count, prev_hash, count + 1,
-                f"rows {count + 1} to {head_seq} are missing: the exported head was at {head_seq}",
-            )
         if head_seq is None:
             found = session.scalar(sa.select(AuditEvent.seq).where(AuditEvent.hash == head_hash))
             if found is None:
-                return VerifyResult(
-                    False, count, count, prev_hash, count + 1,
-                    "the exported head is not in the chain: rows after the last one were deleted",
-                )
+                return broken(count + 1, "the exported head is not in the chain: rows after the last one were deleted")
         else:
-            stored = session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.seq == head_seq))
-            if stored != head_hash:
-                return VerifyResult(
-                    False, count, count, prev_hash, head_seq,
-                    f"row {head_seq} does not match the exported head",
-                )
+            problem = _misses_head(session, count, head_seq, head_hash, "the exported head")
+            if problem:
+                return broken(*problem)
+    if anchor_file:
+        anchors = read_anchors(anchor_file, key)
+        if anchors.unsigned_lines:
+            numbers = ", ".join(str(n) for n in anchors.unsigned_lines[:5])
+            return broken(count + 1, f"the anchor file {anchor_file} has lines not signed with the audit key "
+                                     f"(line {numbers}): it was written to by hand")
+        if anchors.newest is not None:
+            newest = anchors.newest
+            problem = _misses_head(session, count, newest.seq, newest.hash,
+                                   f"the anchor written at {newest.at}")
+            if problem:
+                return broken(*problem)
+            walked.anchored_seq = newest.seq
     return walked
+
+
+def _misses_head(session: Session, count: int, head_seq: int, head_hash: str, source: str) -> tuple[int, str] | None:
+    """Where the trail falls short of a head kept outside the database: rows missing, or a different row."""
+    if head_seq > count:
+        return count + 1, f"rows {count + 1} to {head_seq} are missing: {source} was at row {head_seq}"
+    stored = session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.seq == head_seq))
+    if stored != head_hash:
+        return head_seq, f"row {head_seq} does not match {source}"
+    return None
 
 
 def chain_head(session: Session | None = None) -> str:

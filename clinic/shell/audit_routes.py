@@ -93,7 +93,7 @@ def verify_chain_view() -> tuple[str, int]:
     """Recompute the whole chain now and say whether it is intact."""
     if not ActionForm().validate_on_submit():
         return render_template("audit/verify.html", result=None), 400
-    result = verify_chain()
+    result = verify_chain(anchor_file=current_app.config.get("AUDIT_ANCHOR_FILE"))
     record_event("audit_verify", record_type="audit_event",
                  reason="intact" if result.ok else f"broken at row {result.first_bad_seq}")
     return render_template("audit/verify.html", result=result), (200 if result.ok else 409)

@@ -171,7 +171,12 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
     env.pop("COV_CORE_SOURCE", None)
     env.pop("COVERAGE_PROCESS_START", None)
 
-    _run_flask(["db", "upgrade"], env)
+    _run_flask(["db", "upgrade"], env)  # as the tables' owner, granting the app role (DATABASE_APP_ROLE)
+    app_role = os.environ.get("DATABASE_APP_ROLE")
+    if pg_url is not None and app_role:
+        # From here on the server signs in as the app's own role, as in production.
+        app_database_url = pg_url.set(username=app_role, password=None).render_as_string(hide_password=False)
+        env["DATABASE_URL"] = app_database_url
     _run_flask(["demo", "seed"], env)
     _LIVE["database_url"] = app_database_url
 
