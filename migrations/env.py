@@ -3,6 +3,8 @@ from logging.config import fileConfig
 
 from flask import current_app
 
+import sqlalchemy as sa
+
 from alembic import context
 
 # this is the Alembic Config object, which provides
@@ -89,18 +91,24 @@ def grant_app_role(connection, role):
     quote = connection.dialect.identifier_preparer.quote
     role = quote(role)
     schema = quote(connection.exec_driver_sql("SELECT current_schema()").scalar())
-    for statement in (
+    tables = set(sa.inspect(connection).get_table_names())  # none after a downgrade to base
+    statements = [
         f"GRANT USAGE ON SCHEMA {schema} TO {role}",
         f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {role}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}",
-        f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
-        # Rows are appended, never changed; the one head row is moved on by each append (it
-        # serialises appends; verification never trusts it).
-        f"REVOKE UPDATE, DELETE ON audit_event FROM {role}",
-        f"REVOKE INSERT, DELETE ON audit_chain FROM {role}",
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {role}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+    ]
+    for table, taken_back in (
+        ("alembic_version", "INSERT, UPDATE, DELETE"),
+        # Rows are appended, never changed; the one head row is moved on by each append (it
+        # serialises appends; verification never trusts it).
+        ("audit_event", "UPDATE, DELETE"),
+        ("audit_chain", "INSERT, DELETE"),
     ):
+        if table in tables:
+            statements.append(f"REVOKE {taken_back} ON {quote(table)} FROM {role}")
+    for statement in statements:
         connection.exec_driver_sql(statement)
     logger.info("Granted the app role %s its privileges.", role)
 

@@ -19,7 +19,7 @@ from clinic.core.errors import (
 from clinic.core.models import LockableMixin, VersionedMixin, VoidableMixin, utcnow
 from clinic.core.services import check_version, void_record
 from clinic.extensions import db
-from tests.conftest import audit_rows
+from tests.conftest import APP_ROLE, as_database_owner, audit_rows, own_transaction
 
 
 class SpecimenBase(DeclarativeBase):
@@ -41,7 +41,11 @@ class Specimen(VoidableMixin, VersionedMixin, LockableMixin, SpecimenBase):
 
 @pytest.fixture
 def specimen(app, staff) -> Specimen:
-    Specimen.__table__.create(db.engine, checkfirst=True)
+    with own_transaction() as conn, as_database_owner(conn):  # the app's own role makes no tables
+        Specimen.__table__.create(conn, checkfirst=True)
+        if APP_ROLE:
+            conn.execute(sa.text(f'GRANT ALL ON test_specimen TO "{APP_ROLE}"'))
+            conn.execute(sa.text(f'GRANT ALL ON SEQUENCE test_specimen_id_seq TO "{APP_ROLE}"'))
     record = Specimen(note="2 ml hyaluronic acid, forehead")
     db.session.add(record)
     db.session.commit()

@@ -559,3 +559,12 @@ def test_the_doctors_home_page_costs_the_same_queries_for_two_or_six_overdue_cou
     for n in range(4):
         ready_course(staff, f"Late{n}", "Overdue", starts_on=TODAY - timedelta(days=30))
     assert queries() == few
+
+
+def test_a_lot_number_past_any_id_is_a_field_error_not_a_crash(doctor_client, course, stock) -> None:
+    """Found by the fuzz test: a lot id of 2^63 overflowed the database driver while the form was built."""
+    for too_big in (str(2**63), str(2**31), "9" * 40):
+        refused = doctor_client.submit(f"/courses/{course.id}/sessions/new", _session_post(
+            stock, **{"preparations-0-components-0-lot_id": too_big}))
+        assert refused.status_code == 400, too_big
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(TreatmentSession)) == 0

@@ -12,12 +12,22 @@ from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from clinic.core.errors import ClinicError
+from clinic.core.http import LARGEST_ID
+
+
+def whole_number(value: Any) -> int:
+    """A choice's number as a database column can hold it: anything else is not a valid choice (wtforms
+    turns the ValueError into the field's message) rather than an overflow deep in the driver."""
+    number = int(value)
+    if not -LARGEST_ID <= number <= LARGEST_ID:
+        raise ValueError("not a valid choice")
+    return number
 
 
 def optional_int(value: Any) -> int | None:
     if value in ("", None):
         return None
-    return int(value)
+    return whole_number(value)
 
 
 class ChoiceField(SelectField):

@@ -18,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from clinic.core.forms import ChoiceField
+from clinic.core.forms import ChoiceField, whole_number
 from clinic.core.submissions import SubmissionKeyField
 from clinic.inventory.models import DISCARD_REASONS, LOCATION_KINDS, PRODUCT_KINDS, PRODUCT_UNITS
 
@@ -40,7 +40,7 @@ class ProductForm(FlaskForm):
                              render_kw={"inputmode": "decimal", "step": "0.01"})
     storage_conditions = StringField("Storage conditions", validators=[Optional(), Length(max=200)],
                                      description="For example: 2–8 °C, protect from light.")
-    ingredient_ids = SelectMultipleField("Ingredients", coerce=int, validators=[Optional()],
+    ingredient_ids = SelectMultipleField("Ingredients", coerce=whole_number, validators=[Optional()],
                                          description="Every ingredient it contains: the allergy check reads this.")
     version = HiddenField()
 

@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from clinic.core.forms import CheckboxesField, optional_int
+from clinic.core.forms import CheckboxesField, optional_int, whole_number
 from clinic.core.submissions import SubmissionKeyField
 from clinic.tracing.models import CONTACT_METHODS, RECALL_SOURCES
 
@@ -41,7 +41,7 @@ class RecallForm(FlaskForm):
     reference = StringField("Reference", validators=[Optional(), Length(max=80)],
                             description="The manufacturer's or regulator's notice number, or your incident number.")
     notice_date = DateField("Notice date", validators=[InputRequired("Enter the date of the notice.")])
-    lot_ids = CheckboxesField("Lots", coerce=int, validators=[Optional()])
+    lot_ids = CheckboxesField("Lots", coerce=whole_number, validators=[Optional()])
     location_id = SelectField("Or every lot kept in", coerce=optional_int, validators=[Optional()])
     window_start = DateField("From", validators=[Optional()])
     window_end = DateField("To", validators=[Optional()])

@@ -19,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from clinic.core.forms import CheckboxesField, LocalDateTimeField
+from clinic.core.forms import CheckboxesField, LocalDateTimeField, whole_number
 from clinic.core.submissions import SubmissionKeyField
 from clinic.records.followups.models import (
     ACTIONS,
@@ -57,13 +57,13 @@ class SideEffectForm(FlaskForm):
     submission = SubmissionKeyField()
     type_code = SelectField("Side effect", validators=[DataRequired("Choose the side effect.")])
     other_text = StringField("What it is (for “other”)", validators=[Optional(), Length(max=200)])
-    injection_ids = CheckboxesField("Treated areas it concerns", coerce=int, validators=[Optional()],
+    injection_ids = CheckboxesField("Treated areas it concerns", coerce=whole_number, validators=[Optional()],
                                     description="From this session's injections: so it links to their lots.")
     onset_at = LocalDateTimeField("Started at", format=LOCAL_MINUTE, validators=[Optional()])
     onset_hours = IntegerField("…or hours after the session", validators=[Optional(), NumberRange(min=0, max=8760)])
     size_cm = DecimalField("Size (cm)", places=1, validators=[Optional(), NumberRange(min=0, max=999)],
                            description=SIZE_GUIDE)
-    grade = RadioField("Severity", coerce=int, choices=[SelectChoice(k, v) for k, v in GRADES.items()],
+    grade = RadioField("Severity", coerce=whole_number, choices=[SelectChoice(k, v) for k, v in GRADES.items()],
                        validators=[InputRequired("Choose a grade from 1 to 4.")],
                        description=SIZE_GUIDE)
     serious = BooleanField("Serious: hospitalisation, lasting harm or medical intervention")

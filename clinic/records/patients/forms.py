@@ -19,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from clinic.core.forms import CheckboxesField, LocalDateTimeField, optional_int
+from clinic.core.forms import CheckboxesField, LocalDateTimeField, optional_int, whole_number
 from clinic.core.submissions import SubmissionKeyField
 from clinic.records.patients.models import (
     BREASTFEEDING,
@@ -75,7 +75,8 @@ class TreatmentRow(Form):
 class HistoryForm(FlaskForm):
     condition_codes = CheckboxesField("Conditions", validators=[Optional()])
     medications = FieldList(FormField(MedicationRow), min_entries=1)
-    allergy_ingredient_ids = SelectMultipleField("Allergies to ingredients", coerce=int, validators=[Optional()],
+    allergy_ingredient_ids = SelectMultipleField("Allergies to ingredients", coerce=whole_number,
+                                                 validators=[Optional()],
                                                  description="The gate refuses products that contain these.")
     other_allergies = TextAreaField("Other allergies", validators=[Optional(), Length(max=2000)],
                                     description="One per line (drugs, latex, foods...).", render_kw={"rows": 2})

@@ -25,7 +25,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.auth.forms import ConfirmPasswordForm
-from clinic.core.forms import CheckboxesField, LocalDateTimeField, optional_int
+from clinic.core.forms import CheckboxesField, LocalDateTimeField, optional_int, whole_number
 from clinic.core.submissions import SubmissionKeyField
 from clinic.records.treatments.models import NEEDLE_GAUGES, SKIN_PREPARATIONS, TECHNIQUES
 
@@ -49,7 +49,7 @@ class CourseForm(FlaskForm):
                                     description="Leave empty for the indication's default.")
     interval_days = IntegerField("Minimum days between sessions", validators=[Optional(), NumberRange(1, 365)],
                                  description="Leave empty for the indication's default.")
-    product_ids = SelectMultipleField("Planned products", coerce=int, validators=[Optional()])
+    product_ids = SelectMultipleField("Planned products", coerce=whole_number, validators=[Optional()])
     starts_on = DateField("Starts on", validators=[InputRequired("Enter the start date.")])
     goals = TextAreaField("Goals", validators=[Optional(), Length(max=2000)], render_kw={"rows": 2})
     baseline_notes = TextAreaField("Baseline notes", validators=[Optional(), Length(max=4000)], render_kw={"rows": 2})
