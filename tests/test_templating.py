@@ -69,3 +69,25 @@ def test_unknown_format_or_value_fails() -> None:
         render("{{ v|datetime }}", v=date(2026, 3, 2))
     with pytest.raises(TypeError):
         render("{{ v|date }}", v="2026-03-02")
+
+
+def test_a_refused_form_lists_each_problem_at_the_top_as_a_link_to_its_field(nurse_client) -> None:
+    refused = nurse_client.submit("/patients/new", {"first_name": "", "last_name": "Moreau",
+                                                    "date_of_birth": "not a date", "sex": "female"})
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    summary = page[page.index('id="error-summary"'):page.index("</div>", page.index('id="error-summary"'))]
+    assert "autofocus" in page[page.index("<div class=\"error-summary\""):page.index('id="error-summary"') + 200]
+    assert '<a href="#first_name">First name: ' in summary and '<a href="#date_of_birth">Date of birth: ' in summary
+    assert "2 things to fix" in summary
+    assert 'id="first_name-error" class="field-error"' in page  # the message beside the field stays
+
+
+def test_the_summary_names_the_row_of_a_repeated_field(doctor_client, course, stock) -> None:
+    from tests.test_treatments import _session_post
+
+    refused = doctor_client.submit(f"/courses/{course.id}/sessions/new", _session_post(
+        stock, **{"injections-1-depth_mm": "deep"}))
+    assert refused.status_code == 400
+    page = refused.get_data(as_text=True)
+    assert '<a href="#injections-1-depth_mm">' in page

@@ -145,21 +145,29 @@ def test_a_lot_of_another_product_than_the_row_says_is_refused(course, stock, st
         services.save_session(course, entry(stock, preparations=mixed), staff["doctor"])
 
 
-def test_an_allergy_to_an_ingredient_of_a_lot_blocks_the_session(course, stock, staff, patient) -> None:
+def test_an_allergy_to_an_ingredient_of_a_lot_blocks_signing_the_draft(course, stock, staff, patient) -> None:
     vitamin_c = db.session.scalar(sa.select(Ingredient.id).where(Ingredient.name == "Vitamin C"))
     record_history(patient, staff["nurse"], allergy_ingredient_ids=[vitamin_c])
     screen(patient, staff["nurse"])  # the old screening no longer matches the history
+    draft = services.save_session(course, entry(stock), staff["doctor"])  # kept: leaving to check loses nothing
     with pytest.raises(services.SessionRefused) as refused:
-        services.save_session(course, entry(stock), staff["doctor"])
+        services.sign_session(draft, staff["doctor"], PASSWORDS["doctor"])
     assert any("Vitamin C" in reason.message for reason in refused.value.reasons)
+    assert not draft.is_signed and audit_rows("reauth_failed") == []  # refused before the password is asked
 
 
-def test_no_consent_blocks_the_session(course, stock, staff, patient) -> None:
+def test_no_consent_keeps_the_draft_and_blocks_its_signature_until_consent_is_recorded(
+        course, stock, staff, patient) -> None:
     consent = patient_consent(patient)
     services_withdraw(consent, staff)
-    with pytest.raises(services.SessionRefused) as refused:
-        services.save_session(course, entry(stock), staff["doctor"])
+    draft = services.save_session(course, entry(stock), staff["doctor"])
+    db.session.commit()
+    with pytest.raises(services.SessionRefused, match="cannot be signed yet") as refused:
+        services.sign_session(draft, staff["doctor"], PASSWORDS["doctor"])
     assert any("No consent in force" in r.message for r in refused.value.reasons)
+    sign_consent(patient, staff["nurse"])
+    services.sign_session(draft, staff["doctor"], PASSWORDS["doctor"])
+    assert draft.is_signed
 
 
 def patient_consent(patient):
@@ -568,3 +576,72 @@ def test_a_lot_number_past_any_id_is_a_field_error_not_a_crash(doctor_client, co
             stock, **{"preparations-0-components-0-lot_id": too_big}))
         assert refused.status_code == 400, too_big
     assert db.session.scalar(sa.select(sa.func.count()).select_from(TreatmentSession)) == 0
+
+
+# --- what is missing, said before the doctor fills anything (issue 14, item 1) ------------------------
+
+
+def test_the_session_form_says_at_once_what_blocks_with_links_that_come_back(doctor_client, course, stock, staff,
+                                                                             patient) -> None:
+    services_withdraw(patient_consent(patient), staff)
+    form_url = f"/courses/{course.id}/sessions/new"
+    page = doctor_client.get(form_url).get_data(as_text=True)
+    panel = page[page.index('id="readiness"'):page.index("</section>", page.index('id="readiness"'))]
+    assert "Before you start: 1 thing to put in order" in panel
+    assert "No consent in force" in panel
+    assert f'href="/patients/{patient.id}/consents/new?back=/courses/{course.id}/sessions/new"' in panel
+    assert 'id="readiness-screening" class="check-ok"' in panel
+    # The consent, recorded from that link, comes back to the session form.
+    from clinic.records.consent.models import ConsentForm
+
+    chooser = doctor_client.get(f"/patients/{patient.id}/consents/new?back={form_url}").get_data(as_text=True)
+    assert f'name="back" value="{form_url}"' in chooser
+    form = db.session.scalar(sa.select(ConsentForm).where(ConsentForm.indication_code == course.indication_code))
+    version = form.current_version
+    signed = doctor_client.submit(f"/patients/{patient.id}/consents/new?back={form_url}", {
+        "text_version_id": version.id, "content_hash": version.content_hash, "signed_name": patient.full_name,
+        "back": form_url})
+    assert signed.status_code == 302 and signed.location == form_url
+    again = doctor_client.get(form_url).get_data(as_text=True)
+    assert "Ready to treat" in again
+
+
+def test_a_blocked_session_is_kept_as_a_draft_and_its_page_says_what_signing_waits_for(
+        doctor_client, course, stock, staff, patient) -> None:
+    from tests.test_treatments import _session_post
+
+    services_withdraw(patient_consent(patient), staff)
+    saved = doctor_client.submit(f"/courses/{course.id}/sessions/new", _session_post(stock))
+    assert saved.status_code == 302
+    page = doctor_client.get(saved.location).get_data(as_text=True)
+    assert "cannot be signed until this is in order: No consent in force" in page
+    assert "Before this draft can be signed" in page and 'id="sign-form"' not in page
+    session_id = int(saved.location.rsplit("/", 1)[1])
+    assert doctor_client.submit(f"/sessions/{session_id}/sign", {"password": PASSWORDS["doctor"]}).status_code == 302
+    assert not db.session.get(TreatmentSession, session_id).is_signed
+
+
+def test_a_link_back_to_another_site_is_not_followed(app) -> None:
+    from clinic.core.http import return_to
+
+    for elsewhere in ("//evil.example/x", "https://evil.example/", "/%2F/evil.example", "javascript:alert(1)"):
+        with app.test_request_context("/", query_string={"back": elsewhere}):
+            assert return_to() is None, elsewhere
+    with app.test_request_context("/", query_string={"back": "/courses/1/sessions/new"}):
+        assert return_to() == "/courses/1/sessions/new"
+
+
+def test_screening_from_a_course_takes_its_indication_and_areas(doctor_client, course, patient, staff) -> None:
+    from clinic.records.screening.models import Screening
+
+    for screening in db.session.scalars(sa.select(Screening).where(Screening.patient_id == patient.id)):
+        void_record(screening, staff["doctor"], "screened for the wrong areas")
+    db.session.commit()
+    page = doctor_client.get(f"/courses/{course.id}").get_data(as_text=True)
+    areas = "+".join(course.area_codes)
+    link = (f"/patients/{patient.id}/screenings/new?indication={course.indication_code}&amp;areas={areas}"
+            f"&amp;back=/courses/{course.id}")
+    assert "Screen for this course" in page and link in page
+    answers = doctor_client.get(link.replace("&amp;", "&"))
+    assert answers.status_code == 200 and 'id="screening-form"' in answers.get_data(as_text=True)
+    assert 'name="back" value="/courses/' in answers.get_data(as_text=True)

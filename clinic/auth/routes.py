@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
-
 import segno
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -22,6 +20,7 @@ from clinic.auth.forms import (
 )
 from clinic.auth.models import User
 from clinic.auth.sessions import end_session, start_session
+from clinic.core.http import safe_next
 from clinic.core.models import utcnow
 from clinic.core.transaction import attempt
 from clinic.extensions import db
@@ -30,25 +29,6 @@ bp = Blueprint("auth", __name__)
 
 SIGN_IN_FAILED = "The email or password is not correct."
 PENDING_SECONDS = 300
-
-
-def safe_next(target: str | None) -> str:
-    """Only a same-site relative path; anything else goes home (SECURITY.md I4)."""
-    home = url_for("shell.home")
-    if not target:
-        return home
-    target = target.strip()
-    # Judge the percent-decoded form too: a proxy or browser that decodes
-    # /%09/evil.example or /%2F/evil.example would otherwise leave the site.
-    for form in (target, unquote(target)):
-        if not form.startswith("/") or form.startswith("//") or "\\" in form:
-            return home
-        if any(ord(ch) < 32 or ord(ch) == 127 for ch in form):
-            return home
-        parts = urlsplit(form)
-        if parts.scheme or parts.netloc:
-            return home
-    return target
 
 
 def _throttled(retry_after: int, template: str, form: object) -> tuple[str, int, dict[str, str]]:

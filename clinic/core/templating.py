@@ -16,6 +16,7 @@ shifted); ``None`` prints as an empty string.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -80,6 +81,43 @@ def format_time(value: datetime | None) -> str:
 
 FILTERS = {"date": format_date, "datetime": format_datetime, "time": format_time}
 
+# Fields drawn as a group of inputs whose first one is ``<id>-0`` (the label points at it).
+_GROUPED = frozenset({"RadioField", "CheckboxesField"})
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One line of a refused form's error summary: the field to go to, what it is called, what is wrong."""
+
+    target: str
+    label: str
+    message: str
+
+
+def form_problems(form: Any) -> list[FieldProblem]:
+    """Every field error of ``form`` in page order, rows of repeated fields included, for the summary at
+    the top of a refused form (the CSRF token's own message has a sentence of its own)."""
+    problems: list[FieldProblem] = []
+
+    def walk(fields: Any, prefix: str = "") -> None:
+        for field in fields:
+            kind = field.type
+            if kind == "CSRFTokenField":
+                continue
+            if kind == "FormField":
+                walk(field.form, prefix)
+            elif kind == "FieldList":
+                for position, entry in enumerate(field.entries, start=1):
+                    walk([entry], f"{prefix}{field.label.text} {position}: ")
+            elif field.errors:
+                target = f"{field.id}-0" if kind in _GROUPED else field.id
+                messages = [m for m in field.errors if isinstance(m, str)]
+                problems.append(FieldProblem(target, prefix + str(field.label.text), " ".join(messages)))
+
+    if form is not None and form.errors:
+        walk(form)
+    return problems
+
 
 def url_base(endpoint: str, key: str) -> str:
     """The URL of ``endpoint`` up to its trailing id ``key``, for tables of hundreds of links
@@ -94,3 +132,4 @@ def url_base(endpoint: str, key: str) -> str:
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)  # |date, |datetime, |time
     app.jinja_env.globals["url_base"] = url_base
+    app.jinja_env.globals["form_problems"] = form_problems

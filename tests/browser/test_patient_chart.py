@@ -234,7 +234,7 @@ def test_nurse_screens_a_patient_a_doctor_overrides_and_the_patient_signs(
     relative = page.locator("#relative-autoimmune_disease")
     reason_field = relative.get_by_label("Why treatment is safe despite this")
     expect(reason_field).to_have_attribute("aria-invalid", "true")
-    expect(relative.get_by_role("alert")).to_have_text("Write the reason for the override.")
+    expect(relative.locator(".field-error")).to_have_text("Write the reason for the override.")
     expect(page.locator("#screening-result")).to_have_text("Needs doctor review")
 
     reason_field.fill(OVERRIDE_REASON)

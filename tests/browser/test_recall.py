@@ -113,7 +113,7 @@ def test_auditor_recalls_a_lot_used_in_a_cocktail_contacts_every_patient_and_clo
     expect(page.get_by_role("heading", level=1)).to_have_text("Confirm the export")
     page.get_by_label("Your password").fill("not my password")
     page.get_by_role("button", name="Download").click()
-    expect(page.get_by_text("The password or code did not match.")).to_be_visible()
+    expect(page.locator(".field-error").filter(has_text="The password or code did not match.")).to_be_visible()
     page.get_by_label("Your password").fill(ACCOUNTS["auditor"][2])
     with page.expect_download() as download:
         page.get_by_role("button", name="Download").click()
@@ -126,7 +126,7 @@ def test_auditor_recalls_a_lot_used_in_a_cocktail_contacts_every_patient_and_clo
     expect(page.get_by_role("checkbox", name=lot)).to_be_checked()
     page.get_by_role("button", name="Check the recall").click()
     expect(page.get_by_label("Reason")).to_be_visible()  # refused: no reason or source yet, lot kept
-    expect(page.get_by_text("Give the reason for the recall.")).to_be_visible()
+    expect(page.locator("#reason-error")).to_have_text("Give the reason for the recall.")
     expect(page.get_by_role("checkbox", name=lot)).to_be_checked()
     page.get_by_label("Reason").fill("Manufacturer field safety notice: possible particles in the vial")
     page.get_by_label("Source").select_option(label="Manufacturer notice")

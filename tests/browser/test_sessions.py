@@ -392,6 +392,10 @@ def test_more_injected_than_drawn_is_refused_beside_the_preparation_and_kept(pag
 
     expect(page).to_have_url(path_is(form_path))
     expect(page.get_by_role("heading", level=1)).to_have_text("Log a session")
+    # The summary at the top has the focus and names the problem; its link goes to the preparation.
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    summary.get_by_role("link", name=re.compile("Preparation 1: 1.8 ml injected")).click()
     error = page.locator("#preparation-0").get_by_role("alert")
     expect(error).to_have_text("1.8 ml injected from preparation 1, but only 1.5 ml was drawn.")
     expect(error).to_be_in_viewport()

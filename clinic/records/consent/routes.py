@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read, record_event
+from clinic.core.http import return_to
 from clinic.core.pdf import pdf_response
 from clinic.core.transaction import attempt
 from clinic.extensions import db
@@ -59,7 +60,7 @@ def new_consent(patient_id: int) -> Response | tuple[str, int]:
                            pad_shown=form.pad_shown.data == "1")
         if recorded.ok:
             flash(f"Consent recorded: {version.form.title}.", "success")
-            return redirect(url_for("consent.show_consent", consent_id=recorded.value.id))
+            return redirect(return_to() or url_for("consent.show_consent", consent_id=recorded.value.id))
     return render_template("consent/sign.html", form=form, patient=patient, version=version), 400
 
 

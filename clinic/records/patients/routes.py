@@ -15,7 +15,7 @@ from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import VoidForm, local_to_utc, show_error, submitted_version
-from clinic.core.http import content_disposition
+from clinic.core.http import content_disposition, return_to
 from clinic.core.submissions import already_sent, claim, done
 from clinic.core.transaction import attempt
 from clinic.core.views import void_from_form
@@ -241,7 +241,7 @@ def edit_history(patient_id: int) -> Response | tuple[str, int]:
         saved = attempt(show, _record_history, patient, form)
         if saved.ok:
             flash(f"Medical history saved as version {saved.value.number}.", "success")
-            return redirect(url_for("patients.show_chart", patient_id=patient.id))
+            return redirect(return_to() or url_for("patients.show_chart", patient_id=patient.id))
         if saved.conflict:
             db.session.expire_all()
             current = services.current_history(patient)
@@ -297,7 +297,7 @@ def new_patch_test(patient_id: int) -> Response | tuple[str, int]:
         if attempt(form, services.record_patch_test, patient, current_user, product=product, ingredient=ingredient,
                    applied_at=local_to_utc(form.applied_at.data)).ok:
             flash("Patch test recorded. Read it in 24 to 48 hours.", "success")
-            return redirect(url_for("patients.show_chart", patient_id=patient.id))
+            return redirect(return_to() or url_for("patients.show_chart", patient_id=patient.id))
     return render_template("patients/patch_test_form.html", form=form, patient=patient), 400
 
 

@@ -13,6 +13,7 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
 from clinic.core.forms import VoidForm, submitted_version
+from clinic.core.http import return_to
 from clinic.core.transaction import attempt
 from clinic.core.views import void_from_form
 from clinic.extensions import db
@@ -83,7 +84,7 @@ def new_screening(patient_id: int) -> Response | tuple[str, int]:
             screening = recorded.value
             flash(f"Screening recorded: {screening.result_label.lower()}.",
                   "success" if screening.result == "eligible" else "warning")
-            return redirect(url_for("screening.show_screening", screening_id=screening.id))
+            return redirect(return_to() or url_for("screening.show_screening", screening_id=screening.id))
     else:
         status = 400
     indication = db.session.get(Indication, plan.indication.data)

@@ -24,6 +24,7 @@
     var next = all.length;
     var copy = last.cloneNode(true);
     copy.setAttribute("data-index", String(next));
+    copy.id = "injection-" + next;
     copy.querySelectorAll("[name], [id], [for], [aria-describedby]").forEach(function (el) {
       ["name", "id", "for", "aria-describedby"].forEach(function (attr) {
         var value = el.getAttribute(attr);

@@ -72,7 +72,9 @@ def show_course(course_id: int) -> str:
     record_chart_read(patient)
     return render_template("treatments/course.html", course=course, patient=patient,
                            next_due=services.next_due(course), done=len(services.live_sessions(course)),
-                           stop_form=StopCourseForm(formdata=None), action_form=ActionForm(), today=date.today())
+                           stop_form=StopCourseForm(formdata=None), action_form=ActionForm(), today=date.today(),
+                           readiness=services.course_readiness(course)
+                           if course.status in ("planned", "active") else None)
 
 
 @bp.post("/courses/<int:course_id>/stop")

@@ -190,11 +190,12 @@ def _session_page(form: SessionForm, course: Course, session: TreatmentSession |
     areas = list(db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order)))
     # What followed the previous session, for the doctor to read before starting this one.
     previous, after_previous = after_previous_session(session or course)
+    readiness = services.session_readiness(session) if session else services.course_readiness(course)
     return render_template(
         "treatments/session_form.html", form=form, course=course, session=session,
         patient=course.patient, areas=areas, reasons=context.get("reasons", []),
         warnings=context.get("warnings", []), row_errors=context.get("row_errors", {}),
-        previous=previous, after_previous=after_previous,
+        previous=previous, after_previous=after_previous, readiness=readiness,
     ), status
 
 
@@ -220,7 +221,12 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
     if outcome.result is None:
         return _refused_session_page(outcome.error, form, course, session, rows)
     saved = outcome.result
-    flash(f"Session {saved.number} saved as a draft. Check it, then sign it.", "success")
+    blocks = services.session_readiness(saved).reasons
+    if blocks:
+        flash(f"Session {saved.number} saved as a draft. It cannot be signed until this is in order: "
+              + " ".join(b.message for b in blocks), "warning")
+    else:
+        flash(f"Session {saved.number} saved as a draft. Check it, then sign it.", "success")
     shown = url_for("treatments.show_session", session_id=saved.id)
     remember(form.submission, shown)
     return redirect(shown)

@@ -112,6 +112,7 @@ def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
                          for p in session.preparations for c in p.components}},
         value_words=_value_words(session),
         side_effects=side_effects_of(session_ids=[session.id]),
+        readiness=None if session.is_signed or session.is_voided else services.session_readiness(session),
     )
 
 

@@ -14,7 +14,7 @@ from clinic.records.treatments.services.amendments import (
     amend_session,
     current_value,
 )
-from clinic.records.treatments.services.checks import SessionCheck, check_session
+from clinic.records.treatments.services.checks import SessionCheck, check_session, course_readiness, session_readiness
 from clinic.records.treatments.services.courses import (
     CourseInput,
     complete_course,
@@ -47,6 +47,7 @@ __all__ = [
     "AftercareItem", "ComponentInput",
     "CourseInput", "InjectionInput", "NeedsAcknowledgement", "PreparationInput", "SessionCheck", "SessionInput",
     "SessionRefused", "aftercare", "amend_session", "apply_signature", "canonical_content", "check_session",
-    "complete_course", "content_digest", "course_defaults", "current_value", "live_sessions", "next_due",
-    "plan_course", "save_session", "sign_session", "signature_intact", "stop_course", "void_session",
+    "complete_course", "content_digest", "course_defaults", "course_readiness", "current_value", "live_sessions",
+    "next_due", "plan_course", "save_session", "sign_session", "signature_intact", "session_readiness", "stop_course",
+    "void_session",
 ]

@@ -21,7 +21,7 @@ from clinic.inventory.models import Lot
 from clinic.inventory.services import LOT_DEPLETED, LOT_RECALLED, check_lot_usable, lot_stock
 from clinic.records.catalogue.models import Area
 from clinic.records.codes import WarningCode
-from clinic.records.gate import check_treatment_allowed
+from clinic.records.gate import GateResult, check_treatment_allowed
 from clinic.records.patients.models import Patient
 from clinic.records.signals import lot_recalled_after
 from clinic.records.treatments.models import (
@@ -35,12 +35,19 @@ from clinic.records.treatments.models import (
 from clinic.records.treatments.services.courses import live_sessions
 from clinic.records.treatments.services.inputs import SessionInput
 
+# Gate reasons that mean the patient is not ready (consent, screening, contraindications, allergies): a
+# draft is kept anyway, so that leaving to fix one loses nothing, and signing is what they block.
+# A voided patient has nothing to be ready for.
+NOT_READY_IS_A_DRAFT = frozenset({"patient_voided"})
+
 
 @dataclass
 class SessionCheck:
     reasons: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
     lots: dict[int, Lot] = field(default_factory=dict)
+    # What the treatment gate says is missing for this patient: the draft is saved, signing is refused.
+    not_ready: list[Finding] = field(default_factory=list)
 
 
 def decimal_in(value: object, name: str, message: str) -> Decimal:
@@ -262,8 +269,32 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
     first = _first_treatment(patient, session.id if session else None)
     gate = check_treatment_allowed(patient, course.indication_code, sorted(set(areas_done)) or course.area_codes,
                                    products, on, first_treatment=first)
-    check.reasons.extend(gate.reasons)
+    check.reasons.extend(r for r in gate.reasons if r.code in NOT_READY_IS_A_DRAFT)
+    check.not_ready.extend(r for r in gate.reasons if r.code not in NOT_READY_IS_A_DRAFT)
     check.warnings.extend(gate.warnings)
     check.warnings.extend(check_interval(course, entry, session))
     check.warnings.extend(check_skin_type(patient, check.warnings))
     return check
+
+
+def course_readiness(course: Course, on: date | None = None) -> GateResult:
+    """What the gate says before a session of ``course`` is started: consent, screening, contraindications,
+    allergies to the planned products, patch test. Shown at the top of the session form and the course."""
+    patient = db.session.get_one(Patient, course.patient_id)
+    products = [link.product_id for link in course.planned_products]
+    return check_treatment_allowed(patient, course.indication_code, course.area_codes, products,
+                                   on or date.today(), first_treatment=_first_treatment(patient, None))
+
+
+def session_readiness(session: TreatmentSession) -> GateResult:
+    """The gate on what a draft holds (its areas and the products of its lots, on its day), run again at
+    signing because consent, screening or history may have changed since it was saved: its reasons are
+    why the draft cannot be signed yet."""
+    course = session.course
+    patient = db.session.get_one(Patient, course.patient_id)
+    areas = sorted({injection.area_code for injection in session.injections})
+    products = sorted({component.lot.product_id for preparation in session.preparations
+                       for component in preparation.components})
+    return check_treatment_allowed(patient, course.indication_code, areas or course.area_codes, products,
+                                   session.performed_at.astimezone().date(),
+                                   first_treatment=_first_treatment(patient, session.id))

@@ -14,8 +14,8 @@ from clinic.core.findings import Finding
 class SessionRefused(ClinicError):
     """The gate blocks this session; ``reasons`` says every why."""
 
-    def __init__(self, reasons: list[Finding]) -> None:
-        super().__init__("This session cannot be saved: " + " ".join(r.message for r in reasons))
+    def __init__(self, reasons: list[Finding], refused: str = "This session cannot be saved") -> None:
+        super().__init__(f"{refused}: " + " ".join(r.message for r in reasons))
         self.reasons = reasons
 
 

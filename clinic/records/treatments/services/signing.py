@@ -19,6 +19,8 @@ from clinic.records.treatments.models import (
     SessionSignature,
     TreatmentSession,
 )
+from clinic.records.treatments.services.checks import session_readiness
+from clinic.records.treatments.services.inputs import SessionRefused
 
 # Follow-up calls after a signed session, in days; mesolift and body treatments also on day 3.
 FOLLOW_UP_DAYS = {"default": (1,), "mesolift": (1, 3), "cellulite": (1, 3), "localized_fat": (1, 3)}
@@ -108,6 +110,9 @@ def sign_session(session: TreatmentSession, doctor: User, password: str, code: s
         raise ClinicError("This session is already signed.")
     if doctor.id != session.doctor_id:
         raise ClinicError("Only the doctor who performed the session signs it.")
+    blocks = session_readiness(session).reasons
+    if blocks:
+        raise SessionRefused(blocks, "This session cannot be signed yet")
     reauthenticate(doctor, password, code, purpose="sign session")
     return apply_signature(session, doctor)
 
