@@ -18,6 +18,7 @@ import secrets
 import sys
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -133,6 +134,14 @@ class Config:
         # upgrade` run by the tables' owner (migrations/env.py): never to change or delete audit rows.
         self.DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE") or None
         self.CLINIC_NAME = os.environ.get("CLINIC_NAME", "Mesotherapy clinic")
+        # Where the clinic is (an IANA name): every time is shown, typed and dated in this zone, whatever
+        # the server's own; the database keeps UTC.
+        self.CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "Europe/London")
+        try:
+            ZoneInfo(self.CLINIC_TIMEZONE)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigurationError(f"CLINIC_TIMEZONE must be an IANA time zone name such as Europe/London, "
+                                     f"not {self.CLINIC_TIMEZONE!r}") from None
         # Phone numbers typed without a country code are read as this country's.
         self.PHONE_REGION = os.environ.get("PHONE_REGION", "GB")
         self.RECORD_NUMBER_PREFIX = os.environ.get("RECORD_NUMBER_PREFIX", "P")

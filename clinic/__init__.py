@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from clinic.auth.cli import users_cli
 from clinic.auth.permissions import can, enforce_permissions
 from clinic.auth.routes import bp as auth_bp
 from clinic.auth.sessions import enforce_session_limits
+from clinic.core.clock import clinic_today
 from clinic.core.http import IdConverter, refuse_nul_characters
 from clinic.core.security import add_security_headers, assign_request_id
 from clinic.core.services import register_guards
@@ -134,7 +134,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["can"] = can
     app.jinja_env.filters["area_labels"] = area_labels
     # Date pickers refuse future dates where a future date makes no sense (date of birth).
-    app.jinja_env.globals["today_iso"] = lambda: date.today().isoformat()
+    app.jinja_env.globals["today_iso"] = lambda: clinic_today().isoformat()
     app.jinja_env.globals["clinic_name"] = app.config["CLINIC_NAME"]
     register_filters(app)
 

@@ -14,11 +14,13 @@ from clinic.core.templating import FILTERS
 
 
 @pytest.fixture
-def auckland() -> Iterator[None]:
-    """The process in Pacific/Auckland (UTC+13 in January), then back to what it was."""
+def auckland(app) -> Iterator[None]:
+    """The clinic in Pacific/Auckland (UTC+13 in January) on a server whose own clock is in London: the
+    clinic's zone is what the pages show, never the server's."""
     before = os.environ.get("TZ")
-    os.environ["TZ"] = "Pacific/Auckland"
+    os.environ["TZ"] = "Europe/London"
     time.tzset()
+    app.config["CLINIC_TIMEZONE"] = "Pacific/Auckland"
     yield
     if before is None:
         del os.environ["TZ"]

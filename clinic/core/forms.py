@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, overload
 
 from flask import flash
@@ -11,6 +11,7 @@ from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, TextAr
 from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from clinic.core.clock import from_clinic_time
 from clinic.core.errors import ClinicError
 from clinic.core.http import LARGEST_ID
 
@@ -66,10 +67,10 @@ def local_to_utc(local: datetime) -> datetime: ...
 @overload
 def local_to_utc(local: None) -> None: ...
 def local_to_utc(local: datetime | None) -> datetime | None:
-    """Times typed in the clinic are the server's local time; the database keeps UTC."""
+    """Times typed in the clinic are its wall-clock time (``CLINIC_TIMEZONE``); the database keeps UTC."""
     if local is None:
         return None
-    return local.astimezone().astimezone(UTC)
+    return from_clinic_time(local)
 
 
 class LocalDateTimeField(DateTimeLocalField):

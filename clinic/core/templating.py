@@ -2,7 +2,7 @@
 one place) and ``url_base``.
 
 Timestamps are stored timezone-aware in UTC. By default the filters show an aware datetime in
-the clinic's (the server's) local time zone, as the pages did with ``.astimezone()``. Pages that
+the clinic's time zone (``CLINIC_TIMEZONE``, clinic/core/clock.py), whatever the server's own. Pages that
 show a time in UTC say so with ``utc=True``: ``|datetime`` then prints the time in UTC followed by
 " UTC" (``label=False`` where a column heading already says UTC); ``|date(utc=True)`` prints the
 UTC calendar day. Plain dates are printed as they are; a naive datetime is printed as it is (never
@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask, url_for
+
+from clinic.core.clock import in_clinic_zone
 
 DATE_FORMATS = {
     "default": "%d %b %Y",  # 12 Mar 2026
@@ -42,9 +44,9 @@ TIME_FORMAT = "%H:%M"  # 14:30
 
 
 def _in_zone(value: date, utc: bool) -> date:
-    """An aware datetime in local time (or UTC); dates and naive datetimes unchanged."""
+    """An aware datetime in the clinic's time zone (or UTC); dates and naive datetimes unchanged."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC) if utc else value.astimezone()
+        return value.astimezone(UTC) if utc else in_clinic_zone(value)
     return value
 
 

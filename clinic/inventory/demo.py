@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_today
 from clinic.extensions import db
 from clinic.inventory import services
 from clinic.inventory.models import Ingredient
@@ -40,7 +41,7 @@ def _with_check_digit(first12: str) -> str:
 
 def seed_demo_stock(receiver: User, holder: User, today: date | None = None) -> None:
     """Products, two locations and lots: fresh, expiring soon, quarantined, partly discarded."""
-    today = today or date.today()
+    today = today or clinic_today()
     ingredients = {i.name: i.id for i in db.session.scalars(sa.select(Ingredient))}
     fridge = services.create_location("Fridge 1 — treatment room", "fridge")
     cabinet = services.create_location("Medicine cabinet — store room", "cabinet")

@@ -15,6 +15,7 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_event
 from clinic.auth.forms import ActionForm
+from clinic.core.clock import clinic_today
 from clinic.core.errors import FieldError
 from clinic.core.exports import csv_response
 from clinic.core.forms import submitted_version
@@ -95,7 +96,7 @@ def show_product(product_id: int) -> str:
         services.stock_query().where(Lot.product_id == product.id).order_by(Lot.expiry_date)
     )
     return render_template("inventory/product.html", product=product, stock=stock,
-                           today=date.today(), statuses=services.lot_statuses, action_form=ActionForm())
+                           today=clinic_today(), statuses=services.lot_statuses, action_form=ActionForm())
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
@@ -277,7 +278,7 @@ def show_lot(lot_id: int) -> str:
     """A lot: status, stock, every receipt, discard and quarantine."""
     lot = db.get_or_404(Lot, lot_id)
     stock = services.lot_stock(lot)
-    today = date.today()
+    today = clinic_today()
     return render_template(
         "inventory/lot.html", lot=lot, stock=stock, today=today,
         statuses=services.lot_statuses(lot, today, stock.on_hand),
@@ -327,7 +328,7 @@ def _hold_action(lot_id: int, action, done: str) -> Response | tuple[str, int]: 
             # Not about the reason typed (e.g. the lot is recalled): flashed, and said on the lot's page.
             return redirect(url_for("inventory.show_lot", lot_id=lot.id))
     stock = services.lot_stock(lot)
-    today = date.today()
+    today = clinic_today()
     return render_template(
         "inventory/lot.html", lot=lot, stock=stock, today=today,
         statuses=services.lot_statuses(lot, today, stock.on_hand),
@@ -349,7 +350,7 @@ def _csv_rows(rows: list[LotStock], today: date) -> list[tuple[object, ...]]:
 
 
 def _stock_page(template: str, rows: list[LotStock], export_name: str, **context: object):  # noqa: ANN202
-    today = date.today()
+    today = clinic_today()
     if request.args.get("format") == "csv":
         record_event("export", record_type="stock", reason=export_name)
         return csv_response(f"{export_name}-{today.isoformat()}.csv", STOCK_CSV_HEADER, _csv_rows(rows, today))
@@ -365,7 +366,7 @@ def stock() -> Response | str | tuple[str, int]:
     """Stock on hand per product and lot (derived from receipts, discards and use)."""
     form = StockFilterForm(request.args)
     if not form.validate():
-        return render_template("inventory/stock.html", rows=[], form=form, today=date.today(),
+        return render_template("inventory/stock.html", rows=[], form=form, today=clinic_today(),
                                statuses=services.lot_statuses, show_all=False), 400
     query = _with_lot_details(services.stock_query()).order_by(Product.name, Lot.expiry_date)
     if form.q.data:
@@ -388,7 +389,7 @@ def expiring() -> Response | str | tuple[str, int]:
         days = 0
     if days not in EXPIRY_WINDOWS:
         abort(400)
-    today = date.today()
+    today = clinic_today()
     query = (
         _with_lot_details(services.stock_query())
         .where(Lot.expiry_date <= today + timedelta(days=days))

@@ -14,6 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_today
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
 from clinic.core.models import utcnow
@@ -175,7 +176,7 @@ class Receipt:
 
 def receive_lot(receipt: Receipt, by: User, *, today: date | None = None) -> tuple[Lot, LotReceipt]:
     """Record units arriving. The same product and lot number adds to the existing lot."""
-    today = today or date.today()
+    today = today or clinic_today()
     lot_number = clean_lot_number(receipt.lot_number)
     product = receipt.product
     if not product.is_active:
@@ -412,7 +413,7 @@ def check_lot_usable(lot: Lot, on_date: date) -> Usability:
 def record_discard(lot: Lot, quantity: int, reason: str, note: str, on: date, by: User,
                    *, today: date | None = None) -> LotDiscard:
     """Units thrown away; never more than are on hand."""
-    today = today or date.today()
+    today = today or clinic_today()
     if reason not in DISCARD_REASONS:
         raise FieldError("reason", "Choose a reason from the list.")
     if quantity is None or quantity <= 0:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from faker import Faker
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_today
 from clinic.core.models import utcnow
 from clinic.extensions import db
 from clinic.inventory.models import Ingredient, Product
@@ -53,7 +54,7 @@ def seed_demo_patients(doctor: User, nurse: User, count: int = 24, seed: int = 2
     fake = Faker("en_GB")
     Faker.seed(seed)
     rng = random.Random(seed)
-    today = date.today()
+    today = clinic_today()
     ingredients = {i.name: i for i in db.session.scalars(sa.select(Ingredient))}
     first_product = db.session.scalar(sa.select(Product).order_by(Product.id))
     made = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, render_template
@@ -11,6 +11,7 @@ from flask_login import current_user
 from clinic.auth.models import Role
 from clinic.auth.permissions import can
 from clinic.auth.services import recent_sign_in_activity
+from clinic.core.clock import clinic_today
 from clinic.extensions import db
 from clinic.records.followups.queries import doctor_flags, nurse_worklist, urgent_follow_ups
 from clinic.shell.worklist import doctor_worklist
@@ -34,7 +35,7 @@ ROLE_DUTIES = {
 @bp.get("/")
 def home() -> str:
     """The signed-in person's start page: their role, their sign-in history, their work."""
-    today = date.today()
+    today = clinic_today()
     is_doctor = current_user.role == Role.DOCTOR
     return render_template(
         "shell/home.html",

@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from clinic.audit.services import Actor, record_event
+from clinic.core.clock import in_clinic_zone
 from clinic.core.errors import ClinicError
 from clinic.core.exports import neutralise
 from clinic.extensions import db
@@ -49,5 +50,5 @@ def trace(lot: str, gtin: str, output: str) -> None:
                f"{totals.units_used} of {totals.units_received} units used")
     for r in page.rows:
         mark = " VOIDED" if r.session_voided else ""
-        click.echo(f"{r.performed_at.astimezone():%Y-%m-%d %H:%M}  {r.record_number:<10} {r.patient_name:<28} "
+        click.echo(f"{in_clinic_zone(r.performed_at):%Y-%m-%d %H:%M}  {r.record_number:<10} {r.patient_name:<28} "
                    f"{r.area or '-':<22} {r.lot_ml or '-':>6} ml  {r.doctor}{mark}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from clinic.core.clock import csv_time
 from clinic.inventory.models import Lot
 from clinic.tracing.services import TracePage
 
@@ -17,7 +18,7 @@ def csv_rows(page: TracePage) -> list[tuple[object, ...]]:
     """One row per injection (or per session without one), in CSV_HEADER's order. The side effects are the
     row's patient's through the traced lots, a number (0 for none) so that a spreadsheet can add them up."""
     return [
-        (r.performed_at.astimezone().strftime("%Y-%m-%d %H:%M"), r.session_id, r.session_number,
+        (csv_time(r.performed_at), r.session_id, r.session_number,
          "yes" if r.session_voided else "", "yes" if r.session_signed else "", r.record_number, r.patient_name,
          r.phone, r.doctor, r.product, r.lot_number, "yes" if r.in_cocktail else "", r.area or "",
          "" if r.administered is None else ("yes" if r.administered else "no"), r.injected_ml or "",
@@ -25,7 +26,7 @@ def csv_rows(page: TracePage) -> list[tuple[object, ...]]:
         for r in page.rows
     ] + [
         # The sessions corrected to another lot: kept in this lot's file, marked, with nothing from the lot.
-        (c.performed_at.astimezone().strftime("%Y-%m-%d %H:%M"), c.session_id, c.session_number, "", "yes",
+        (csv_time(c.performed_at), c.session_id, c.session_number, "", "yes",
          c.record_number, c.patient_name, "", "", "", c.from_lot, "", "", "", "", "", "", "", "yes", c.to_lot)
         for c in page.corrected_away
     ]

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy.orm import contains_eager, selectinload
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_today
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.forms import local_to_utc
 from clinic.core.models import utcnow
@@ -98,7 +99,7 @@ class RecallPlan:
 
 def plan_recall(entry: RecallInput, *, today: date | None = None) -> RecallPlan:
     """Check a recall and find its lots and patients; writes nothing."""
-    today = today or date.today()
+    today = today or clinic_today()
     reason = (entry.reason or "").strip()
     if not reason:
         raise FieldError("reason", "Give the reason for the recall.")
@@ -148,7 +149,7 @@ def open_recall(entry: RecallInput, by: User, *, today: date | None = None) -> R
     """Mark the lots recalled (the sessions gate then refuses them) and build the worklist."""
     plan = plan_recall(entry, today=today)
     recall = Recall(reason=entry.reason.strip(), source=entry.source,
-                    reference=(entry.reference or "").strip()[:80], notice_date=entry.notice_date or date.today(),
+                    reference=(entry.reference or "").strip()[:80], notice_date=entry.notice_date or clinic_today(),
                     location_id=entry.location_id, window_start=entry.window_start,
                     window_end=entry.window_end, opened_by_id=by.id)
     now = utcnow()

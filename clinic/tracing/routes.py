@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +25,7 @@ from clinic.audit.services import record_chart_read, record_event
 from clinic.auth.forms import ActionForm
 from clinic.auth.permissions import can
 from clinic.auth.reauth import confirm_export
+from clinic.core.clock import clinic_today, csv_time
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.exports import csv_response
 from clinic.core.forms import show_error
@@ -117,7 +117,7 @@ def patient_lots(patient_id: int) -> str | Response | tuple[str, int]:
             f"lots-received-{patient.record_number}.csv",
             ("session_date", "session_number", "voided", "treatment", "product", "lot", "expiry", "units",
              "ml_drawn", "lot_recalled"),
-            [(r.performed_at.astimezone().strftime("%Y-%m-%d %H:%M"), r.session_number,
+            [(csv_time(r.performed_at), r.session_number,
               "yes" if r.session_voided else "", r.indication, r.product, r.lot_number, r.expiry.isoformat(),
               r.units, r.volume_ml, "yes" if r.recalled else "") for r in received])
     record_chart_read(patient)
@@ -152,7 +152,7 @@ def new_recall() -> Response | tuple[str, int]:
     form = RecallForm()
     _recall_choices(form)
     if request.method == "GET":
-        form.notice_date.data = date.today()
+        form.notice_date.data = clinic_today()
         if request.args.get("lot", "").isdigit():
             form.lot_ids.data = [int(request.args["lot"])]
         return render_template("tracing/recall_form.html", form=form), 200
@@ -245,7 +245,7 @@ def letter(recall_id: int, row_id: int) -> str:
     row = db.first_or_404(sa.select(RecallPatient).filter_by(id=row_id, recall_id=recall.id))
     record_event("export", record_type="recall_patient", record_id=row.id, reason="recall letter")
     affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])
-    return render_template("tracing/letter.html", recall=recall, row=row, affected=affected, today=date.today(),
+    return render_template("tracing/letter.html", recall=recall, row=row, affected=affected, today=clinic_today(),
                            contact_line=current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"])
 
 

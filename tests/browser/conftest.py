@@ -165,6 +165,8 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
         "DATABASE_URL": app_database_url,
         "SECRET_KEY": LIVE_SECRET_KEY,
         "AUDIT_HMAC_KEY": LIVE_AUDIT_KEY,
+        # The tests compare times with this machine's clock (UTC); the clinic's zone has tests of its own.
+        "CLINIC_TIMEZONE": "UTC",
         "PYTHONUNBUFFERED": "1",
     }
     # Coverage of the parent run must not follow into the subprocesses.

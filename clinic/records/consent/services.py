@@ -8,6 +8,7 @@ import hashlib
 from datetime import date
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_today
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.models import utcnow
 from clinic.core.services import required_text, stored
@@ -106,7 +107,7 @@ def record_consent(patient: Patient, version: ConsentTextVersion, signed_name: s
 
 
 def withdraw_consent(consent: Consent, on: date, reason: str, by: User, *, today: date | None = None) -> None:
-    today = today or date.today()
+    today = today or clinic_today()
     if consent.is_withdrawn:
         raise ClinicError("This consent has already been withdrawn.")
     reason = required_text(reason, "reason", "Record the reason the patient gave (or \"no reason given\").")

@@ -4,12 +4,13 @@ follow-up that never reached the patient."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_today
 from clinic.extensions import db
 from clinic.records.followups import services
 from clinic.records.followups.models import FollowUpTask
@@ -18,7 +19,7 @@ from clinic.records.treatments.models import TreatmentSession
 
 def seed_demo_follow_ups(nurse: User) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
-    today = date.today()
+    today = clinic_today()
     signed = [s for s in db.session.scalars(sa.select(TreatmentSession).where(
         TreatmentSession.locked_at.is_not(None), TreatmentSession.voided_at.is_(None))
         .order_by(TreatmentSession.performed_at)) if s.injections]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from clinic.core.clock import clinic_day
 from clinic.core.models import UTCDateTime, VersionedMixin, VoidableMixin, utcnow
 from clinic.extensions import Model
 
@@ -267,7 +268,7 @@ class SideEffect(SideEffectState, VoidableMixin, VersionedMixin, Model):
         The onset's day is the clinic's local day, as the resolution date is entered."""
         if self.resolved_on is None:
             return None
-        return (self.resolved_on - self.onset_at.astimezone().date()).days
+        return (self.resolved_on - clinic_day(self.onset_at)).days
 
     @property
     def outcome_text(self) -> str:

@@ -21,6 +21,7 @@ from flask import current_app
 
 from clinic.audit.models import AuditEvent
 from clinic.audit.services import record_event
+from clinic.core.clock import clinic_day, in_clinic_zone
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.services import stored
 from clinic.extensions import db
@@ -189,7 +190,7 @@ def _onset(session: TreatmentSession, onset: datetime | None, now: datetime) -> 
         raise ReportRejected("onset_at", "Give the day and time it started.")
     # The form has minutes only: "14:30" for a session at 14:30:40 is not before it.
     if onset < session.performed_at.replace(second=0, microsecond=0):
-        started = session.performed_at.astimezone().strftime("%d %B at %H:%M")
+        started = in_clinic_zone(session.performed_at).strftime("%d %B at %H:%M")
         raise ReportRejected("onset_at", f"Your treatment was on {started}: give a time after it.")
     if onset > now + timedelta(minutes=5):
         raise ReportRejected("onset_at", "This time is in the future.")
@@ -242,7 +243,7 @@ def record_patient_report(link: PatientReportLink, entry: PatientReportInput, no
     reports = _count_report(link)
     session = link.session
     call = stored(FollowUpTask(session_id=session.id, patient_id=session.course.patient_id, kind="phone_check",
-                               due_on=now.astimezone().date(), reason="patient_report", urgent=True))
+                               due_on=clinic_day(now), reason="patient_report", urgent=True))
     side_effect = record_side_effect(session, None, side_effect_entry, source="patient", now=now, follow_up=call)
     record_event(REPORTED, record_type="patient_report_link", record_id=link.id,
                  changes={"reports": (reports - 1, reports)},

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import Actor
+from clinic.core.clock import in_clinic_zone
 from clinic.core.errors import ClinicError
 from clinic.core.forms import local_to_utc
 from clinic.core.models import utcnow
@@ -68,11 +69,11 @@ def _entry(form: PatientReportForm) -> PatientReportInput:
 
 
 def _form_page(form: PatientReportForm, link: PatientReportLink, now: datetime, status: int) -> Page:
-    performed_at = link.session.performed_at.astimezone()
+    performed_at = in_clinic_zone(link.session.performed_at)
     return render_template(
         "patient_report/report.html", form=form, first_name=link.session.course.patient.first_name,
         session_day=performed_at.date(), earliest=performed_at.strftime("%Y-%m-%dT%H:%M"),
-        latest=now.astimezone().strftime("%Y-%m-%dT%H:%M"),
+        latest=in_clinic_zone(now).strftime("%Y-%m-%dT%H:%M"),
         contact=current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"]), status
 
 

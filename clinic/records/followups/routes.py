@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
+from clinic.core.clock import clinic_today, form_now, in_clinic_zone
 from clinic.core.forms import VoidForm, local_to_utc, submitted_version
 from clinic.core.submissions import claim, done
 from clinic.core.transaction import attempt
@@ -36,7 +37,7 @@ def _now() -> datetime:
 def worklist() -> str:
     """Open follow-ups: overdue, today, the next seven days; the whole clinic or the sessions one assisted."""
     mine = request.args.get("scope") == "mine"
-    today = date.today()
+    today = clinic_today()
     found = queries.nurse_worklist(today, nurse_id=current_user.id if mine else None,
                                    after=request.args.get("after"))
     return render_template("followups/worklist.html", worklist=found, today=today, mine=mine,
@@ -68,7 +69,7 @@ def show_follow_up(task_id: int) -> Response | tuple[str, int]:
                 form.version.data = task.version
     else:
         record_chart_read(task.patient)
-        form.attempted_at.data = datetime.now().replace(second=0, microsecond=0)
+        form.attempted_at.data = form_now()
         form.version.data = task.version
     side_effects = queries.side_effects_of(session_ids=[task.session_id])
     return render_template("followups/follow_up.html", task=task, form=form, side_effects=side_effects,
@@ -185,7 +186,7 @@ def update_side_effect(side_effect_id: int) -> Response | tuple[str, int]:
                 status = 409
                 form.version.data = side_effect.version
     else:
-        form.onset_at.data = side_effect.onset_at.astimezone().replace(tzinfo=None)
+        form.onset_at.data = in_clinic_zone(side_effect.onset_at).replace(tzinfo=None)
         form.injection_ids.data = [a.injection_id for a in side_effect.areas]
     return _render_side_effect_form(form, session, status, side_effect=side_effect, source=side_effect.source)
 
@@ -223,7 +224,7 @@ def review(kind: str, subject_id: int) -> Response | tuple[str, int]:
         if form.validate_on_submit():
             target = {"side_effect": subject} if isinstance(subject, SideEffect) else {"follow_up": subject}
             done = attempt(form, services.review_flag, current_user, assessment=form.assessment.data,
-                           plan=form.plan.data, next_contact_on=form.next_contact_on.data, today=date.today(),
+                           plan=form.plan.data, next_contact_on=form.next_contact_on.data, today=clinic_today(),
                            **target)
             if done.ok:
                 flash("Reviewed." + (" The nurses have a follow-up on " + f"{done.value.next_contact_on:%d %b %Y}."

@@ -13,6 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from clinic.auth.models import Role, User
+from clinic.core.clock import clinic_day
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.services import check_version, required_text, stored
 from clinic.extensions import db
@@ -84,7 +85,7 @@ def record_attempt(task: FollowUpTask, by: User, entry: AttemptInput, *, now: da
     if len(entry.note or "") > NOTE_MAX or len(entry.patient_report or "") > NOTE_MAX:
         raise FieldError("note" if len(entry.note or "") > NOTE_MAX else "patient_report",
                          f"Keep this under {NOTE_MAX} characters.")
-    today = now.astimezone().date()
+    today = clinic_day(now)
     failed_before = task.failed_attempts
     attempt = FollowUpAttempt(attempted_at=entry.attempted_at, channel=entry.channel, by_id=by.id,
                               reached=entry.reached, note=(entry.note or "").strip())
@@ -180,9 +181,9 @@ def _checked(session: TreatmentSession, entry: SideEffectInput, now: datetime, *
     if entry.resolved_on is not None:
         if entry.outcome not in ("resolved", "resolved_with_sequelae"):
             raise FieldError("resolved_on", "A resolution date goes with a resolved outcome.")
-        if entry.resolved_on < onset.astimezone().date():
+        if entry.resolved_on < clinic_day(onset):
             raise FieldError("resolved_on", "It cannot resolve before it started.")
-        if entry.resolved_on > now.astimezone().date():
+        if entry.resolved_on > clinic_day(now):
             raise FieldError("resolved_on", "This day is in the future.")
     if len(entry.note or "") > NOTE_MAX:
         raise FieldError("note", f"Keep the note under {NOTE_MAX} characters.")

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from clinic.audit.models import AuditEvent
 from clinic.auth.models import User
+from clinic.core.clock import clinic_now
 from clinic.extensions import db
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.queries import lots_received_by
@@ -99,7 +100,7 @@ def patient_export(patient: Patient) -> dict[str, object]:
         "format": "clinic patient export", "version": SCHEMA_VERSION,
         "patient": {"record_number": patient.record_number, "name": patient.full_name,
                     "date_of_birth": patient.date_of_birth.isoformat()},
-        "generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "generated_at": clinic_now().isoformat(timespec="seconds"),
         "tables": tables,
         "lots_received": _lots_received(patient),
         "audit_trail": [{"at": _value(e.at), "user": e.user_email, "role": e.role, "action": e.action,

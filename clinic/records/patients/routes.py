@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -13,6 +12,7 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
+from clinic.core.clock import clinic_today, form_now
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import VoidForm, local_to_utc, show_error, submitted_version
 from clinic.core.http import content_disposition, return_to
@@ -92,8 +92,8 @@ def show_chart(patient_id: int) -> str:
     """The chart on one screen: status, history, screenings, consents, patch tests. Audited."""
     patient = db.get_or_404(Patient, patient_id)
     record_chart_read(patient)
-    chart = load_chart(patient, date.today())
-    return render_template("patients/chart.html", chart=chart, patient=patient, today=date.today(),
+    chart = load_chart(patient, clinic_today())
+    return render_template("patients/chart.html", chart=chart, patient=patient, today=clinic_today(),
                            void_form=VoidForm(formdata=None), action_form=ActionForm())
 
 
@@ -288,7 +288,7 @@ def new_patch_test(patient_id: int) -> Response | tuple[str, int]:
     form = PatchTestForm()
     _substance_choices(form)
     if request.method == "GET":
-        form.applied_at.data = datetime.now().replace(second=0, microsecond=0)
+        form.applied_at.data = form_now()
         return render_template("patients/patch_test_form.html", form=form, patient=patient), 200
     if form.validate_on_submit():
         kind, _, raw_id = form.substance.data.partition(":")
@@ -308,7 +308,7 @@ def read_patch_test(patient_id: int, test_id: int) -> Response | tuple[str, int]
     test = db.first_or_404(sa.select(PatchTest).filter_by(id=test_id, patient_id=patient.id))
     form = PatchReadingForm()
     if request.method == "GET":
-        form.read_at.data = datetime.now().replace(second=0, microsecond=0)
+        form.read_at.data = form_now()
         return render_template("patients/patch_reading_form.html", form=form, patient=patient, test=test), 200
     if form.validate_on_submit():
         read = attempt(form, services.read_patch_test, test, form.result.data, form.notes.data, current_user,

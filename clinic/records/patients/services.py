@@ -13,6 +13,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_today
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.models import utcnow
 from clinic.core.services import check_version, stored
@@ -157,7 +158,7 @@ def _apply(patient: Patient, values: dict[str, object]) -> None:
 
 def register_patient(details: PatientDetails, by: User, *, today: date | None = None) -> Patient:
     """A new patient with a unique record number (generated unless one is given)."""
-    values = _check_details(details, today or date.today())
+    values = _check_details(details, today or clinic_today())
     record_number = _check_record_number(details.record_number, None) or _next_record_number()
     patient = Patient(record_number=record_number, registered_by_id=by.id)
     _apply(patient, values)
@@ -171,7 +172,7 @@ def update_patient(patient: Patient, details: PatientDetails, *, expected_versio
         check_version(patient, expected_version)
     if patient.is_voided:
         raise ClinicError("This patient was registered in error and is voided; it cannot be edited.")
-    values = _check_details(details, today or date.today())
+    values = _check_details(details, today or clinic_today())
     record_number = _check_record_number(details.record_number, patient)
     if record_number:
         values["record_number"] = record_number
@@ -237,7 +238,7 @@ def _check_history(entry: HistoryInput, today: date) -> None:
 def record_history(patient: Patient, entry: HistoryInput, by: User, *, based_on: int | None,
                    today: date | None = None) -> HistoryVersion:
     """Write a new version of the history. ``based_on`` is the version the form showed."""
-    today = today or date.today()
+    today = today or clinic_today()
     if patient.is_voided:
         raise ClinicError("This patient is voided; their history cannot change.")
     current = current_history(patient)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -12,6 +10,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
+from clinic.core.clock import clinic_today
 from clinic.core.forms import VoidForm, submitted_version
 from clinic.core.http import return_to
 from clinic.core.transaction import attempt
@@ -55,7 +54,7 @@ def new_screening(patient_id: int) -> Response | tuple[str, int]:
     if not (source.get("indication") or source.get("areas")) or not plan.validate():
         status = 400 if source.get("indication") or source.get("areas") or request.method == "POST" else 200
         return render_template("screening/plan.html", plan=plan, patient=patient), status
-    today = date.today()
+    today = clinic_today()
     rules = services.applicable_rules(plan.indication.data, plan.areas.data)
     history = current_history(patient)
     suggestions = {r.id: services.suggest(r, patient, history, today) for r in rules}
@@ -99,7 +98,7 @@ def show_screening(screening_id: int) -> str:
     screening = db.get_or_404(Screening, screening_id)
     patient = db.get_or_404(Patient, screening.patient_id)
     record_chart_read(patient)
-    today = date.today()
+    today = clinic_today()
     evaluation = services.evaluate_screening(screening, patient, screening.screened_on)
     validity = services.screening_validity(screening, patient, current_history(patient), today)
     return render_template("screening/show.html", screening=screening, patient=patient, evaluation=evaluation,
@@ -118,7 +117,7 @@ def override(screening_id: int, rule_id: int) -> Response | tuple[str, int]:
         flash("Override recorded.", "success")
         return redirect(url_for("screening.show_screening", screening_id=screening.id))
     evaluation = services.evaluate_screening(screening, patient, screening.screened_on)
-    validity = services.screening_validity(screening, patient, current_history(patient), date.today())
+    validity = services.screening_validity(screening, patient, current_history(patient), clinic_today())
     return render_template("screening/show.html", screening=screening, patient=patient, evaluation=evaluation,
                            validity=validity, override_form=form, void_form=VoidForm(formdata=None),
                            open_rule=rule_id), 400

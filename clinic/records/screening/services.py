@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from clinic.auth.models import Role, User
+from clinic.core.clock import clinic_today
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
 from clinic.core.services import check_version, required_text, stored
@@ -186,10 +187,10 @@ def record_screening(patient: Patient, indication_code: str, area_codes: Sequenc
                      answers: Sequence[AnswerInput], by: User, *, on_date: date | None = None,
                      notes: str = "") -> Screening:
     """Store every answer for the planned treatment and the result they give."""
-    on_date = on_date or date.today()
+    on_date = on_date or clinic_today()
     if patient.is_voided:
         raise ClinicError("This patient was registered in error (voided); they cannot be screened.")
-    if on_date > date.today():
+    if on_date > clinic_today():
         raise FieldError("screened_on", "A screening cannot be dated in the future.")
     indication, areas = _check_plan(indication_code, area_codes)
     rules = applicable_rules(indication.code, areas)

@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_day, clinic_today
 from clinic.extensions import db
 from clinic.inventory.models import Lot
 from clinic.inventory.services import check_lot_usable
@@ -24,7 +25,7 @@ def _usable_lots(today: date) -> list[Lot]:
 
 def seed_demo_courses(doctor: User, nurse: User, *, limit: int = 6) -> list[Course]:
     """A course for each patient the gate allows; the first few with a signed session today and a draft."""
-    today = date.today()
+    today = clinic_today()
     lots = _usable_lots(today)
     if not lots:
         return []
@@ -46,7 +47,7 @@ def seed_demo_courses(doctor: User, nurse: User, *, limit: int = 6) -> list[Cour
         drawn = min(lot.product.volume_ml, Decimal("2"))
         per_area = (drawn / len(areas)).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
         when = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=30 * len(made))
-        if when.astimezone().date() != today:
+        if clinic_day(when) != today:
             when = datetime.now(UTC).replace(second=0, microsecond=0)
         entry = services.SessionInput(
             performed_at=when, skin_preparation="chlorhexidine", technique="nappage", needle_gauge=32,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -12,6 +10,7 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read
 from clinic.auth.forms import ActionForm
+from clinic.core.clock import clinic_today
 from clinic.core.submissions import claim, done
 from clinic.core.transaction import attempt
 from clinic.extensions import db
@@ -43,7 +42,7 @@ def new_course(patient_id: int) -> Response | tuple[str, int]:
     form = CourseForm()
     _course_choices(form)
     if request.method == "GET":
-        form.starts_on.data = date.today()
+        form.starts_on.data = clinic_today()
         if request.args.get("indication"):
             form.indication_code.data = request.args["indication"]
         return render_template("treatments/course_form.html", form=form, patient=patient), 200
@@ -72,7 +71,7 @@ def show_course(course_id: int) -> str:
     record_chart_read(patient)
     return render_template("treatments/course.html", course=course, patient=patient,
                            next_due=services.next_due(course), done=len(services.live_sessions(course)),
-                           stop_form=StopCourseForm(formdata=None), action_form=ActionForm(), today=date.today(),
+                           stop_form=StopCourseForm(formdata=None), action_form=ActionForm(), today=clinic_today(),
                            readiness=services.course_readiness(course)
                            if course.status in ("planned", "active") else None)
 

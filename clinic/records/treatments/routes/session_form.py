@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -11,6 +9,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.auth.models import Role, User
+from clinic.core.clock import clinic_today, form_now, in_clinic_zone
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import local_to_utc, show_error, submitted_version
 from clinic.core.submissions import claim, remember
@@ -29,7 +28,7 @@ from clinic.records.treatments.routes.blueprint import bp
 def _lot_label(lot: Lot, on_hand: int) -> str:
     label = f"{lot.product.name} — lot {lot.lot_number}, exp. {lot.expiry_date:%d %b %Y}"
     if lot.recalled_at:
-        return f"{label}, recalled {lot.recalled_at.astimezone():%d %b %Y}"
+        return f"{label}, recalled {in_clinic_zone(lot.recalled_at):%d %b %Y}"
     return f"{label}, {on_hand} left"
 
 
@@ -42,7 +41,7 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
         held.add(session.anaesthetic_lot_id)
     rows = stock_rows(stock_query().where(sa.or_(Lot.recalled_at.is_(None), Lot.id.in_(held)))
                       .order_by(Product.name, Lot.expiry_date))
-    today = date.today()
+    today = clinic_today()
     # Only lots a session may use (a draft keeps offering the lots it already holds, even if since recalled).
     offered = [r for r in rows if r.lot.id in held
                or lot_statuses(r.lot, today, r.on_hand) == ["available"]]
@@ -75,7 +74,7 @@ def _session_data(session: TreatmentSession) -> dict[str, object]:
     """A draft's content in the form's shape, for editing."""
     preparation_index: dict[int | None, int] = {p.id: i for i, p in enumerate(session.preparations)}
     return {
-        "performed_at": session.performed_at.astimezone().replace(tzinfo=None),
+        "performed_at": in_clinic_zone(session.performed_at).replace(tzinfo=None),
         "nurse_id": session.nurse_id, "skin_preparation": session.skin_preparation,
         "anaesthetic_lot_id": session.anaesthetic_lot_id, "anaesthetic_minutes": session.anaesthetic_minutes,
         "technique": session.technique, "needle_gauge": session.needle_gauge,
@@ -99,7 +98,7 @@ def _new_session_data(course: Course) -> dict[str, object]:
     """A new session starts from the last one's technique and needle, one row per planned area."""
     last = next((s for s in reversed(course.sessions) if not s.is_voided), None)
     data: dict[str, object] = {
-        "performed_at": datetime.now().replace(second=0, microsecond=0),
+        "performed_at": form_now(),
         "injections": [{"area_code": code, "preparation": 0} for code in course.area_codes],
         "preparations": [{"label": "", "components": []}],
     }

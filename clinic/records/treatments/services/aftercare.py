@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from clinic.core.clock import in_clinic_zone
+
 
 @dataclass
 class AftercareItem:
@@ -17,7 +19,7 @@ def aftercare(performed_at: datetime) -> list[AftercareItem]:
 
     Where the source gives a range (3–5 days), the longer end is used: the sheet errs on the safe side.
     """
-    local = performed_at.astimezone()
+    local = in_clinic_zone(performed_at)
     return [
         AftercareItem("No makeup on the treated area until", local + timedelta(hours=24)),
         AftercareItem("Do not wet the treated area until", local + timedelta(hours=24)),

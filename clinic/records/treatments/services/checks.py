@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from clinic.auth.models import Role, User
+from clinic.core.clock import clinic_day, clinic_today
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.findings import Finding
 from clinic.extensions import db
@@ -71,7 +72,7 @@ def check_fields(course: Course, entry: SessionInput, today: date) -> None:
         raise ClinicError(f"This course is {course.status_label.lower()}; no more sessions can be added.")
     if entry.performed_at is None:
         raise FieldError("performed_at", "Enter the date and time of the session.")
-    on = entry.performed_at.astimezone().date()
+    on = clinic_day(entry.performed_at)
     if on > today:
         raise FieldError("performed_at", "A session cannot be dated in the future.")
     if on < course.starts_on:
@@ -172,7 +173,7 @@ def check_lot_for_session(lot: Lot, performed_at: datetime) -> tuple[list[Findin
     Stock is counted apart (``check_stock``). A lot recalled only after the session took place was
     usable then: the truth is recorded, and an open recall that affects the session is a warning.
     """
-    reasons = [r for r in check_lot_usable(lot, performed_at.astimezone().date()).reasons if r.code != LOT_DEPLETED]
+    reasons = [r for r in check_lot_usable(lot, clinic_day(performed_at)).reasons if r.code != LOT_DEPLETED]
     warnings: list[Finding] = []
     if lot.recalled_at is not None and lot.recalled_at > performed_at:
         answers = [answer for _, answer in lot_recalled_after.send(lot, performed_at=performed_at)
@@ -213,14 +214,14 @@ def _first_treatment(patient: Patient, excluding: int | None) -> bool:
 
 def check_interval(course: Course, entry: SessionInput, session: TreatmentSession | None) -> list[Finding]:
     """Sooner than the course's minimum interval after the previous session: a warning."""
-    on = entry.performed_at.astimezone().date()
+    on = clinic_day(entry.performed_at)
     # Every other session of the course counts, before, after or at the same minute (a session logged
     # late, or twice by mistake, is as close as one before it).
     others = [s for s in live_sessions(course) if session is None or s.id != session.id]
     if not others:
         return []
-    nearest = min(others, key=lambda s: (abs((on - s.performed_at.astimezone().date()).days), s.number))
-    days = abs((on - nearest.performed_at.astimezone().date()).days)
+    nearest = min(others, key=lambda s: (abs((on - clinic_day(s.performed_at)).days), s.number))
+    days = abs((on - clinic_day(nearest.performed_at)).days)
     if days >= course.interval_days:
         return []
     return [Finding(WarningCode.INTERVAL, f"Only {days} days since the last session; "
@@ -242,9 +243,9 @@ def check_skin_type(patient: Patient, warnings: list[Finding]) -> list[Finding]:
 def check_session(course: Course, entry: SessionInput, *, session: TreatmentSession | None = None,
                   today: date | None = None) -> SessionCheck:
     """Every reason the session cannot be saved, and every warning to acknowledge."""
-    today = today or date.today()
+    today = today or clinic_today()
     check_fields(course, entry, today)
-    on = entry.performed_at.astimezone().date()
+    on = clinic_day(entry.performed_at)
     patient = db.session.get_one(Patient, course.patient_id)
     lot_ids = {c.lot_id for p in entry.preparations for c in p.components if c.lot_id}
     if entry.anaesthetic_lot_id:
@@ -283,7 +284,7 @@ def course_readiness(course: Course, on: date | None = None) -> GateResult:
     patient = db.session.get_one(Patient, course.patient_id)
     products = [link.product_id for link in course.planned_products]
     return check_treatment_allowed(patient, course.indication_code, course.area_codes, products,
-                                   on or date.today(), first_treatment=_first_treatment(patient, None))
+                                   on or clinic_today(), first_treatment=_first_treatment(patient, None))
 
 
 def session_readiness(session: TreatmentSession) -> GateResult:
@@ -296,5 +297,5 @@ def session_readiness(session: TreatmentSession) -> GateResult:
     products = sorted({component.lot.product_id for preparation in session.preparations
                        for component in preparation.components})
     return check_treatment_allowed(patient, course.indication_code, areas or course.area_codes, products,
-                                   session.performed_at.astimezone().date(),
+                                   clinic_day(session.performed_at),
                                    first_treatment=_first_treatment(patient, session.id))

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_day, clinic_today
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.services import required_text, stored
 from clinic.extensions import db
@@ -36,7 +37,7 @@ def course_defaults(indication: Indication) -> tuple[int, int]:
 
 
 def plan_course(patient: Patient, entry: CourseInput, by: User, *, today: date | None = None) -> Course:
-    today = today or date.today()
+    today = today or clinic_today()
     if patient.is_voided:
         raise ClinicError("This patient was registered in error (voided).")
     indication = db.session.get(Indication, entry.indication_code or "")
@@ -84,7 +85,7 @@ def next_due(course: Course) -> date | None:
         return None
     if not done:
         return course.starts_on
-    return done[-1].performed_at.astimezone().date() + timedelta(days=course.interval_days)
+    return clinic_day(done[-1].performed_at) + timedelta(days=course.interval_days)
 
 
 def stop_course(course: Course, reason: str) -> None:

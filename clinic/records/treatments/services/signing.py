@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from clinic.auth.models import User
 from clinic.auth.services import reauthenticate
+from clinic.core.clock import clinic_day
 from clinic.core.errors import ClinicError
 from clinic.core.models import utcnow
 from clinic.extensions import db
@@ -124,7 +125,7 @@ def apply_signature(session: TreatmentSession, doctor: User) -> SessionSignature
     db.session.add(signature)
     session.locked_at = utcnow()
     course = session.course
-    performed_on = session.performed_at.astimezone().date()
+    performed_on = clinic_day(session.performed_at)
     for days in FOLLOW_UP_DAYS.get(course.indication_code, FOLLOW_UP_DAYS["default"]):
         db.session.add(FollowUpTask(session=session, patient_id=course.patient_id, kind="phone_check",
                                     due_on=performed_on + timedelta(days=days)))
