@@ -267,3 +267,15 @@ def test_a_recall_without_lots_is_refused_on_the_page_with_the_input_kept(audito
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "Choose the lots" in page and "kept reason" in page
+
+
+def test_the_letter_names_a_lot_once_with_every_date_it_was_used(clients, course, stock, staff) -> None:
+    first = save(course, stock, staff["doctor"], when=NOW - timedelta(days=9))
+    second = save(course, stock, staff["doctor"], when=NOW, acknowledged=["interval"])
+    recall = _open(staff, [stock["ha"].id])
+    row = db.session.scalar(sa.select(RecallPatient).where(RecallPatient.recall_id == recall.id))
+    letter = clients["nurse"].get(f"/recalls/{recall.id}/patients/{row.id}/letter").get_data(as_text=True)
+    products = letter[letter.index('id="recalled-products"'):letter.index("</ul>", letter.index('id="recalled-products"'))]
+    assert products.count("lot L-HA") == 1
+    assert (f"used in your treatment on {first.performed_at:%d %B %Y} and {second.performed_at:%d %B %Y}"
+            in products)

@@ -320,3 +320,16 @@ def test_a_patient_sorted_cursor_carries_no_name(auditor_client, course, stock, 
     assert "Durand" not in raw and "Amélie" not in raw
     second = services.trace_lot([stock["ha"]], page_size=1, order="patient", cursor=page.next_cursor)
     assert second.rows and second.rows[0].injection_id != page.rows[0].injection_id
+
+
+def test_phone_numbers_in_a_csv_show_as_typed_without_a_quote(app, auditor_client, course, stock, staff) -> None:
+    from clinic.core.exports import phone_cell
+
+    assert phone_cell("+44 20 7946 0321") == "020 7946 0321"  # the clinic's own country (PHONE_REGION GB)
+    assert phone_cell("+33 1 42 68 53 00") == "0033 1 42 68 53 00"
+    assert phone_cell("") == "" and phone_cell(None) == ""
+    course.patient.phone = "+44 20 7946 0321"
+    save(course, stock, staff["doctor"])
+    exported = auditor_client.submit("/trace?lot=L-HA&format=csv", {"password": PASSWORDS["auditor"]})
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    assert rows[1][rows[0].index("phone")] == "020 7946 0321"

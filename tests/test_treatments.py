@@ -645,3 +645,24 @@ def test_screening_from_a_course_takes_its_indication_and_areas(doctor_client, c
     answers = doctor_client.get(link.replace("&amp;", "&"))
     assert answers.status_code == 200 and 'id="screening-form"' in answers.get_data(as_text=True)
     assert 'name="back" value="/courses/' in answers.get_data(as_text=True)
+
+
+def test_a_course_completed_too_soon_is_reopened_by_its_doctor_with_a_reason(
+        doctor_client, nurse_client, course, stock, staff) -> None:
+    session = save(course, stock, staff["doctor"])
+    services.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    page = doctor_client.get(f"/courses/{course.id}").get_data(as_text=True)
+    assert "Completing the course closes it as done" in page  # it says what will happen before it happens
+    assert doctor_client.submit(f"/courses/{course.id}/complete").status_code == 302
+    assert "Reopen this course" in doctor_client.get(f"/courses/{course.id}").get_data(as_text=True)
+    no_reason = doctor_client.submit(f"/courses/{course.id}/reopen", {"reason": "  "})
+    db.session.expire_all()
+    assert no_reason.status_code == 302 and db.session.get(type(course), course.id).status == "completed"
+    assert nurse_client.submit(f"/courses/{course.id}/reopen", {"reason": "x"}).status_code == 403
+    reopened = doctor_client.submit(f"/courses/{course.id}/reopen", {"reason": "Session 4 was still to come"})
+    assert reopened.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(course), course.id).status == "active"
+    assert audit_rows("reopen_course")[-1].reason == "Session 4 was still to come"
+    assert doctor_client.get(f"/courses/{course.id}/sessions/new").status_code == 200

@@ -106,6 +106,7 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "treatments.show_course": {"GET": CLINICAL_READERS},
     "treatments.stop_course": {"POST": DOCTORS},
     "treatments.complete_course": {"POST": DOCTORS},
+    "treatments.reopen_course": {"POST": DOCTORS},
     "treatments.new_session": {"GET": DOCTORS, "POST": DOCTORS},
     "treatments.edit_session": {"GET": DOCTORS, "POST": DOCTORS},
     "treatments.show_session": {"GET": CLINICAL_READERS},

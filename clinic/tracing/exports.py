@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 from clinic.core.clock import csv_time
+from clinic.core.exports import phone_cell
 from clinic.inventory.models import Lot
 from clinic.tracing.services import TracePage
 
@@ -20,7 +21,7 @@ def csv_rows(page: TracePage) -> list[tuple[object, ...]]:
     return [
         (csv_time(r.performed_at), r.session_id, r.session_number,
          "yes" if r.session_voided else "", "yes" if r.session_signed else "", r.record_number, r.patient_name,
-         r.phone, r.doctor, r.product, r.lot_number, "yes" if r.in_cocktail else "", r.area or "",
+         phone_cell(r.phone), r.doctor, r.product, r.lot_number, "yes" if r.in_cocktail else "", r.area or "",
          "" if r.administered is None else ("yes" if r.administered else "no"), r.injected_ml or "",
          r.lot_ml or "", r.side_effects, r.worst_grade or "", "yes" if r.amended else "", "")
         for r in page.rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -245,7 +246,12 @@ def letter(recall_id: int, row_id: int) -> str:
     row = db.first_or_404(sa.select(RecallPatient).filter_by(id=row_id, recall_id=recall.id))
     record_event("export", record_type="recall_patient", record_id=row.id, reason="recall letter")
     affected = recalls_service.affected_sessions(recall, [row.patient_id]).get(row.patient_id, [])
-    return render_template("tracing/letter.html", recall=recall, row=row, affected=affected, today=clinic_today(),
+    # One line per product and lot, with every date it was used: two sessions with one lot are one lot.
+    by_lot: dict[str, list[datetime]] = {}
+    for session in affected:
+        for product in session.products:
+            by_lot.setdefault(product, []).append(session.performed_at)
+    return render_template("tracing/letter.html", recall=recall, row=row, by_lot=by_lot, today=clinic_today(),
                            contact_line=current_app.config["CLINIC_SIDE_EFFECTS_CONTACT"])
 
 

@@ -174,7 +174,9 @@ def test_auditor_recalls_a_lot_used_in_a_cocktail_contacts_every_patient_and_clo
            ).to_have_text("2 of 2 (100%)")
 
     # --- 4. Close the recall and read its report. --------------------------------------------------
-    page.get_by_role("button", name="Close the recall").click()
+    page.get_by_text("Close the recall…").click()  # it says what closing does, then asks
+    expect(page.locator("#close-recall")).to_contain_text("no further contact can be recorded")
+    page.get_by_role("button", name="Yes, close the recall").click()
     expect(page.get_by_text("Recall closed.")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_contain_text("closed")
     page.get_by_role("button", name="Report").click()

@@ -60,6 +60,11 @@ class StopCourseForm(FlaskForm):
                            render_kw={"rows": 2})
 
 
+class ReopenCourseForm(FlaskForm):
+    reason = TextAreaField("Why it is reopened", validators=[DataRequired("Say why the course is reopened."),
+                                                              Length(max=2000)], render_kw={"rows": 2})
+
+
 class ComponentRow(Form):
     lot_id = SelectField("Lot", coerce=optional_int, validators=[Optional()], validate_choice=False)
     units = IntegerField("Units opened", default=1, validators=[Optional(), NumberRange(1, 50)],

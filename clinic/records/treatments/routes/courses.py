@@ -18,7 +18,7 @@ from clinic.inventory.models import Product
 from clinic.records.catalogue.models import Area, Indication
 from clinic.records.patients.models import Patient
 from clinic.records.treatments import services
-from clinic.records.treatments.forms import CourseForm, StopCourseForm
+from clinic.records.treatments.forms import CourseForm, ReopenCourseForm, StopCourseForm
 from clinic.records.treatments.models import Course
 from clinic.records.treatments.routes.blueprint import bp
 
@@ -72,6 +72,7 @@ def show_course(course_id: int) -> str:
     return render_template("treatments/course.html", course=course, patient=patient,
                            next_due=services.next_due(course), done=len(services.live_sessions(course)),
                            stop_form=StopCourseForm(formdata=None), action_form=ActionForm(), today=clinic_today(),
+                           reopen_form=ReopenCourseForm(formdata=None),
                            readiness=services.course_readiness(course)
                            if course.status in ("planned", "active") else None)
 
@@ -85,6 +86,18 @@ def stop_course(course_id: int) -> Response:
         flash("Say why the course stops early.", "error")
     elif attempt(None, services.stop_course, course, form.reason.data).ok:
         flash("Course stopped early.", "warning")
+    return redirect(url_for("treatments.show_course", course_id=course.id))
+
+
+@bp.post("/courses/<int:course_id>/reopen")
+def reopen_course(course_id: int) -> Response:
+    """Reopen a course completed too soon, with the reason."""
+    course = db.get_or_404(Course, course_id)
+    form = ReopenCourseForm()
+    if not form.validate_on_submit():
+        flash("Say why the course is reopened.", "error")
+    elif attempt(None, services.reopen_course, course, current_user, form.reason.data).ok:
+        flash("Course reopened: sessions can be logged in it again.", "success")
     return redirect(url_for("treatments.show_course", course_id=course.id))
 
 

@@ -22,6 +22,7 @@ from clinic.records.treatments.services.courses import (
     live_sessions,
     next_due,
     plan_course,
+    reopen_course,
     stop_course,
 )
 from clinic.records.treatments.services.inputs import (
@@ -48,6 +49,6 @@ __all__ = [
     "CourseInput", "InjectionInput", "NeedsAcknowledgement", "PreparationInput", "SessionCheck", "SessionInput",
     "SessionRefused", "aftercare", "amend_session", "apply_signature", "canonical_content", "check_session",
     "complete_course", "content_digest", "course_defaults", "course_readiness", "current_value", "live_sessions",
-    "next_due", "plan_course", "save_session", "sign_session", "signature_intact", "session_readiness", "stop_course",
-    "void_session",
+    "next_due", "plan_course", "reopen_course", "save_session", "session_readiness", "sign_session",
+    "signature_intact", "stop_course", "void_session",
 ]

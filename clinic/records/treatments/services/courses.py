@@ -8,7 +8,8 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from clinic.auth.models import User
+from clinic.audit.services import record_event
+from clinic.auth.models import Role, User
 from clinic.core.clock import clinic_day, clinic_today
 from clinic.core.errors import ClinicError, FieldError
 from clinic.core.services import required_text, stored
@@ -94,6 +95,19 @@ def stop_course(course: Course, reason: str) -> None:
         raise ClinicError("This course is already closed.")
     course.status, course.stop_reason = "stopped", reason
     db.session.flush()
+
+
+def reopen_course(course: Course, doctor: User, reason: str) -> None:
+    """A course completed too soon (a session still to come) is reopened by a doctor, with the reason kept
+    in the audit trail beside the status change."""
+    reason = required_text(reason, "reason", "Say why the course is reopened.")
+    if doctor.role != Role.DOCTOR:
+        raise ClinicError("Only a doctor reopens a course.")
+    if course.status != "completed":
+        raise ClinicError("Only a completed course can be reopened; a course stopped early stays stopped.")
+    course.status = "active" if live_sessions(course) else "planned"
+    db.session.flush()
+    record_event("reopen_course", record_type="course", record_id=course.id, reason=reason)
 
 
 def complete_course(course: Course) -> None:
