@@ -410,3 +410,14 @@ def test_verifying_from_the_page_reports_and_is_itself_audited(auditor_client) -
     assert response.status_code == 200
     assert "The chain is intact" in response.get_data(as_text=True)
     assert audit_rows("audit_verify")[-1].reason == "intact"
+
+
+def test_the_audit_page_reads_changes_as_field_old_and_new_in_words(auditor_client, staff) -> None:
+    nurse = staff["nurse"]
+    nurse.full_name = "Samira Okafor"
+    db.session.commit()
+    page = auditor_client.get(f"/audit?record_type=user&record_id={nurse.id}&action=update")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<strong>Full name</strong>: " in body and "→ Samira Okafor" in body
+    assert '{"full_name"' not in body  # not the raw JSON

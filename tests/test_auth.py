@@ -188,10 +188,12 @@ def test_passwords_are_stored_as_argon2id_hashes(staff) -> None:
 
 def _open_account(admin_client, email: str, name: str, role: str = "nurse") -> str:
     """An admin opens an account; the answer shows the one-time link the person uses."""
-    response = admin_client.submit("/admin/users/new", {"email": email, "full_name": name, "role": role,
-                                                           "password": PASSWORDS["admin"]})
-    assert response.status_code == 201, text(response)
+    opened = admin_client.submit("/admin/users/new", {"email": email, "full_name": name, "role": role,
+                                                         "password": PASSWORDS["admin"]})
+    assert opened.status_code == 303, text(opened)  # post/redirect/get: a reload opens nothing twice
+    response = admin_client.get(opened.location)
     assert f"Account opened for {name}" in text(response)
+    assert not RESET_LINK_RE.search(text(admin_client.get(opened.location)))  # shown once
     link = html.unescape(RESET_LINK_RE.search(text(response)).group(1))
     return urlsplit(link).path
 
@@ -888,7 +890,7 @@ def test_the_new_account_form_sets_only_what_it_shows(app: Flask, admin_client, 
         **SMUGGLED, "email": "nadia@clinic.example", "full_name": "Nadia Newcomer", "role": "nurse",
         "new_password": NEW_PASSWORD, "password": PASSWORDS["admin"],  # the admin's own, to confirm
     })
-    assert response.status_code == 201
+    assert response.status_code == 303
     created = services.find_user_by_email("nadia@clinic.example")
     assert created.role == "nurse" and created.version == 1 and created.id != 999
     assert created.deactivated_at is None
@@ -910,7 +912,7 @@ def test_admin_powers_ask_for_the_password_again_and_are_audited_at_high_severit
     assert opened.status_code == 403 and services.find_user_by_email("dora@clinic.example") is None
     assert len(audit_rows("reauth_failed")) >= 2
     assert admin_client.submit("/admin/users/new", {"email": "dora@clinic.example", "full_name": "Dora Doctor",
-                                                    "role": "doctor", "password": PASSWORDS["admin"]}).status_code == 201
+                                                    "role": "doctor", "password": PASSWORDS["admin"]}).status_code == 303
     assert admin_client.submit(f"/admin/users/{nurse.id}/reset", {"password": PASSWORDS["admin"]}).status_code == 200
     powers = [row.reason for row in audit_rows("admin_power")]
     assert powers == ["high severity: open an account for dora@clinic.example (doctor)",

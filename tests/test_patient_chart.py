@@ -4,6 +4,7 @@ doctors' overrides, versioned consent, patch tests and the treatment gate."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -806,3 +807,28 @@ def test_a_row_changed_under_a_save_is_a_conflict_not_a_500(staff) -> None:
 
     outcome = run_service(edit_while_someone_else_does)
     assert outcome.conflict and isinstance(outcome.error, SavedMeanwhile)
+
+
+def test_medications_are_added_a_row_at_a_time_and_allergies_ticked_from_the_catalogue(nurse_client,
+                                                                                      patient) -> None:
+    page = nurse_client.get(f"/patients/{patient.id}/history").get_data(as_text=True)
+    assert 'name="allergy_ingredient_ids" type="checkbox"' in page and "<select multiple" not in page
+    rows = len(re.findall(r'name="medications-\d+-name"', page))
+    typed = _history_form(1, **{"medications-0-name": "Warfarin", "medications-1-name": "Aspirin",
+                                "action": "add_medication"})
+    more = nurse_client.submit(f"/patients/{patient.id}/history", typed)
+    assert more.status_code == 200
+    grown = more.get_data(as_text=True)
+    assert len(re.findall(r'name="medications-\d+-name"', grown)) == max(rows, 2) + 1
+    assert 'value="Warfarin"' in grown and 'value="Aspirin"' in grown  # nothing typed is lost
+    assert patients.current_history(patient).number == 1  # and nothing saved yet
+    vitamin_c = db.session.scalar(sa.select(Ingredient.id).where(Ingredient.name == "Vitamin C"))
+    saved = nurse_client.submit(f"/patients/{patient.id}/history", {
+        **_history_form(1, **{"medications-0-name": "Warfarin", "medications-1-name": "Aspirin",
+                              "medications-2-name": "Metformin"}), "allergy_ingredient_ids": [str(vitamin_c)]})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    current = patients.current_history(patient)
+    assert current.number == 2
+    assert [m.name for m in current.medications] == ["Warfarin", "Aspirin", "Metformin"]
+    assert current.allergy_ingredient_ids == {vitamin_c}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -34,6 +34,9 @@ def list_users() -> str:
     return render_template("admin/users.html", users=users)
 
 
+_LINK_KEY = "new_account_link"
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
 def new_user() -> Response | str | tuple:
     """Open an account for a named person."""
@@ -48,8 +51,10 @@ def new_user() -> Response | str | tuple:
             user, token = opened.value
             flash(f"Account opened for {user.full_name} ({user.role_label}). Give them the one-time link "
                   "below: they choose their own password with it.", "success")
-            return _render_user(user, reset_link=url_for("auth.reset_password", token=token, _external=True),
-                                status=201)
+            # Post/redirect/get: reloading the account page never opens a second account. The link goes
+            # through the (sealed) session cookie and is shown once, on the next page only.
+            session[_LINK_KEY] = (user.id, url_for("auth.reset_password", token=token, _external=True))
+            return redirect(url_for("admin.show_user", user_id=user.id), code=303)
     status = 400 if request.method == "POST" else 200
     return render_template("admin/new_user.html", form=form), status
 
@@ -74,8 +79,11 @@ def _render_user(user: User, *, role_form: ChangeRoleForm | None = None, access_
 
 @bp.get("/users/<int:user_id>")
 def show_user(user_id: int) -> tuple[str, int]:
-    """One account: role, status, and the actions on it."""
-    return _render_user(db.get_or_404(User, user_id))
+    """One account: role, status, and the actions on it; once, the link of an account just opened."""
+    user = db.get_or_404(User, user_id)
+    held = session.pop(_LINK_KEY, None)
+    link = held[1] if held and held[0] == user.id else None
+    return _render_user(user, reset_link=link)
 
 
 @bp.post("/users/<int:user_id>/role")

@@ -13,7 +13,6 @@ from wtforms import (
     HiddenField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -75,9 +74,9 @@ class TreatmentRow(Form):
 class HistoryForm(FlaskForm):
     condition_codes = CheckboxesField("Conditions", validators=[Optional()])
     medications = FieldList(FormField(MedicationRow), min_entries=1)
-    allergy_ingredient_ids = SelectMultipleField("Allergies to ingredients", coerce=whole_number,
-                                                 validators=[Optional()],
-                                                 description="The gate refuses products that contain these.")
+    allergy_ingredient_ids = CheckboxesField("Allergies to ingredients", coerce=whole_number,
+                                             validators=[Optional()],
+                                             description="The gate refuses products that contain these.")
     other_allergies = TextAreaField("Other allergies", validators=[Optional(), Length(max=2000)],
                                     description="One per line (drugs, latex, foods...).", render_kw={"rows": 2})
     pregnancy = SelectField("Pregnancy", choices=_choices(PREGNANCY), validators=[DataRequired()])

@@ -231,6 +231,14 @@ def edit_history(patient_id: int) -> Response | tuple[str, int]:
         _fill_history_form(form, current)
         return render_template("patients/history_form.html", form=form, patient=patient, current=current,
                                treatment_kinds=TREATMENT_KINDS), 200
+    action = request.form.get("action", "save")
+    if action in ("add_medication", "add_treatment"):
+        # Posting back for another row saves nothing; what was typed stays.
+        (form.medications if action == "add_medication" else form.treatments).append_entry()
+        for each in form:
+            each.errors = []
+        return render_template("patients/history_form.html", form=form, patient=patient, current=current,
+                               treatment_kinds=TREATMENT_KINDS), 200
     status = 400
     if form.validate_on_submit():
 
