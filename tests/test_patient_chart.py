@@ -832,3 +832,15 @@ def test_medications_are_added_a_row_at_a_time_and_allergies_ticked_from_the_cat
     assert current.number == 2
     assert [m.name for m in current.medications] == ["Warfarin", "Aspirin", "Metformin"]
     assert current.allergy_ingredient_ids == {vitamin_c}
+
+
+def test_a_rules_trigger_is_picked_from_what_the_record_knows(admin_client) -> None:
+    page = admin_client.get("/admin/rules/new").get_data(as_text=True)
+    chosen = page[page.index('name="trigger_value"'):page.index("</select>", page.index('name="trigger_value"'))]
+    assert '<optgroup label="A condition in the history">' in chosen and '<optgroup label="A recent treatment">' in chosen
+    assert 'value="isotretinoin"' in chosen and 'value="18"' in chosen
+    wrong = admin_client.submit("/admin/rules/new", {
+        "code": "laser_recent", "question": "Laser in the last month?", "kind": "relative", "trigger": "condition",
+        "trigger_value": "laser", "sort_order": "50", "active": "y"})
+    assert wrong.status_code == 400  # a treatment kind given for a condition trigger is refused beside the field
+    assert "Give the code of a condition" in wrong.get_data(as_text=True)

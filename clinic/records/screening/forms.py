@@ -75,9 +75,10 @@ class RuleForm(FlaskForm):
     question = StringField("Question shown to staff", validators=[DataRequired(), Length(max=300)])
     kind = SelectField("Kind", choices=[SelectChoice(k, v) for k, v in RULE_KINDS.items()])
     trigger = SelectField("Answered from the record by", choices=[SelectChoice(k, v) for k, v in RULE_TRIGGERS.items()])
-    trigger_value = StringField("Condition code or treatment kind", validators=[Optional(), Length(max=40)],
-                                description="For a condition: its code. For a recent treatment: isotretinoin, "
-                                "laser, surgery_area, tattoo_area, filler or chemical_peel. For an age: the limit.")
+    # Chosen from what the record knows (the condition catalogue, the treatment kinds, usual age limits);
+    # the service checks that the choice fits the trigger.
+    trigger_value = SelectField("Which condition, treatment or age", validators=[Optional()], validate_choice=False,
+                                description="For a condition or a recent treatment: which one. For an age: the limit.")
     waiting_days = IntegerField("Waiting period (days)", validators=[Optional(), NumberRange(min=1, max=3650)],
                                 description="For a dated event: how long after it treatment must wait.")
     indications = SelectMultipleField("Applies to treatments", validators=[Optional()],

@@ -18,13 +18,14 @@ from clinic.core.views import void_from_form
 from clinic.extensions import db
 from clinic.records.catalogue.models import Area, Condition, Indication
 from clinic.records.patients.loading import patient_to_change
-from clinic.records.patients.models import Patient
+from clinic.records.patients.models import TREATMENT_KINDS, Patient
 from clinic.records.patients.services import current_history
 from clinic.records.screening import services
 from clinic.records.screening.forms import OverrideForm, PlanForm, RuleForm, answers_form
 from clinic.records.screening.models import COMPUTED_TRIGGERS, ContraindicationRule, Screening
 
 bp = Blueprint("screening", __name__)
+AGE_LIMITS = (16, 18, 21, 25)
 
 
 def _plan_choices(form: PlanForm | RuleForm) -> None:
@@ -36,10 +37,17 @@ def _plan_choices(form: PlanForm | RuleForm) -> None:
         form.indication.choices = [SelectChoice("", "Choose…"), *choices]
     else:
         form.indications.choices = choices
-        codes = db.session.scalars(sa.select(Condition.code).where(Condition.active.is_(True))
-                                   .order_by(Condition.sort_order))
-        form.trigger_value.description = (f"{form.trigger_value.description} Condition codes: "
-                                          f"{', '.join(codes)}.")
+        conditions = db.session.scalars(sa.select(Condition).where(Condition.active.is_(True))
+                                        .order_by(Condition.sort_order))
+        form.trigger_value.choices = [
+            SelectChoice("", "— (not needed for this trigger)"),
+            *[SelectChoice(c.code, c.name, optgroup="A condition in the history") for c in conditions],
+            *[SelectChoice(code, label, optgroup="A recent treatment") for code, label in TREATMENT_KINDS.items()],
+            *[SelectChoice(str(years), f"Under {years} years", optgroup="An age") for years in AGE_LIMITS],
+        ]
+        known = {str(c.value) for c in form.trigger_value.choices}
+        if form.trigger_value.data and form.trigger_value.data not in known:  # a rule made before, kept as is
+            form.trigger_value.choices.append(SelectChoice(form.trigger_value.data, form.trigger_value.data))
     form.areas.choices = [SelectChoice(a.code, a.name, optgroup=a.region.title()) for a in areas]
 
 
