@@ -99,7 +99,7 @@ def test_out_of_range_injection_values_are_refused(course, stock, staff, injecti
 
 
 def test_a_skipped_area_needs_a_reason(course, stock, staff) -> None:
-    rows = [services.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1"), points=10),
+    rows = [services.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1"), points=20),
             services.InjectionInput("forehead", None, administered=False)]
     with pytest.raises(FieldError, match="not treated"):
         services.save_session(course, entry(stock, injections=rows), staff["doctor"])
@@ -462,7 +462,7 @@ def test_the_session_page_uses_a_fixed_number_of_queries(
         return len(counted)
 
     small = save(course, stock, staff["doctor"])
-    rows = [services.InjectionInput(code, 0, depth_mm=Decimal("1"), volume_ml=Decimal("0.3"), points=5)
+    rows = [services.InjectionInput(code, 0, depth_mm=Decimal("1"), volume_ml=Decimal("0.3"), points=10)
             for code in ("cheeks", "forehead", "chin", "perioral", "temples", "under_eye", "neck")]
     record_history(course.patient, staff["nurse"])
     screen(course.patient, staff["nurse"], areas=("cheeks", "forehead", "chin", "perioral", "temples", "under_eye",
@@ -666,3 +666,49 @@ def test_a_course_completed_too_soon_is_reopened_by_its_doctor_with_a_reason(
     assert db.session.get(type(course), course.id).status == "active"
     assert audit_rows("reopen_course")[-1].reason == "Session 4 was still to come"
     assert doctor_client.get(f"/courses/{course.id}/sessions/new").status_code == 200
+
+
+# --- protocol guidance at the chair (issue 14, item 9) ------------------------------------------------
+
+
+def test_a_depth_or_bolus_outside_the_usual_range_is_a_warning_the_doctor_acknowledges(course, stock, staff) -> None:
+    deep = entry(stock, injections=[
+        services.InjectionInput("cheeks", 0, depth_mm=Decimal("3"), volume_ml=Decimal("2.5"), points=50),
+        services.InjectionInput("forehead", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1.5"), points=10),
+    ])
+    with pytest.raises(services.NeedsAcknowledgement) as asked:
+        services.save_session(course, deep, staff["doctor"])
+    found = {w.code: w.message for w in asked.value.warnings}
+    assert found["protocol:depth_mm:cheeks"] == "Cheeks: depth 3 mm is outside the usual 1–2 mm."
+    assert found["protocol:bolus_ml:forehead"] == "Forehead: volume a point 0.15 ml is outside the usual 0.01–0.05 ml."
+    assert "protocol:depth_mm:forehead" not in found  # 1 mm is usual for skin rejuvenation
+    deep.acknowledged = list(found)
+    saved = services.save_session(course, deep, staff["doctor"])
+    assert "protocol:depth_mm:cheeks" in saved.acknowledged_warnings.split()
+    assert "depth outside the usual range (cheeks)" in saved.acknowledged_labels
+
+
+def test_the_session_form_shows_the_usual_ranges_beside_the_fields(doctor_client, course) -> None:
+    page = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
+    assert "Usual: 1–2 mm." in page  # skin rejuvenation's depth
+    assert "Usual: 30–32G." in page and "Usual: 0.01–0.05 ml a point." in page
+
+
+def test_an_admin_corrects_a_range_and_the_next_session_is_checked_against_it(admin_client, doctor_client,
+                                                                             course, stock, staff) -> None:
+    from clinic.records.catalogue.models import ProtocolRange
+
+    depth = db.session.scalar(sa.select(ProtocolRange).where(ProtocolRange.measure == "depth_mm",
+                                                            ProtocolRange.indication_code == course.indication_code))
+    assert doctor_client.get(f"/admin/protocol-ranges/{depth.id}").status_code == 403
+    assert "1–2 mm" in doctor_client.get("/admin/protocol-ranges").get_data(as_text=True)
+    refused = admin_client.submit(f"/admin/protocol-ranges/{depth.id}", {"low": "3", "high": "1", "active": "y"})
+    assert refused.status_code == 400 and "cannot be below the lower end" in refused.get_data(as_text=True)
+    saved = admin_client.submit(f"/admin/protocol-ranges/{depth.id}", {"low": "1", "high": "3.5", "active": "y"})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    deep = entry(stock, injections=[
+        services.InjectionInput("cheeks", 0, depth_mm=Decimal("3"), volume_ml=Decimal("2.5"), points=50)])
+    assert not [w for w in services.check_session(course, deep).warnings if w.code.startswith("protocol:")]
+    updates = [r for r in audit_rows("update") if r.record_type == "protocol_range"]
+    assert updates and '"high":["2.000","3.5"]' in updates[-1].changes

@@ -107,6 +107,9 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "treatments.stop_course": {"POST": DOCTORS},
     "treatments.complete_course": {"POST": DOCTORS},
     "treatments.reopen_course": {"POST": DOCTORS},
+    # The usual ranges at the chair: every role reads them, admins keep them.
+    "treatments.list_protocol_ranges": {"GET": ALL_ROLES},
+    "treatments.edit_protocol_range": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
     "treatments.new_session": {"GET": DOCTORS, "POST": DOCTORS},
     "treatments.edit_session": {"GET": DOCTORS, "POST": DOCTORS},
     "treatments.show_session": {"GET": CLINICAL_READERS},

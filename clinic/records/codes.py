@@ -11,6 +11,8 @@ class WarningCode(StrEnum):
     HYPERPIGMENTATION = "hyperpigmentation"
     RULE = "rule"  # "rule:<contraindication rule code>": a warning rule of the screening catalogue
     RECALLED_AFTER = "recalled_after"  # "recalled_after:<lot id>": a lot recalled after the session
+    # "protocol:<measure>" or "protocol:<measure>:<area code>": outside the usual range at the chair
+    PROTOCOL = "protocol"
 
     def of(self, detail: object) -> str:
         """The code of one warning of this kind about ``detail`` (a rule code, a lot id)."""

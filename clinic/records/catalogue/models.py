@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Optional
 
 import sqlalchemy as sa
@@ -75,3 +76,48 @@ def area_labels(codes: str | list[str] | set[str] | None) -> str:
         names = g._area_names = {code: (order, name) for code, name, order in rows}
     known = sorted((names[c] for c in wanted if c in names), key=lambda pair: pair[0])
     return ", ".join([name for _, name in known] + [c for c in wanted if c not in names])
+
+
+PROTOCOL_MEASURES = {
+    "depth_mm": ("Depth", "mm"),
+    "needle_gauge": ("Needle", "G"),
+    "bolus_ml": ("Volume a point", "ml"),
+}
+
+
+class ProtocolRange(Model):
+    """A usual range at the chair (DESIGN.md "Protocol ranges"): shown as a hint beside the field, and a
+    value outside it is a warning the doctor acknowledges. No indication or area: it holds for all; the
+    most specific row that matches a session's indication and area is the one used."""
+
+    __tablename__ = "protocol_range"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(20))
+    indication_code: Mapped[Optional[str]] = mapped_column(sa.ForeignKey("indication.code"))
+    area_code: Mapped[Optional[str]] = mapped_column(sa.ForeignKey("area.code"))
+    low: Mapped[Decimal] = mapped_column(sa.Numeric(8, 3))
+    high: Mapped[Decimal] = mapped_column(sa.Numeric(8, 3))
+    source: Mapped[str] = mapped_column(sa.String(300), default="")
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+
+    __table_args__ = (
+        sa.CheckConstraint("measure IN ('depth_mm', 'needle_gauge', 'bolus_ml')", name="measure"),
+        sa.CheckConstraint("low <= high", name="low_high"),
+        sa.UniqueConstraint("measure", "indication_code", "area_code", name="uq_protocol_range_scope"),
+    )
+
+    @property
+    def label(self) -> str:
+        return PROTOCOL_MEASURES[self.measure][0]
+
+    @property
+    def unit(self) -> str:
+        return PROTOCOL_MEASURES[self.measure][1]
+
+    @property
+    def text(self) -> str:
+        """How the hint reads: "1–2 mm", "30–32G", "0.01–0.05 ml"."""
+        low, high = (f"{v.normalize():f}" for v in (self.low, self.high))
+        unit = self.unit if self.unit == "G" else f" {self.unit}"
+        return f"{low}–{high}{unit}"

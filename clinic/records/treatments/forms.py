@@ -60,6 +60,12 @@ class StopCourseForm(FlaskForm):
                            render_kw={"rows": 2})
 
 
+class ProtocolRangeForm(FlaskForm):
+    low = DecimalField("From", places=3, validators=[InputRequired("Give the lower end.")])
+    high = DecimalField("To", places=3, validators=[InputRequired("Give the upper end.")])
+    active = BooleanField("In use (shown as a hint, warned about when outside)")
+
+
 class ReopenCourseForm(FlaskForm):
     reason = TextAreaField("Why it is reopened", validators=[DataRequired("Say why the course is reopened."),
                                                               Length(max=2000)], render_kw={"rows": 2})

@@ -15,10 +15,10 @@ from clinic.core.submissions import claim, done
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory.models import Product
-from clinic.records.catalogue.models import Area, Indication
+from clinic.records.catalogue.models import Area, Indication, ProtocolRange
 from clinic.records.patients.models import Patient
 from clinic.records.treatments import services
-from clinic.records.treatments.forms import CourseForm, ReopenCourseForm, StopCourseForm
+from clinic.records.treatments.forms import CourseForm, ProtocolRangeForm, ReopenCourseForm, StopCourseForm
 from clinic.records.treatments.models import Course
 from clinic.records.treatments.routes.blueprint import bp
 
@@ -110,3 +110,28 @@ def complete_course(course_id: int) -> Response:
     if attempt(None, services.complete_course, course).ok:
         flash("Course completed.", "success")
     return redirect(url_for("treatments.show_course", course_id=course.id))
+
+
+@bp.get("/admin/protocol-ranges")
+def list_protocol_ranges() -> str:
+    """The usual ranges at the chair, as the session form hints and warns with them."""
+    rows = db.session.scalars(sa.select(ProtocolRange).order_by(
+        ProtocolRange.measure, ProtocolRange.indication_code.is_not(None), ProtocolRange.indication_code,
+        ProtocolRange.area_code)).all()
+    indications = dict(db.session.execute(sa.select(Indication.code, Indication.name)).tuples().all())
+    areas = dict(db.session.execute(sa.select(Area.code, Area.name)).tuples().all())
+    return render_template("treatments/protocol_ranges.html", rows=rows, indications=indications, areas=areas)
+
+
+@bp.route("/admin/protocol-ranges/<int:range_id>", methods=["GET", "POST"])
+def edit_protocol_range(range_id: int) -> Response | tuple[str, int]:
+    """An admin corrects a usual range; the audit trail keeps the one before."""
+    row = db.get_or_404(ProtocolRange, range_id)
+    form = ProtocolRangeForm(obj=row if request.method == "GET" else None)
+    if request.method == "POST":
+        if form.validate_on_submit() and attempt(form, services.save_protocol_range, row, form.low.data,
+                                                 form.high.data, bool(form.active.data)).ok:
+            flash(f"{row.label} range saved: {row.text}.", "success")
+            return redirect(url_for("treatments.list_protocol_ranges"))
+        return render_template("treatments/protocol_range_form.html", form=form, row=row), 400
+    return render_template("treatments/protocol_range_form.html", form=form, row=row), 200

@@ -190,11 +190,19 @@ def _session_page(form: SessionForm, course: Course, session: TreatmentSession |
     # What followed the previous session, for the doctor to read before starting this one.
     previous, after_previous = after_previous_session(session or course)
     readiness = services.session_readiness(session) if session else services.course_readiness(course)
+    ranges = services.protocol_ranges(course.indication_code)
+
+    def usual_hint(measure: str, area: str | None = None, per: str = "") -> str | None:
+        usual = services.usual_range(ranges, measure, area or None)
+        return f"Usual: {usual.text}{per}." if usual else None
+
     return render_template(
         "treatments/session_form.html", form=form, course=course, session=session,
         patient=course.patient, areas=areas, reasons=context.get("reasons", []),
         warnings=context.get("warnings", []), row_errors=context.get("row_errors", {}),
-        previous=previous, after_previous=after_previous, readiness=readiness,
+        previous=previous, after_previous=after_previous, readiness=readiness, usual_hint=usual_hint,
+        face_areas={a.code for a in areas if a.region == "face"},
+        points_hint="Usual: 50–150 points for a full face, shared among its areas.",
     ), status
 
 

@@ -14,7 +14,14 @@ from clinic.records.treatments.services.amendments import (
     amend_session,
     current_value,
 )
-from clinic.records.treatments.services.checks import SessionCheck, check_session, course_readiness, session_readiness
+from clinic.records.treatments.services.checks import (
+    SessionCheck,
+    check_session,
+    course_readiness,
+    protocol_ranges,
+    session_readiness,
+    usual_range,
+)
 from clinic.records.treatments.services.courses import (
     CourseInput,
     complete_course,
@@ -23,6 +30,7 @@ from clinic.records.treatments.services.courses import (
     next_due,
     plan_course,
     reopen_course,
+    save_protocol_range,
     stop_course,
 )
 from clinic.records.treatments.services.inputs import (
@@ -44,11 +52,11 @@ from clinic.records.treatments.services.signing import (
 )
 
 __all__ = [
-    "AMENDABLE_COMPONENT_FIELDS", "AMENDABLE_INJECTION_FIELDS", "AMENDABLE_SESSION_FIELDS", "FOLLOW_UP_DAYS",
-    "AftercareItem", "ComponentInput",
-    "CourseInput", "InjectionInput", "NeedsAcknowledgement", "PreparationInput", "SessionCheck", "SessionInput",
-    "SessionRefused", "aftercare", "amend_session", "apply_signature", "canonical_content", "check_session",
-    "complete_course", "content_digest", "course_defaults", "course_readiness", "current_value", "live_sessions",
-    "next_due", "plan_course", "reopen_course", "save_session", "session_readiness", "sign_session",
-    "signature_intact", "stop_course", "void_session",
+    "AMENDABLE_COMPONENT_FIELDS", "AMENDABLE_INJECTION_FIELDS", "AMENDABLE_SESSION_FIELDS", "AftercareItem",
+    "ComponentInput", "CourseInput", "FOLLOW_UP_DAYS", "InjectionInput", "NeedsAcknowledgement", "PreparationInput",
+    "SessionCheck", "SessionInput", "SessionRefused", "aftercare", "amend_session", "apply_signature",
+    "canonical_content", "check_session", "complete_course", "content_digest", "course_defaults",
+    "course_readiness", "current_value", "live_sessions", "next_due", "plan_course", "protocol_ranges",
+    "reopen_course", "save_protocol_range", "save_session", "session_readiness", "sign_session", "signature_intact",
+    "stop_course", "usual_range", "void_session",
 ]

@@ -20,7 +20,7 @@ from clinic.core.findings import Finding
 from clinic.extensions import db
 from clinic.inventory.models import Lot
 from clinic.inventory.services import LOT_DEPLETED, LOT_RECALLED, check_lot_usable, lot_stock
-from clinic.records.catalogue.models import Area
+from clinic.records.catalogue.models import Area, ProtocolRange
 from clinic.records.codes import WarningCode
 from clinic.records.gate import GateResult, check_treatment_allowed
 from clinic.records.patients.models import Patient
@@ -231,6 +231,56 @@ def check_interval(course: Course, entry: SessionInput, session: TreatmentSessio
                                           f"the course's interval is {course.interval_days} days.")]
 
 
+def protocol_ranges(indication: str) -> dict[tuple[str, str | None], ProtocolRange]:
+    """The usual ranges that apply to ``indication``, keyed by measure and area (None: any area), the
+    most specific first: the indication's own row wins over the general one. One query."""
+    rows = db.session.scalars(sa.select(ProtocolRange).where(
+        ProtocolRange.active.is_(True),
+        sa.or_(ProtocolRange.indication_code.is_(None), ProtocolRange.indication_code == indication)))
+    found: dict[tuple[str, str | None], ProtocolRange] = {}
+    for row in sorted(rows, key=lambda r: r.indication_code is not None):  # specific rows last, so they win
+        found[(row.measure, row.area_code)] = row
+    return found
+
+
+def usual_range(ranges: dict[tuple[str, str | None], ProtocolRange], measure: str,
+                area: str | None = None) -> ProtocolRange | None:
+    return ranges.get((measure, area)) or ranges.get((measure, None))
+
+
+def check_protocol(course: Course, entry: SessionInput) -> list[Finding]:
+    """Depth, needle and volume a point outside the usual ranges (DESIGN.md): a warning to acknowledge,
+    never a silent pass, never a refusal (the doctor may have a reason)."""
+    ranges = protocol_ranges(course.indication_code)
+    warnings: list[Finding] = []
+
+    def outside(measure: str, value: Decimal, area: str | None, where: str) -> None:
+        usual = usual_range(ranges, measure, area)
+        if usual is None or usual.low <= value <= usual.high:
+            return
+        code = WarningCode.PROTOCOL.of(f"{measure}:{area}" if area else measure)
+        if any(w.code == code for w in warnings):
+            return
+        shown = f"{value.normalize():f}" + ("G" if measure == "needle_gauge" else f" {usual.unit}")
+        warnings.append(Finding(code, f"{where}{usual.label.lower()} {shown} is outside the usual {usual.text}."))
+
+    if entry.needle_gauge:
+        outside("needle_gauge", Decimal(entry.needle_gauge), None, "")
+    names = dict(db.session.execute(sa.select(Area.code, Area.name)).tuples().all())
+    for injection in entry.injections:
+        if not injection.administered:
+            continue
+        where = f"{names.get(injection.area_code, injection.area_code)}: "
+        if injection.depth_mm is not None:
+            outside("depth_mm", Decimal(injection.depth_mm), injection.area_code, where)
+        if injection.needle_gauge:
+            outside("needle_gauge", Decimal(injection.needle_gauge), None, where)
+        if injection.volume_ml and injection.points:
+            bolus = (Decimal(injection.volume_ml) / injection.points).quantize(Decimal("0.001"))
+            outside("bolus_ml", bolus, injection.area_code, where)
+    return warnings
+
+
 def check_skin_type(patient: Patient, warnings: list[Finding]) -> list[Finding]:
     """Fitzpatrick IV–VI: a hyperpigmentation warning, unless a screening rule already gave one."""
     already = any(w.code == WarningCode.RULE.of("skin_type_dark") for w in warnings)
@@ -274,6 +324,7 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
     check.not_ready.extend(r for r in gate.reasons if r.code not in NOT_READY_IS_A_DRAFT)
     check.warnings.extend(gate.warnings)
     check.warnings.extend(check_interval(course, entry, session))
+    check.warnings.extend(check_protocol(course, entry))
     check.warnings.extend(check_skin_type(patient, check.warnings))
     return check
 

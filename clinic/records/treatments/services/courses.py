@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -15,7 +16,7 @@ from clinic.core.errors import ClinicError, FieldError
 from clinic.core.services import required_text, stored
 from clinic.extensions import db
 from clinic.inventory.models import Product
-from clinic.records.catalogue.models import Area, Indication
+from clinic.records.catalogue.models import Area, Indication, ProtocolRange
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.models import Course, CourseArea, CourseProduct, TreatmentSession
 
@@ -118,3 +119,14 @@ def complete_course(course: Course) -> None:
     course.status = "completed"
     db.session.flush()
 
+
+
+def save_protocol_range(row: ProtocolRange, low: Decimal, high: Decimal, active: bool) -> ProtocolRange:
+    """An admin corrects a usual range (the catalogue's, seeded from DESIGN.md); the audit keeps the old one."""
+    if low is None or low <= 0:
+        raise FieldError("low", "Give the lower end, above zero.")
+    if high is None or high < low:
+        raise FieldError("high", "The upper end cannot be below the lower end.")
+    row.low, row.high, row.active = low, high, active
+    db.session.flush()
+    return row
