@@ -5,6 +5,8 @@ Kept with the tests, not in config.py: the installed distribution carries no tes
 
 from __future__ import annotations
 
+import tempfile
+
 from config import Config
 
 
@@ -22,3 +24,8 @@ class TestConfig(Config):
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Photos uploaded by tests land in a throwaway directory, never in instance/.
+        self.PHOTO_STORAGE_DIR = tempfile.mkdtemp(prefix="clinic-photos-")

@@ -84,7 +84,8 @@ class MeasureDefinition(Model):
             return ""
         low, high = self.min_value, self.max_value
         places = Decimal(1).scaleb(-self.decimals)
-        text = f"{low.quantize(places) if low is not None else '…'}–{high.quantize(places) if high is not None else '…'}"
+        ends = [str(end.quantize(places)) if end is not None else "…" for end in (low, high)]
+        text = "–".join(ends)
         return f"{text} {self.unit}".strip()
 
 
