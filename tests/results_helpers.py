@@ -22,11 +22,12 @@ from tests.factories import NOW, ready_course
 def big_lots(stock, nurse) -> dict[str, Lot]:
     """Another lot of each stock product, 60 vials each: enough for a 12-session course."""
     lots = {}
+    shelf = inventory.create_location("Fridge 2", "fridge")
     for name, lot in stock.items():
         made, _ = inventory.receive_lot(inventory.Receipt(
             product=lot.product, lot_number=f"BIG-{name.upper()}", expiry_date=date.today() + timedelta(days=300),
             quantity=60, supplier="MedAesthetic Supplies", received_on=date.today() - timedelta(days=5),
-            location=lot.location), nurse)
+            location=shelf), nurse)
         lots[name] = made
     db.session.commit()
     return lots
