@@ -68,7 +68,8 @@ def clean_image(data: bytes, *, max_bytes: int) -> CleanImage:
     """The uploaded bytes as the clinic keeps them, judged by their content (never the file's name): upright,
     with no EXIF (so no GPS position, camera serial or time), re-encoded, and a thumbnail."""
     if len(data) > max_bytes:
-        raise PhotoTooLarge(f"This file is larger than {max_bytes // (1024 * 1024)} MB: export a smaller photo.")
+        limit = f"{max_bytes / 2**20:.0f} MB" if max_bytes >= 2**20 else f"{max_bytes // 1024} KB"
+        raise PhotoTooLarge(f"This file is larger than {limit}: export a smaller photo.")
     if not data:
         raise PhotoRefused("This file is empty.")
     try:
