@@ -232,3 +232,27 @@ def test_nurses_record_measures_and_auditors_only_read(clients, course) -> None:
     reads_before = len(audit_rows("read_chart"))
     assert clients["auditor"].get(f"/courses/{course.id}/report").status_code == 200
     assert len(audit_rows("read_chart")) == reads_before + 1
+
+
+# --- completing a course ---------------------------------------------------------------------------
+
+
+def test_completing_a_course_asks_for_its_end_measures_and_home_lists_it_until_they_are_in(
+        doctor_client, course, stock, staff) -> None:
+    from tests.factories import save
+
+    session = save(course, stock, staff["doctor"], acknowledged=["first_time_no_patch_test"])
+    treatments.apply_signature(session, staff["doctor"])
+    db.session.commit()
+    completed = doctor_client.submit(f"/courses/{course.id}/complete", {})
+    assert completed.status_code == 302
+    assert completed.location.endswith(f"/courses/{course.id}/measures/new?timepoint=end")
+    home = doctor_client.get("/").get_data(as_text=True)
+    assert 'id="missing-end-measures"' in home and "Amélie Durand" in home
+    report = doctor_client.get(f"/courses/{course.id}/report").get_data(as_text=True)
+    assert "end-of-course measures are missing" in report
+    recorded = doctor_client.submit(f"/courses/{course.id}/measures/new", {
+        "timepoint": "end", "measured_on": date.today().isoformat(), "value_satisfaction": "9",
+        "value_gais_clinician": "much_improved", "value_gais_patient": "improved"})
+    assert recorded.status_code == 302
+    assert 'id="missing-end-measures"' not in doctor_client.get("/").get_data(as_text=True)
