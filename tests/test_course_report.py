@@ -160,3 +160,18 @@ def test_the_report_costs_the_same_queries_for_4_and_12_sessions(doctor_client, 
             assert doctor_client.get(f"/courses/{course.id}/report").status_code == 200
         costs.append(len(statements))
     assert costs[0] == costs[1]
+
+
+def test_the_demo_course_report_shows_charts_and_a_photo_pair(runner, app) -> None:
+    from clinic.auth.models import User
+    from clinic.records.outcomes.models import OutcomeMeasure
+    from tests.conftest import ClinicClient
+
+    seeded = runner.invoke(args=["demo", "seed", "--if-empty"])
+    assert seeded.exit_code == 0, seeded.output
+    course_id = db.session.scalar(sa.select(OutcomeMeasure.course_id).limit(1))
+    doctor = db.session.scalar(sa.select(User).where(User.role == "doctor"))
+    client: ClinicClient = app.test_client()
+    assert client.sign_in(doctor.email, "demo doctor passphrase").status_code == 302
+    page = client.get(f"/courses/{course_id}/report").get_data(as_text=True)
+    assert page.count('<svg class="measure-chart"') >= 3 and 'class="photo-pair"' in page
