@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from clinic.audit.services import record_chart_read, record_event
-from clinic.core.forms import VoidForm, submitted_version
+from clinic.core.forms import submitted_version
 from clinic.core.pdf import pdf_response
 from clinic.core.submissions import claim, done
 from clinic.core.transaction import attempt
@@ -127,7 +127,7 @@ def course_report(course_id: int) -> str:
     record_chart_read(course.patient)
     report = load_course_report(course, date.today())
     return render_template("outcomes/report.html", report=report, course=course, patient=course.patient,
-                           void_form=VoidForm(formdata=None), today=date.today())
+                           today=date.today())
 
 
 def _embedded_thumbnails(report: CourseReport) -> dict[int, str]:
