@@ -191,9 +191,9 @@ def test_the_same_view_side_by_side_first_and_last_visit(doctor_client, course, 
     assert f"/photos/{first.id}/thumbnail" in pair and f"/photos/{last.id}/thumbnail" in pair
 
 
-def test_the_store_refuses_a_directory_under_static(app) -> None:
+def test_the_store_refuses_a_directory_under_static_and_a_key_that_is_a_path(app, tmp_path) -> None:
     app.config["PHOTO_STORAGE_DIR"] = os.path.join(app.static_folder, "photos")
     with pytest.raises(PhotoStoreError, match="static"):
         photo_store()
     with pytest.raises(PhotoStoreError):
-        DirectoryStore(Path("/tmp")).read("../../etc/passwd")
+        DirectoryStore(tmp_path).read("../../etc/passwd")

@@ -48,24 +48,37 @@ class LineChart:
         return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
 
 
-def _nice_ticks(low: Decimal, high: Decimal, count: int = 4) -> list[Decimal]:
-    step = (high - low) / count
-    return [low + step * i for i in range(count + 1)]
+def _nice_ticks(low: Decimal, high: Decimal, decimals: int, most: int = 5) -> list[Decimal]:
+    """Grid lines at a round step (1, 2, 5 × a power of ten; 2.5 too for a measure with decimals), at most
+    ``most`` steps from the first multiple of the step at or above ``low``: 0, 2, 4… 10 rather than 2.5, 5, 7.5."""
+    span = high - low
+    magnitude = Decimal(10) ** (span / most).adjusted()
+    factors = (1, 2, 5, 10) if decimals == 0 else (1, 2, Decimal("2.5"), 5, 10)
+    step = next(magnitude * f for f in factors if span / (magnitude * f) <= most)
+    if decimals == 0:
+        step = max(step, Decimal(1))
+    value = (low / step).to_integral_value(rounding="ROUND_CEILING") * step
+    ticks = []
+    while value <= high:
+        ticks.append(value)
+        value += step
+    return ticks
 
 
 def line_chart(title: str, readings: list[tuple[date, Decimal, str]], *, low: Decimal | None,
                high: Decimal | None, decimals: int = 0, labels: dict[int, str] | None = None,
                baseline: Decimal | None = None) -> LineChart | None:
-    """``readings`` (day, value, text) in order; the y axis spans the measure's range where it has one (so a
-    change looks as big as it is), else the readings'. ``labels`` names whole values (a scale's grades)."""
+    """``readings`` (day, value, text) in order; the y axis spans ``low``–``high`` when given (a short scale:
+    a grade, a score), else the readings' own span. ``labels`` names whole values (a scale's grades)."""
     if not readings:
         return None
     values = [value for _, value, _ in readings]
-    low = min([*values, *([low] if low is not None else [])])
-    high = max([*values, *([high] if high is not None else [])])
-    if high == low:
-        low, high = low - 1, high + 1
-    left = 118 if labels else 52
+    if low is None or high is None:
+        # No fixed scale: the readings' own span, with room around it, so a 2 cm change shows.
+        pad = max((max(values) - min(values)) / 5, Decimal(1))
+        low, high = min(values) - pad, max(values) + pad
+    low, high = min([*values, low]), max([*values, high])
+    left = 132 if labels else 52
     plot_w, plot_h = WIDTH - RIGHT - left, HEIGHT - BOTTOM - TOP
     first, last = readings[0][0], readings[-1][0]
     span = max((last - first).days, 1)
@@ -83,7 +96,7 @@ def line_chart(title: str, readings: list[tuple[date, Decimal, str]], *, low: De
         y_ticks = [Tick(y_of(Decimal(v)), name) for v, name in sorted(labels.items())]
     else:
         places = Decimal(1).scaleb(-decimals)
-        y_ticks = [Tick(y_of(v), str(v.quantize(places))) for v in _nice_ticks(low, high)]
+        y_ticks = [Tick(y_of(v), str(v.quantize(places))) for v in _nice_ticks(low, high, decimals)]
     days = sorted({day for day, _, _ in readings})
     if len(days) > 6:  # keep the day labels legible on a long course
         days = [days[round(i * (len(days) - 1) / 5)] for i in range(6)]

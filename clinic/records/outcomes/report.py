@@ -37,6 +37,8 @@ from clinic.records.treatments.models import (
 
 # DESIGN.md: maintenance every 2–3 months after a course.
 MAINTENANCE_AFTER = (timedelta(days=60), timedelta(days=90))
+# A measure whose whole range is this short is a scale (a grade, a 0–10 score): charted over all of it.
+SCALE_SPAN = 10
 GAIS_LABELS = {grade: label for label, grade in GAIS.values()}
 
 
@@ -215,10 +217,15 @@ def _series(measures: list[OutcomeMeasure]) -> tuple[list[MeasureSeries], list[O
         one = MeasureSeries(definition, readings)
         gais = definition.kind == "gais"
         baseline = one.baseline
+        low, high = definition.min_value, definition.max_value
+        if gais:
+            low, high = Decimal(1), Decimal(5)
+        elif low is None or high is None or high - low > SCALE_SPAN:
+            low = high = None  # a measurement (cm, kg, hairs/cm²): charted over its readings' own span
         one.chart = line_chart(
             f"{definition.name}{' (' + definition.unit + ')' if definition.unit else ''}",
             [(m.measured_on, m.chart_value, m.display) for m in readings if m.chart_value is not None],
-            low=Decimal(1) if gais else definition.min_value, high=Decimal(5) if gais else definition.max_value,
+            low=low, high=high,
             decimals=definition.decimals, labels=GAIS_LABELS if gais else None,
             baseline=baseline.value_number if baseline is not None else None)
         series.append(one)
