@@ -197,3 +197,36 @@ def test_the_store_refuses_a_directory_under_static_and_a_key_that_is_a_path(app
         photo_store()
     with pytest.raises(PhotoStoreError):
         DirectoryStore(tmp_path).read("../../etc/passwd")
+
+
+def test_a_heic_photo_from_a_phone_is_kept_as_a_jpeg(doctor_client, course, consented) -> None:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (90, 140, 200)).save(out, "HEIF", quality=80)
+    assert out.getvalue()[4:12] == b"ftypheic"
+    assert _upload(doctor_client, course, out.getvalue(), name="IMG_0002.HEIC").status_code == 302
+    (photo,) = _photos(course)
+    assert photo.content_type == "image/jpeg" and (photo.width, photo.height) == (320, 240)
+    assert Image.open(io.BytesIO(photo_store().read(photo.storage_key))).format == "JPEG"
+
+
+def test_the_report_pdf_carries_the_photo_pair_and_audits_each_photo_in_it(doctor_client, course, consented,
+                                                                           stock, staff) -> None:
+    from pypdf import PdfReader
+
+    from tests.factories import save
+
+    session = save(course, stock, staff["doctor"], acknowledged=["first_time_no_patch_test"])
+    _upload(doctor_client, course, jpeg_with_gps((400, 300)))
+    _upload(doctor_client, course, jpeg_with_gps((300, 400)), timepoint="session", session_id=str(session.id),
+            taken_on=date.today().isoformat())
+    first, last = _photos(course)
+    response = doctor_client.get(f"/courses/{course.id}/report.pdf")
+    assert response.status_code == 200
+    pages = PdfReader(io.BytesIO(response.data)).pages
+    images = {image.name for page in pages for image in page.images}  # pages may share one resource list
+    assert len(images) == 2, images
+    reads = [(r.record_id, r.reason) for r in audit_rows("read_photo")]
+    assert reads == [(str(first.id), "course report PDF"), (str(last.id), "course report PDF")]
