@@ -4,7 +4,7 @@ current values after an amendment, the same SVG charts in the page and the PDF, 
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -120,8 +120,6 @@ def test_the_page_draws_each_measure_as_an_svg_chart_from_baseline(doctor_client
 
 
 def test_every_side_effect_is_listed_with_its_grade_and_outcome(doctor_client, treated, staff) -> None:
-    from datetime import UTC, datetime
-
     session = treated.sessions[1]
     onset = session.performed_at + timedelta(hours=2)
     followups.record_side_effect(session, staff["nurse"], followups.SideEffectInput(
@@ -156,6 +154,10 @@ def test_the_report_costs_the_same_queries_for_4_and_12_sessions(doctor_client, 
         for i, session in enumerate(course.sessions):
             measure(course, staff["doctor"], "wrinkle_grade", str(3 - i % 3), timepoint="session",
                     on=session.performed_at.date(), session=session)
+            followups.record_side_effect(session, staff["nurse"], followups.SideEffectInput(
+                type_code="redness", grade=1, onset_hours=1, injection_ids=[session.injections[0].id],
+                causality="probable"), source="chart", now=datetime.now(UTC))
+            db.session.commit()
         with count_queries() as statements:
             assert doctor_client.get(f"/courses/{course.id}/report").status_code == 200
         costs.append(len(statements))
