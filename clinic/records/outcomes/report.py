@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
@@ -251,20 +251,28 @@ def _photo_pairs(photos: list[Photo], sessions: dict[int, TreatmentSession]) -> 
     return pairs
 
 
+def course_for_report(course_id: int) -> Course | None:
+    """The course with its patient and indication, in one statement."""
+    return db.session.scalar(sa.select(Course).where(Course.id == course_id)
+                             .options(joinedload(Course.patient), joinedload(Course.indication)))
+
+
 def load_course_report(course: Course, today: date) -> CourseReport:
     """Everything the report shows, in a fixed number of statements."""
     sessions = list(db.session.scalars(
         sa.select(TreatmentSession).where(TreatmentSession.course_id == course.id)
         .order_by(TreatmentSession.number)
         .options(joinedload(TreatmentSession.doctor),
-                 selectinload(TreatmentSession.signature).joinedload(SessionSignature.signer))))
+                 joinedload(TreatmentSession.signature).joinedload(SessionSignature.signer))))
     live = [s for s in sessions if not s.is_voided]
     live_ids = [s.id for s in live]
     voided_ids = {s.id for s in sessions if s.is_voided}
     measures = [m for m in db.session.scalars(
         sa.select(OutcomeMeasure).where(OutcomeMeasure.course_id == course.id, OutcomeMeasure.not_voided())
         .order_by(OutcomeMeasure.measured_on, OutcomeMeasure.id)
-        .options(joinedload(OutcomeMeasure.definition))) if m.session_id not in voided_ids]
+        # The report never reads which indications a measure is for: not loaded.
+        .options(joinedload(OutcomeMeasure.definition).lazyload(MeasureDefinition.indication_links)))
+        if m.session_id not in voided_ids]
     series, notes = _series(measures)
     consents = list(db.session.scalars(
         sa.select(Consent).where(Consent.patient_id == course.patient_id, Consent.not_voided())

@@ -6,7 +6,7 @@ import base64
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
@@ -22,7 +22,7 @@ from clinic.records.catalogue.models import Indication
 from clinic.records.outcomes import services
 from clinic.records.outcomes.forms import DefinitionForm, MeasuresForm, correction_form, measures_form
 from clinic.records.outcomes.models import MeasureDefinition, OutcomeMeasure
-from clinic.records.outcomes.report import CourseReport, load_course_report
+from clinic.records.outcomes.report import CourseReport, course_for_report, load_course_report
 from clinic.records.photos.storage import PhotoStoreError, photo_store
 from clinic.records.treatments.models import Course
 
@@ -123,7 +123,7 @@ def void_measure(measure_id: int) -> Response:
 @bp.get("/courses/<int:course_id>/report")
 def course_report(course_id: int) -> str:
     """Plan against what was done, products and lots, side effects, measures charted, photo pairs, status."""
-    course = db.get_or_404(Course, course_id)
+    course = course_for_report(course_id) or abort(404)
     record_chart_read(course.patient)
     report = load_course_report(course, date.today())
     return render_template("outcomes/report.html", report=report, course=course, patient=course.patient,
@@ -150,7 +150,7 @@ def _embedded_thumbnails(report: CourseReport) -> dict[int, str]:
 @bp.get("/courses/<int:course_id>/report.pdf")
 def course_report_pdf(course_id: int) -> Response:
     """The course report as a PDF, with the same charts."""
-    course = db.get_or_404(Course, course_id)
+    course = course_for_report(course_id) or abort(404)
     record_event("export", record_type="course", record_id=course.id, reason="course report PDF")
     report = load_course_report(course, date.today())
     html = render_template("outcomes/report_pdf.html", report=report, course=course, patient=course.patient,
