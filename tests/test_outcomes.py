@@ -256,3 +256,12 @@ def test_completing_a_course_asks_for_its_end_measures_and_home_lists_it_until_t
         "value_gais_clinician": "much_improved", "value_gais_patient": "improved"})
     assert recorded.status_code == 302
     assert 'id="missing-end-measures"' not in doctor_client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("typed", ["NaN", "Infinity", "1e308", "-99999999999"])
+def test_a_range_end_that_is_no_number_a_measure_can_have_is_refused(admin_client, typed) -> None:
+    response = admin_client.submit("/admin/outcome-measures", {
+        "code": "odd", "name": "Odd", "kind": "number", "unit": "cm", "min_value": "0", "max_value": typed,
+        "decimals": "0", "every_indication": "y"})
+    assert response.status_code == 400
+    assert db.session.get(MeasureDefinition, "odd") is None

@@ -16,11 +16,21 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from clinic.core.forms import CheckboxesField, optional_int
 from clinic.core.submissions import SubmissionKeyField
 from clinic.records.outcomes.models import GAIS, MEASURE_KINDS, TIMEPOINTS, MeasureDefinition
+
+# What a value column holds (Numeric(10, 3)); a range end beyond it cannot be a measure.
+RANGE_LIMIT = 999_999
+
+
+def finite(form: object, field: DecimalField) -> None:
+    """"NaN" and "Infinity" parse as decimals; no range end is either."""
+    if field.data is not None and not field.data.is_finite():
+        raise ValidationError("Give a number.")
+
 
 GAIS_CHOICES = [SelectChoice("", "—")] + [SelectChoice(code, label) for code, (label, _) in GAIS.items()]
 
@@ -85,8 +95,10 @@ class DefinitionForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     kind = SelectField("Given as", choices=[SelectChoice(k, v) for k, v in MEASURE_KINDS.items()])
     unit = StringField("Unit", validators=[Optional(), Length(max=20)], description="cm, kg, hairs/cm², grade…")
-    min_value = DecimalField("Lowest value that can be right", places=None, validators=[Optional()])
-    max_value = DecimalField("Highest value that can be right", places=None, validators=[Optional()])
+    min_value = DecimalField("Lowest value that can be right", places=None, validators=[
+        Optional(), finite, NumberRange(-RANGE_LIMIT, RANGE_LIMIT)])
+    max_value = DecimalField("Highest value that can be right", places=None, validators=[
+        Optional(), finite, NumberRange(-RANGE_LIMIT, RANGE_LIMIT)])
     decimals = IntegerField("Decimals", default=0, validators=[Optional(), NumberRange(0, 3)])
     higher_is_better = BooleanField("A higher value is better", default=True)
     how_to_measure = TextAreaField("How to measure it", validators=[Optional(), Length(max=2000)],

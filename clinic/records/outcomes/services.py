@@ -229,7 +229,7 @@ def save_definition(definition: MeasureDefinition | None, entry: DefinitionInput
     on record were taken in them."""
     code = (entry.code or "").strip().lower()
     if definition is None:
-        if not code or not all(ch.isalnum() or ch == "_" for ch in code):
+        if not re.fullmatch(r"[a-z0-9_]{1,40}", code):
             raise FieldError("code", "Use lower-case letters, digits and _ only.")
         if db.session.get(MeasureDefinition, code) is not None:
             raise FieldError("code", "Another measure has this code.")
