@@ -157,7 +157,17 @@ def test_doctor_records_results_from_baseline_to_the_end_and_opens_the_report(
         assert images.nth(i).evaluate("img => img.naturalWidth") > 0
     page.screenshot(path=str(screenshot_dir / "course-report.png"), full_page=True)
 
-    # --- 6. Its PDF. ---------------------------------------------------------------------------------
+    # --- 6. The same view side by side: the first and the last visit. ------------------------------------
+    page.get_by_role("link", name="All photos and comparison").click()
+    compare = page.locator("#comparison")
+    expect(compare.locator("figcaption")).to_have_text([re.compile("^Baseline"), re.compile("^Session 1")])
+    for image in compare.locator("img").all():
+        expect(image).to_have_js_property("complete", True)
+        assert image.evaluate("img => img.naturalWidth") > 0
+    page.screenshot(path=str(screenshot_dir / "course-photos.png"), full_page=True)
+    page.go_back()
+
+    # --- 7. Its PDF. ---------------------------------------------------------------------------------
     pdf_link = page.get_by_role("link", name="PDF", exact=True)
     response = page.request.get(pdf_link.get_attribute("href"))
     assert response.status == 200 and response.headers["content-type"] == "application/pdf"

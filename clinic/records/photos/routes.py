@@ -119,7 +119,7 @@ def course_photos(course_id: int) -> str:
 
     return render_template("photos/course.html", course=course, patient=course.patient, consent=consent,
                            occasions=ordered, by_occasion=by_occasion, views=views, view=view, keys=keys,
-                           a=a, b=b, left=pick(a), right=pick(b), void_form=VoidForm(formdata=None),
+                           a=a, b=b, left=pick(a), right=pick(b), void_form=VoidForm(formdata=None), view_labels=VIEWS,
                            occasion_labels={o.key: o.label for o in ordered})
 
 
