@@ -89,6 +89,7 @@ def test_doctor_records_results_from_baseline_to_the_end_and_opens_the_report(
     expect(page.get_by_label("When")).to_have_value("baseline")
     page.get_by_label("Wrinkle severity (grade)").fill("4")
     page.get_by_label("Skin quality (grade)").fill("2")
+    page.screenshot(path=str(screenshot_dir / "record-measures.png"), full_page=True)
     page.get_by_role("button", name="Save the measures").click()
     expect(page.get_by_role("status")).to_have_text("2 measures recorded.")
     _add_photo(page, course_id, _photo_file(tmp_path, "before.jpg", (400, 300)), timepoint="Baseline (course start)")

@@ -65,7 +65,7 @@ def measures_form(definitions: Sequence[MeasureDefinition]) -> MeasuresForm:
 
     for definition in definitions:
         setattr(CourseMeasuresForm, f"value_{definition.code}", _value_field(definition))
-        if definition.is_number:
+        if definition.taken_at_a_site:
             setattr(CourseMeasuresForm, f"site_{definition.code}", StringField(
                 "Where (if not the usual spot)", validators=[Optional(), Length(max=200)]))
     return CourseMeasuresForm()

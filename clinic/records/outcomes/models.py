@@ -29,6 +29,8 @@ MEASURE_KINDS = {"number": "A number in a unit", "gais": "Global aesthetic impro
 GAIS = {"very_much_improved": ("Very much improved", 5), "much_improved": ("Much improved", 4),
         "improved": ("Improved", 3), "no_change": ("No change", 2), "worse": ("Worse", 1)}
 GAIS_SCALE = "GAIS 5-point"
+# Units of a score or a grade rather than of a measurement taken somewhere on the body.
+SCORE_UNITS = frozenset({"/10", "grade"})
 TIMEPOINTS = {"baseline": "Baseline (course start)", "session": "At a session", "end": "End of course",
               "maintenance": "Maintenance visit"}
 
@@ -76,6 +78,12 @@ class MeasureDefinition(Model):
     @property
     def is_number(self) -> bool:
         return self.kind == "number"
+
+    @property
+    def taken_at_a_site(self) -> bool:
+        """Measured at a place on the body (a scalp spot, a landmark), which may be written beside the value;
+        a score or a grade is not."""
+        return self.is_number and self.unit not in SCORE_UNITS
 
     @property
     def range_text(self) -> str:
