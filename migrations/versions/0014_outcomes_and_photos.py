@@ -74,7 +74,7 @@ def _seed():
         for i, (code, name, kind, unit, low, high, places, better, every, _, how) in enumerate(MEASURES)
     ])
     op.bulk_insert(link, [{"measure_code": code, "indication_code": indication}
-                          for code, *_rest in MEASURES for indication in _rest[8]])
+                          for code, *_, indications, _how in MEASURES for indication in indications])
 
 
 def upgrade():
