@@ -150,6 +150,10 @@ class Config:
         self.RECALL_MAX_ATTEMPTS = _env_int("RECALL_MAX_ATTEMPTS", 3)
         # Failed attempts count only this many hours apart: three tries in a minute are one.
         self.RECALL_MIN_HOURS_BETWEEN_ATTEMPTS = _env_int("RECALL_MIN_HOURS_BETWEEN_ATTEMPTS", 4)
+        # Before/after photos: a directory outside static/ (back it up with the database), and the largest
+        # upload taken (a photo larger answers 413).
+        self.PHOTO_STORAGE_DIR = os.environ.get("PHOTO_STORAGE_DIR") or str(instance_dir() / "photos")
+        self.PHOTO_MAX_BYTES = _env_int("PHOTO_MAX_MB", 12) * 1024 * 1024
         # Printed on every aftercare sheet: whom the patient calls about a side effect.
         self.CLINIC_SIDE_EFFECTS_CONTACT = os.environ.get(
             "CLINIC_SIDE_EFFECTS_CONTACT",

@@ -31,7 +31,9 @@ from clinic.records.consent.routes import bp as consent_bp
 from clinic.records.followups.report_routes import bp as patient_report_bp
 from clinic.records.followups.routes import bp as followups_bp
 from clinic.records.listeners import connect_listeners as connect_records_listeners
+from clinic.records.outcomes.routes import bp as outcomes_bp
 from clinic.records.patients.routes import bp as patients_bp
+from clinic.records.photos.routes import bp as photos_bp
 from clinic.records.screening.routes import bp as screening_bp
 from clinic.records.treatments.guards import register_guards as register_treatment_guards
 from clinic.records.treatments.routes import bp as treatments_bp
@@ -45,7 +47,7 @@ from clinic.tracing.routes import bp as tracing_bp
 from config import Config, load_config
 
 BLUEPRINTS = (shell_bp, auth_bp, admin_bp, audit_bp, inventory_bp, patients_bp, screening_bp, consent_bp,
-              treatments_bp, followups_bp, patient_report_bp, tracing_bp)
+              treatments_bp, followups_bp, patient_report_bp, outcomes_bp, photos_bp, tracing_bp)
 
 
 def create_app(config: Config | str | None = None) -> Flask:

@@ -5,6 +5,8 @@ Kept with the tests, not in config.py: the installed distribution carries no tes
 
 from __future__ import annotations
 
+import tempfile
+
 from config import Config
 
 
@@ -28,3 +30,5 @@ class TestConfig(Config):
         # The tests write times as this machine's clock gives them (CI runs in UTC); the clinic's own
         # zone is tested where it matters, with one whose offset crosses midnight (test_templating).
         self.CLINIC_TIMEZONE = "UTC"
+        # Photos uploaded by tests land in a throwaway directory, never in instance/.
+        self.PHOTO_STORAGE_DIR = tempfile.mkdtemp(prefix="clinic-photos-")

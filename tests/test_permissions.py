@@ -39,7 +39,7 @@ def _url(rule: str, user_id: int) -> str:
     url = rule.replace("<int:user_id>", str(user_id)).replace("<token>", "not-a-token")
     for name in ("product_id", "lot_id", "patient_id", "screening_id", "consent_id", "rule_id", "test_id",
                  "number", "form_id", "version_id", "course_id", "session_id", "recall_id", "row_id", "task_id",
-                 "side_effect_id", "subject_id", "range_id"):
+                 "side_effect_id", "subject_id", "range_id", "measure_id", "photo_id"):
         url = url.replace(f"<int:{name}>", "1")
     url = url.replace("<kind>", "side-effect").replace("<code>", "redness")
     return url.replace("<path:filename>", "css/clinic.css")

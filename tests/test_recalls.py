@@ -131,7 +131,7 @@ def test_correcting_or_voiding_the_only_affected_session_closes_the_unworked_row
     recall = _open(staff, [stock["ha"].id])
     vitamins_only = [treatments.PreparationInput("Vit", [treatments.ComponentInput(stock["vitamins"].id,
                                                                                    Decimal("3"))])]
-    one_area = [treatments.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("2"), points=20)]
+    one_area = [treatments.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("2"), points=40)]
     treatments.save_session(course, entry(stock, preparations=vitamins_only, injections=one_area), staff["doctor"],
                             session=session)
     db.session.commit()

@@ -223,7 +223,7 @@ def traced(course, stock, staff) -> dict[str, TreatmentSession]:
     ]
     split_injections = [
         treatments.InjectionInput("cheeks", 0, depth_mm=Decimal("1.5"), volume_ml=Decimal("1.5"), points=30),
-        treatments.InjectionInput("forehead", 1, depth_mm=Decimal("1"), volume_ml=Decimal("2"), points=30),
+        treatments.InjectionInput("forehead", 1, depth_mm=Decimal("1"), volume_ml=Decimal("2"), points=40),
     ]
     split = save(ready_course(staff, "Sam", "Split"), stock, doctor, preparations=split_preparations,
                  injections=split_injections, acknowledged=["first_time_no_patch_test"])

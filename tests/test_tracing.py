@@ -80,7 +80,7 @@ def test_trace_completeness_alone_in_two_and_three_lot_cocktails_voided_and_acro
     alone = [treatments.PreparationInput("HA", [treatments.ComponentInput(stock["ha"].id, Decimal("2"))])]
     vitamins_only = [treatments.PreparationInput("Vit", [treatments.ComponentInput(stock["vitamins"].id,
                                                                                    Decimal("3"))])]
-    one_area = [treatments.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1.7"), points=20)]
+    one_area = [treatments.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1.7"), points=40)]
     save(course, stock, staff["doctor"], preparations=three, injections=one_area)  # three-lot cocktail
     plans = [("Alone", alone, one_area, False), ("Pair", None, None, False), ("Voided", None, None, True),
              ("Vitamins", vitamins_only, one_area, False), ("Pair2", None, None, False)]

@@ -129,6 +129,18 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "followups.void_side_effect": {"POST": CLINICAL_WRITERS},
     "followups.flags": {"GET": DOCTORS},
     "followups.review": {"GET": DOCTORS, "POST": DOCTORS},
+    # Results of a course: doctors and nurses record measures and photos, auditors read the report and
+    # the photos (every view audited), admins never.
+    "outcomes.record_measures": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "outcomes.correct_measure": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "outcomes.void_measure": {"POST": CLINICAL_WRITERS},
+    "outcomes.course_report": {"GET": CLINICAL_READERS},
+    "outcomes.course_report_pdf": {"GET": CLINICAL_READERS},
+    "photos.upload": {"GET": CLINICAL_WRITERS, "POST": CLINICAL_WRITERS},
+    "photos.course_photos": {"GET": CLINICAL_READERS},
+    "photos.image": {"GET": CLINICAL_READERS},
+    "photos.thumbnail": {"GET": CLINICAL_READERS},
+    "photos.void_photo": {"POST": CLINICAL_WRITERS},
     # Lot trace: patient data, so never an admin's.
     "tracing.trace": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},  # POST: an export, password again
     "tracing.patient_lots": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},
@@ -151,6 +163,8 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "consent.withdraw_text": {"POST": CATALOGUE_ADMINS},
     "followups.list_types": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
     "followups.edit_type": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
+    "outcomes.list_definitions": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
+    "outcomes.edit_definition": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
 }
 
 # Signed-in users whose role requires a second factor may only reach these until enrolled.

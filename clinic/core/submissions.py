@@ -68,7 +68,13 @@ def _first_result(found: FormSubmission) -> Response:
 
 def _content_digest() -> str:
     fields = sorted((name, value) for name, value in request.form.items(multi=True) if name not in _NOT_CONTENT)
-    return hashlib.sha256(repr((request.path, fields)).encode()).hexdigest()
+    # An uploaded file is content too: two different photos sent with the same fields are two photos.
+    files = []
+    for name, upload in request.files.items(multi=True):
+        files.append((name, hashlib.sha256(upload.stream.read()).hexdigest()))
+        upload.stream.seek(0)
+    content = (request.path, fields, sorted(files)) if files else (request.path, fields)
+    return hashlib.sha256(repr(content).encode()).hexdigest()
 
 
 def already_sent(field: HiddenField) -> Response | None:

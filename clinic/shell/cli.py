@@ -18,6 +18,7 @@ from clinic.extensions import db
 from clinic.inventory.demo import seed_demo_stock
 from clinic.records.demo import seed_demo_patients
 from clinic.records.followups.demo import seed_demo_follow_ups
+from clinic.records.outcomes.demo import seed_demo_results
 from clinic.records.treatments.demo import seed_demo_courses
 from clinic.shell.backup import backup_database, check_restored, manifest_path, restore_database
 
@@ -54,6 +55,7 @@ def seed(if_empty: bool) -> None:
         seed_demo_patients(doctor=staff["doctor"], nurse=staff["nurse"])
         seed_demo_courses(doctor=staff["doctor"], nurse=staff["nurse"])
         seed_demo_follow_ups(nurse=staff["nurse"])
+        seed_demo_results(doctor=staff["doctor"], nurse=staff["nurse"])
         db.session.commit()
         click.echo("Demo data loaded.")
     click.echo("Demo accounts (local demo only):")

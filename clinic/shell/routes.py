@@ -14,6 +14,7 @@ from clinic.auth.services import recent_sign_in_activity
 from clinic.core.clock import clinic_today
 from clinic.extensions import db
 from clinic.records.followups.queries import doctor_flags, nurse_worklist, urgent_follow_ups
+from clinic.records.outcomes.queries import courses_missing_end_measures
 from clinic.shell.worklist import doctor_worklist
 from clinic.tracing.recalls import open_recall_summaries
 
@@ -44,6 +45,7 @@ def home() -> str:
         sign_ins=recent_sign_in_activity(current_user),
         worklist=doctor_worklist(current_user, today) if is_doctor else None,
         flags=doctor_flags(datetime.now(UTC)) if is_doctor else None,
+        missing_end_measures=courses_missing_end_measures(current_user.id) if is_doctor else None,
         follow_ups=nurse_worklist(today) if current_user.role == Role.NURSE else None,
         urgent_follow_ups=urgent_follow_ups(today) if current_user.role == Role.NURSE else [],
         today=today,

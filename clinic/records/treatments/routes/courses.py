@@ -108,7 +108,9 @@ def complete_course(course_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     if attempt(None, services.complete_course, course).ok:
-        flash("Course completed.", "success")
+        # Completing a course asks for its end-of-course measures: the course report compares them with baseline.
+        flash("Course completed. Now record the end-of-course measures.", "success")
+        return redirect(url_for("outcomes.record_measures", course_id=course.id, timepoint="end"))
     return redirect(url_for("treatments.show_course", course_id=course.id))
 
 
