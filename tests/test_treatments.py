@@ -712,3 +712,12 @@ def test_an_admin_corrects_a_range_and_the_next_session_is_checked_against_it(ad
     assert not [w for w in services.check_session(course, deep).warnings if w.code.startswith("protocol:")]
     updates = [r for r in audit_rows("update") if r.record_type == "protocol_range"]
     assert updates and '"high":["2.000","3.5"]' in updates[-1].changes
+
+
+def test_a_range_no_column_can_hold_is_refused_beside_its_field(admin_client) -> None:
+    """Found by the fuzz test on PostgreSQL: 10^20 overflowed the numeric column."""
+    from clinic.records.catalogue.models import ProtocolRange
+
+    depth = db.session.scalar(sa.select(ProtocolRange).where(ProtocolRange.measure == "depth_mm"))
+    refused = admin_client.submit(f"/admin/protocol-ranges/{depth.id}", {"low": "1", "high": "9" * 20, "active": "y"})
+    assert refused.status_code == 400 and "No usual range at the chair goes above 1000" in refused.get_data(as_text=True)

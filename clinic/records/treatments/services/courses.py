@@ -121,12 +121,19 @@ def complete_course(course: Course) -> None:
 
 
 
+# What a range's column holds (8 digits, 3 after the point), with room to spare: a depth in mm, a gauge,
+# a volume in ml.
+PROTOCOL_RANGE_MAX = Decimal("1000")
+
+
 def save_protocol_range(row: ProtocolRange, low: Decimal, high: Decimal, active: bool) -> ProtocolRange:
     """An admin corrects a usual range (the catalogue's, seeded from DESIGN.md); the audit keeps the old one."""
     if low is None or low <= 0:
         raise FieldError("low", "Give the lower end, above zero.")
     if high is None or high < low:
         raise FieldError("high", "The upper end cannot be below the lower end.")
+    if high > PROTOCOL_RANGE_MAX:
+        raise FieldError("high", f"No usual range at the chair goes above {PROTOCOL_RANGE_MAX}.")
     row.low, row.high, row.active = low, high, active
     db.session.flush()
     return row
