@@ -1,0 +1,179 @@
+"""The daily figures: computed in SQL from the records for one clinic day (and, when one session
+changed, only its doctor's and indication's slice of that day), replacing what was there.
+
+The same statement serves the transactional upkeep (a signal from the records) and ``flask reports
+rebuild``, so the rollup and a fresh computation cannot drift apart by construction of two codes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from clinic.auth.models import User
+from clinic.extensions import db
+from clinic.inventory.models import Lot, LotReceipt
+from clinic.records.followups.models import SideEffect, SideEffectArea
+from clinic.records.treatments.models import (
+    Course,
+    InjectionLog,
+    PreparationComponent,
+    SessionSignature,
+    TreatmentSession,
+)
+from clinic.reports.models import DailyFigure
+
+
+def clinic_day(moment: datetime) -> date:
+    """The clinic's own day of a UTC moment (times are shown, and days counted, in the clinic's zone)."""
+    return moment.astimezone().date()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The UTC moments a clinic day starts and ends."""
+    start = datetime.combine(day, time()).astimezone()
+    end = datetime.combine(day + timedelta(days=1), time()).astimezone()
+    return start, end
+
+
+def _text(column: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
+    return sa.cast(column, sa.String(40))
+
+
+def figures_select(day: date, *, doctor_id: int | None = None,
+                   indication_code: str | None = None) -> sa.Select[tuple[object, ...]]:
+    """The rows of ``report_daily`` for one clinic day (or one slice of it), from the raw records."""
+    start, end = day_bounds(day)
+    session = TreatmentSession.__table__
+    injection = InjectionLog.__table__
+    component = PreparationComponent.__table__
+    side_effect = SideEffect.__table__
+    area_link = SideEffectArea.__table__
+
+    wanted = [session.c.performed_at >= start, session.c.performed_at < end, session.c.voided_at.is_(None)]
+    if doctor_id is not None:
+        wanted.append(session.c.doctor_id == doctor_id)
+    if indication_code is not None:
+        wanted.append(Course.__table__.c.indication_code == indication_code)
+    counted = (sa.select(session.c.id, session.c.doctor_id, session.c.needle_gauge,
+                         Course.__table__.c.indication_code)
+               .join(Course.__table__, Course.__table__.c.id == session.c.course_id)
+               .join(SessionSignature.__table__, SessionSignature.__table__.c.session_id == session.c.id)
+               .where(*wanted).cte("counted"))
+
+    # A side effect concerns the areas (injection logs) it names; one that names none (a patient's own
+    # report not yet followed up) concerns every area of its session.
+    hit = (sa.select(injection.c.id.label("injection_id"), sa.func.max(side_effect.c.grade).label("worst"),
+                     sa.func.max(sa.case((side_effect.c.serious, 1), else_=0)).label("serious"))
+           .join(counted, counted.c.id == injection.c.session_id)
+           .join(side_effect, side_effect.c.session_id == injection.c.session_id)
+           .where(side_effect.c.voided_at.is_(None),
+                  sa.or_(sa.exists().where(area_link.c.side_effect_id == side_effect.c.id,
+                                           area_link.c.injection_id == injection.c.id),
+                         ~sa.exists().where(area_link.c.side_effect_id == side_effect.c.id)))
+           .group_by(injection.c.id).subquery("hit"))
+
+    depth = injection.c.depth_mm
+    base = (sa.select(
+        counted.c.id.label("session_id"), counted.c.indication_code, counted.c.doctor_id,
+        Lot.__table__.c.product_id, component.c.lot_id, injection.c.area_code, injection.c.technique,
+        sa.func.coalesce(injection.c.needle_gauge, counted.c.needle_gauge).label("gauge"),
+        sa.case((depth < 1, "under_1"), (depth <= 2, "1_2"), (depth <= 4, "2_4"), else_="over_4").label("depth"),
+        hit.c.worst, hit.c.serious)
+        .select_from(counted)
+        .join(injection, injection.c.session_id == counted.c.id)
+        .join(component, component.c.preparation_id == injection.c.preparation_id)
+        .join(Lot.__table__, Lot.__table__.c.id == component.c.lot_id)
+        .outerjoin(hit, hit.c.injection_id == injection.c.id)
+        .where(injection.c.administered)
+        .cte("base"))
+
+    items: dict[str, sa.ColumnElement[str]] = {
+        "all": sa.literal_column("''"), "product": _text(base.c.product_id), "lot": _text(base.c.lot_id),
+        "indication": base.c.indication_code, "area": base.c.area_code, "technique": base.c.technique,
+        "gauge": _text(base.c.gauge), "depth": base.c.depth, "doctor": _text(base.c.doctor_id)}
+    fanned = sa.union_all(*[
+        sa.select(sa.literal_column(f"'{name}'").label("dimension"), item.label("item"), base.c.session_id,
+                  base.c.indication_code, base.c.doctor_id, base.c.product_id, base.c.lot_id, base.c.worst,
+                  base.c.serious)
+        for name, item in items.items()]).cte("fanned")
+
+    receipt = LotReceipt.__table__
+    kept_in = (sa.select(receipt.c.lot_id, receipt.c.storage_location_id.label("location_id"))
+               .where(receipt.c.voided_at.is_(None), receipt.c.storage_location_id.is_not(None))
+               .distinct().subquery("kept_in"))
+    cell = (fanned.c.dimension, fanned.c.item, fanned.c.session_id, fanned.c.indication_code, fanned.c.doctor_id)
+    worst = sa.func.max(fanned.c.worst).label("worst")
+    serious = sa.func.max(fanned.c.serious).label("serious")
+    per_session = sa.union_all(
+        sa.select(sa.literal_column("'all'").label("scope"), *cell, worst, serious).group_by(*cell),
+        sa.select((sa.literal_column("'product:'") + _text(fanned.c.product_id)).label("scope"), *cell, worst,
+                  serious).group_by(fanned.c.product_id, *cell),
+        sa.select((sa.literal_column("'location:'") + _text(kept_in.c.location_id)).label("scope"), *cell,
+                  worst, serious).join(kept_in, kept_in.c.lot_id == fanned.c.lot_id)
+        .group_by(kept_in.c.location_id, *cell),
+    ).subquery("per_session")
+
+    def sessions_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+        return sa.func.sum(sa.case((condition, 1), else_=0))
+
+    keys = (per_session.c.scope, per_session.c.dimension, per_session.c.item, per_session.c.indication_code,
+            per_session.c.doctor_id)
+    return (sa.select(
+        sa.literal(day, sa.Date).label("day"), *keys, sa.func.count().label("sessions"),
+        sessions_where(per_session.c.worst.is_not(None)).label("with_side_effect"),
+        *[sessions_where(per_session.c.worst == grade).label(f"grade_{grade}") for grade in (1, 2, 3, 4)],
+        sessions_where(per_session.c.serious == 1).label("serious"),
+        sessions_where(sa.or_(per_session.c.worst >= 2, per_session.c.serious == 1)).label("signal"))
+        .group_by(*keys))
+
+
+FIGURE_COLUMNS = ("day", "scope", "dimension", "item", "indication_code", "doctor_id", "sessions",
+                  "with_side_effect", "grade_1", "grade_2", "grade_3", "grade_4", "serious", "signal")
+
+
+def refresh_day(day: date, *, doctor_id: int | None = None, indication_code: str | None = None) -> None:
+    """Replace one clinic day's figures (or one doctor's and indication's slice of it) by a fresh
+    computation from the records, in the caller's transaction."""
+    if doctor_id is not None:
+        # Two sessions of the same slice changing at once would each replace the slice from a view
+        # without the other: the doctor's row serialises them (PostgreSQL; SQLite writes one at a time).
+        db.session.execute(sa.select(User.id).where(User.id == doctor_id).with_for_update())
+    table = DailyFigure.__table__
+    stale = [table.c.day == day]
+    if doctor_id is not None:
+        stale.append(table.c.doctor_id == doctor_id)
+    if indication_code is not None:
+        stale.append(table.c.indication_code == indication_code)
+    db.session.execute(sa.delete(table).where(*stale))
+    db.session.execute(sa.insert(table).from_select(
+        FIGURE_COLUMNS, figures_select(day, doctor_id=doctor_id, indication_code=indication_code)))
+
+
+def refresh_session(session: TreatmentSession) -> None:
+    """The slice a session counts in, after it was signed, amended or voided, or one of its side effects
+    changed (a session's day, doctor and indication are never amended, so its slice never moves)."""
+    db.session.flush()
+    refresh_day(clinic_day(session.performed_at), doctor_id=session.doctor_id,
+                indication_code=session.course.indication_code)
+
+
+def rebuild(first: date | None = None, last: date | None = None) -> int:
+    """Every day's figures from the records, from ``first`` to ``last`` (default: every day with a
+    session). Returns the number of days computed."""
+    performed = TreatmentSession.__table__.c.performed_at
+    earliest, latest = db.session.execute(sa.select(sa.func.min(performed), sa.func.max(performed))).one()
+    if earliest is None:
+        db.session.execute(sa.delete(DailyFigure.__table__))
+        return 0
+    first = first or clinic_day(earliest)
+    last = last or clinic_day(latest)
+    if first == clinic_day(earliest) and last == clinic_day(latest):
+        db.session.execute(sa.delete(DailyFigure.__table__))
+    day, days = first, 0
+    while day <= last:
+        refresh_day(day)
+        day += timedelta(days=1)
+        days += 1
+    return days
