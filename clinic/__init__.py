@@ -36,6 +36,7 @@ from clinic.records.treatments.guards import register_guards as register_treatme
 from clinic.records.treatments.routes import bp as treatments_bp
 from clinic.reports.cli import reports_cli
 from clinic.reports.listeners import connect_listeners as connect_reports_listeners
+from clinic.reports.routes import bp as reports_bp
 from clinic.shell.audit_routes import bp as audit_bp
 from clinic.shell.cli import backup_cli, demo_cli
 from clinic.shell.errors import register_error_handlers
@@ -46,7 +47,8 @@ from clinic.tracing.routes import bp as tracing_bp
 from config import Config, load_config
 
 BLUEPRINTS = (shell_bp, auth_bp, admin_bp, audit_bp, inventory_bp, patients_bp, screening_bp, consent_bp,
-              treatments_bp, followups_bp, patient_report_bp, tracing_bp)
+              treatments_bp, followups_bp, patient_report_bp, tracing_bp,
+              reports_bp)
 
 
 def create_app(config: Config | str | None = None) -> Flask:

@@ -138,6 +138,9 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "tracing.close_recall": {"POST": LOT_HOLDERS},
     "tracing.recall_report": {"GET": CLINICAL_READERS},
     "tracing.recall_report_pdf": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},
+    # Reports: counts across patients, for doctors, nurses and auditors, never admins (DESIGN.md).
+    "reports.index": {"GET": CLINICAL_READERS},
+    "reports.export": {"GET": CLINICAL_READERS},
     # Catalogues that hold no patient data: admins keep them.
     "screening.list_rules": {"GET": CATALOGUE_ADMINS},
     "screening.new_rule": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},

@@ -3,6 +3,12 @@ changed or voided replaces its slice of the daily figures in the same transactio
 
 from __future__ import annotations
 
+from datetime import date
+
+from flask import current_app
+
+from clinic.inventory.models import Lot
+from clinic.inventory.signals import lot_notes
 from clinic.records.followups.models import SideEffect
 from clinic.records.signals import (
     session_amended,
@@ -12,6 +18,7 @@ from clinic.records.signals import (
 )
 from clinic.records.treatments.models import TreatmentSession
 from clinic.reports.figures import refresh_session
+from clinic.reports.queries import recent_lot_signal
 
 
 def follow_session(session: TreatmentSession, **_: object) -> None:
@@ -29,3 +36,17 @@ def connect_listeners() -> None:
     session_amended.connect(follow_session)
     session_voided.connect(follow_session)
     side_effect_changed.connect(follow_side_effect)
+    lot_notes.connect(lot_signal_notes)
+
+
+def lot_signal_notes(lot: Lot) -> list[str]:
+    """The lot's page says so when the lot safety signal flags it, with the figures."""
+    today = date.today()
+    days = current_app.config["LOT_SIGNAL_DAYS"]
+    return [
+        f"Safety signal: over the last {days} days, {s.figures.signal} of this lot's {s.figures.sessions} "
+        f"sessions ({s.rate.per_100:.1f} per 100) had a side effect of grade 2 or more or a serious one, "
+        f"against {s.figures.sibling_signal} of {s.figures.sibling_sessions} ({s.sibling_rate.per_100:.1f} per "
+        f"100) for the other lots of {lot.product.name}. The chance of a difference this large if the lot were "
+        f"no different is {s.q_value * 100:.2g} % after correcting for the many lots tested (Benjamini–Hochberg)."
+        for found in recent_lot_signal(today) if found.lot.id == lot.id for s in [found.signal]]
