@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -127,7 +128,7 @@ def side_effect_rates(report: ReportFilter) -> tuple[Rate, dict[str, list[RateRo
     return overall, tables
 
 
-def month_of(day: sa.ColumnElement[date]) -> sa.ColumnElement[str]:
+def month_of(day: Any) -> sa.ColumnElement[str]:
     """'2026-03' from a date, on either database (the one place the SQL differs by dialect)."""
     if db.session.get_bind().dialect.name == "postgresql":
         return sa.func.to_char(day, "YYYY-MM")
@@ -170,13 +171,14 @@ def sessions_by_month(report: ReportFilter) -> tuple[list[tuple[str, int]], dict
     return [(m, totals.get(m, 0)) for m in months], tables
 
 
-def _days_after(day: sa.ColumnElement[date], days: sa.ColumnElement[int]) -> sa.ColumnElement[date]:
+def _days_after(day: Any, days: Any) -> sa.ColumnElement[date]:
     if db.session.get_bind().dialect.name == "postgresql":
-        return day + days  # type: ignore[return-value]
+        later: sa.ColumnElement[date] = day + days
+        return later
     return sa.func.date(day, sa.literal_column("'+'") + sa.cast(days, sa.String) + sa.literal_column("' days'"))
 
 
-def _date_of(moment: sa.ColumnElement[object]) -> sa.ColumnElement[date]:
+def _date_of(moment: Any) -> sa.ColumnElement[date]:
     if db.session.get_bind().dialect.name == "postgresql":
         return sa.cast(sa.func.timezone("UTC", moment), sa.Date)
     return sa.func.date(moment)
@@ -193,7 +195,7 @@ def course_summary(report: ReportFilter, today: date) -> CourseSummary:
     """Courses started in the range: completed, active, stopped early (and why), and those whose next
     session is overdue (the same rule as the doctor's home page: the start, then the last session plus
     the interval)."""
-    wanted = [Course.starts_on.between(report.start, report.end)]
+    wanted: list[sa.ColumnElement[bool]] = [Course.starts_on.between(report.start, report.end)]
     if report.indication is not None:
         wanted.append(Course.indication_code == report.indication)
     if report.doctor_id is not None:
@@ -231,7 +233,7 @@ def follow_up_summary(report: ReportFilter, today: date) -> FollowUpSummary:
     past their day."""
     wanted = [FollowUpTask.due_on.between(report.start, report.end)]
     if report.indication is not None or report.doctor_id is not None:
-        session_wanted = []
+        session_wanted: list[sa.ColumnElement[bool]] = []
         if report.indication is not None:
             session_wanted.append(Course.indication_code == report.indication)
         if report.doctor_id is not None:
