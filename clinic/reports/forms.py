@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from clinic.core.submissions import SubmissionKeyField
@@ -93,7 +93,7 @@ class VigilanceForm(FlaskForm):
                               description="In the clinic's words, without the patient's name or record number.")
     further_information = TextAreaField("Further information", validators=[Length(max=8000)],
                                         render_kw={"rows": 3})
-    version = StringField(render_kw={"hidden": True})
+    version = HiddenField()
 
 
 class SentForm(FlaskForm):

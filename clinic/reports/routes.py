@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from clinic.audit.services import record_event
 from clinic.core.exports import csv_response
+from clinic.core.forms import submitted_version
+from clinic.core.pdf import pdf_response
+from clinic.core.submissions import claim, done
+from clinic.core.transaction import attempt
 from clinic.extensions import db
-from clinic.records.followups.models import GRADES
-from clinic.reports import queries
-from clinic.reports.forms import PRESETS, ReportForm
-from clinic.reports.models import DIMENSIONS, DailyFigure
+from clinic.records.followups.models import GRADES, SideEffect
+from clinic.reports import queries, services
+from clinic.reports.forms import PRESETS, ReportForm, SentForm, VigilanceForm
+from clinic.reports.models import DIMENSIONS, DailyFigure, VigilanceReport
 from clinic.reports.queries import ReportFilter
 
 bp = Blueprint("reports", __name__)
@@ -104,3 +110,77 @@ def export(table: str) -> Response | tuple[str, int]:
     record_event("export", record_type="report", record_id=table,
                  reason=f"report {table} as csv, {report.start.isoformat()} to {report.end.isoformat()}")
     return csv_response(f"report-{table}-{report.start.isoformat()}-{report.end.isoformat()}.csv", header, rows)
+
+
+# --- vigilance reports -----------------------------------------------------------------------------
+
+
+def _reportable(side_effect_id: int) -> SideEffect:
+    side_effect = db.get_or_404(SideEffect, side_effect_id)
+    if not services.is_reportable(side_effect):
+        abort(404, "Only a serious side effect, or one of grade 3 or more, gets a vigilance report.")
+    return side_effect
+
+
+def _vigilance_context(side_effect: SideEffect) -> dict[str, Any]:
+    report = db.session.scalar(sa.select(VigilanceReport).where(VigilanceReport.side_effect_id == side_effect.id))
+    return {"side_effect": side_effect, "report": report, "content": services.vigilance_content(side_effect),
+            "clinic_name": current_app.config["CLINIC_NAME"]}
+
+
+@bp.route("/side-effects/<int:side_effect_id>/vigilance", methods=["GET", "POST"])
+def vigilance(side_effect_id: int) -> Response | tuple[str, int]:
+    """The vigilance report of a serious side effect: prefilled from the record, completed by an auditor.
+    Doctors and nurses read and print it; every reading is audited."""
+    side_effect = _reportable(side_effect_id)
+    context = _vigilance_context(side_effect)
+    report: VigilanceReport | None = context["report"]
+    form = VigilanceForm(obj=report) if request.method == "GET" else VigilanceForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            saved = attempt(form, services.save_vigilance_report, side_effect, current_user, services.VigilanceInput(
+                recipient=form.recipient.data, recipient_name=form.recipient_name.data or "",
+                reporter_contact=form.reporter_contact.data or "", narrative=form.narrative.data or "",
+                further_information=form.further_information.data or ""),
+                expected_version=submitted_version(form.version) if report is not None else None)
+            if saved.ok:
+                flash("Vigilance report saved.", "success")
+                return redirect(url_for("reports.vigilance", side_effect_id=side_effect.id))
+            if saved.conflict and report is not None:
+                status = 409
+                form.version.data = report.version
+        status = status if status == 409 else 400
+    else:
+        record_event("export", record_type="side_effect", record_id=side_effect.id, reason="vigilance report page")
+    sent_form = SentForm(formdata=None, sent_on=date.today())
+    return render_template("reports/vigilance.html", form=form, sent_form=sent_form, **context), status
+
+
+@bp.post("/side-effects/<int:side_effect_id>/vigilance/sent")
+def vigilance_sent(side_effect_id: int) -> Response | tuple[str, int]:
+    """Record that the report was sent: when, to whom, the reference received (a resent form records once)."""
+    side_effect = _reportable(side_effect_id)
+    form = SentForm()
+    back = url_for("reports.vigilance", side_effect_id=side_effect.id)
+    if form.validate():
+        if (first := claim(form.submission)) is not None:
+            return first
+        sent = attempt(form, services.record_sent, side_effect, current_user, sent_on=form.sent_on.data,
+                       sent_to=form.sent_to.data, reference=form.reference.data or "", today=date.today())
+        if sent.ok:
+            flash("Recorded as sent.", "success")
+            return done(form.submission, back)
+    context = _vigilance_context(side_effect)
+    vigilance_form = VigilanceForm(formdata=None, obj=context["report"])
+    return render_template("reports/vigilance.html", form=vigilance_form, sent_form=form, **context), 400
+
+
+@bp.get("/side-effects/<int:side_effect_id>/vigilance.pdf")
+def vigilance_pdf(side_effect_id: int) -> Response:
+    """The vigilance report as a PDF to send: no name, no record number, so no password asked again;
+    audited like every export."""
+    side_effect = _reportable(side_effect_id)
+    record_event("export", record_type="side_effect", record_id=side_effect.id, reason="vigilance report PDF")
+    html = render_template("reports/vigilance_pdf.html", **_vigilance_context(side_effect))
+    return pdf_response(html, f"vigilance-report-{side_effect.id}.pdf", download=True)

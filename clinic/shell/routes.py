@@ -13,6 +13,8 @@ from clinic.auth.permissions import can
 from clinic.auth.services import recent_sign_in_activity
 from clinic.extensions import db
 from clinic.records.followups.queries import doctor_flags, nurse_worklist, urgent_follow_ups
+from clinic.reports.queries import recent_lot_signal
+from clinic.reports.services import serious_not_reported
 from clinic.shell.worklist import doctor_worklist
 from clinic.tracing.recalls import open_recall_summaries
 
@@ -24,8 +26,8 @@ ROLE_DUTIES = {
     "doctor": "You screen patients, plan courses, log every session's injections and sign them.",
     "nurse": "You register patients, receive stock, phone patients after a session and record "
              "side effects and how they resolve.",
-    "auditor": "You trace product lots to the patients who received them, follow recalls, and "
-               "check the audit trail.",
+    "auditor": "You trace product lots to the patients who received them, follow recalls, watch the lot "
+               "safety signal, send vigilance reports and check the audit trail.",
     "admin": "You keep the staff accounts and the catalogues. Clinical records are not open to "
              "your role.",
 }
@@ -36,6 +38,7 @@ def home() -> str:
     """The signed-in person's start page: their role, their sign-in history, their work."""
     today = date.today()
     is_doctor = current_user.role == Role.DOCTOR
+    is_auditor = current_user.role == Role.AUDITOR
     return render_template(
         "shell/home.html",
         duties=ROLE_DUTIES[current_user.role],
@@ -45,6 +48,8 @@ def home() -> str:
         flags=doctor_flags(datetime.now(UTC)) if is_doctor else None,
         follow_ups=nurse_worklist(today) if current_user.role == Role.NURSE else None,
         urgent_follow_ups=urgent_follow_ups(today) if current_user.role == Role.NURSE else [],
+        lot_signal=recent_lot_signal(today) if is_auditor else None,
+        unreported=serious_not_reported() if is_auditor else [],
         today=today,
     )
 
