@@ -38,14 +38,14 @@ def _signed(course, stock, doctor, when, **overrides) -> TreatmentSession:
     return session
 
 
-def _side_effect(session, nurse, grade, *, areas=1, serious=False) -> SideEffect:
-    entry = followups.SideEffectInput(type_code="bruising", grade=grade, onset_hours=2, serious=serious,
+def _side_effect(session, nurse, grade, *, areas=1, serious=False, after=timedelta(hours=20)) -> SideEffect:
+    entry = followups.SideEffectInput(type_code="bruising", grade=grade, onset_hours=min(2, int(after.total_seconds() // 3600)), serious=serious,
                                       causality="possible",
                                       injection_ids=[i.id for i in session.injections[:areas]])
     # None named: the patient's own report, which concerns every area until a clinician links it.
     made = followups.record_side_effect(session, nurse if areas else None, entry,
                                         source="chart" if areas else "patient",
-                                        now=session.performed_at + timedelta(hours=20))
+                                        now=session.performed_at + after)
     db.session.commit()
     return made
 
