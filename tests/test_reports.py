@@ -22,7 +22,7 @@ from clinic.reports.queries import ReportFilter
 from clinic.reports.stats import Rate
 from tests.conftest import PASSWORDS, audit_rows, signed_in_client
 from tests.factories import NOW, TODAY, ready_course, save
-from tests.test_reports_figures import FIRST_TIME, _independent_counts, _side_effect
+from tests.test_reports_figures import FIRST_TIME, _course_since, _independent_counts, _side_effect
 
 EVERYTHING = ReportFilter(start=TODAY - timedelta(days=30), end=TODAY)
 
@@ -227,3 +227,39 @@ def test_the_page_costs_the_same_queries_for_one_session_and_for_many(course, st
         session = _signed(ready_course(staff, name, "Many"), stock, staff["doctor"], acknowledged=FIRST_TIME)
         _side_effect(session, staff["nurse"], 2)
     assert cost() == one
+
+
+@pytest.mark.parametrize(("start", "end", "whole"), [
+    ("2026-01-01", "2026-03-31", ("2026-01-01", "2026-03-01")),
+    ("2026-01-15", "2026-03-31", ("2026-02-01", "2026-03-01")),
+    ("2026-01-15", "2026-03-30", ("2026-02-01", "2026-02-01")),
+    ("2026-01-15", "2026-02-20", None),
+    ("2024-02-01", "2024-02-29", ("2024-02-01", "2024-02-01")),
+])
+def test_a_range_reads_whole_months_from_the_monthly_sums(start, end, whole) -> None:
+    from datetime import date
+
+    from clinic.reports.queries import _whole_months
+
+    expected = tuple(date.fromisoformat(d) for d in whole) if whole else None
+    assert _whole_months(date.fromisoformat(start), date.fromisoformat(end)) == expected
+
+
+def test_ranges_across_months_add_the_monthly_sums_and_the_days_around_them(course, stock, staff) -> None:
+    """Sessions on the 1st and the 28th of last month and today: every range counts exactly those inside."""
+    from datetime import datetime, time
+
+    import time_machine
+
+    last_month = (TODAY.replace(day=1) - timedelta(days=1)).replace(day=1)
+    days = [last_month, last_month.replace(day=28)]
+    for n, day in enumerate(days):
+        at = datetime.combine(day, time(11)).astimezone()
+        course = _course_since(staff, f"Month{n}", day - timedelta(days=12))
+        with time_machine.travel(at + timedelta(minutes=5)):
+            session = save(course, stock, staff["doctor"], when=at, acknowledged=FIRST_TIME)
+            treatments.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+            db.session.commit()
+    for first, last, expected in ((last_month, TODAY, 2), (last_month + timedelta(days=1), TODAY, 1),
+                                  (last_month, last_month.replace(day=27), 1), (TODAY, TODAY, 0)):
+        assert queries.side_effect_rates(ReportFilter(first, last))[0].total == expected, (first, last)

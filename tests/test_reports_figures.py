@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,7 +19,8 @@ from clinic.records.followups.models import SideEffect
 from clinic.records.treatments import services as treatments
 from clinic.records.treatments.models import Amendment, TreatmentSession
 from clinic.reports import figures
-from clinic.reports.models import DailyFigure
+from clinic.reports.figures import SUMMED
+from clinic.reports.models import DailyFigure, MonthlyFigure
 from tests.conftest import PASSWORDS
 from tests.factories import AREAS, INDICATION, NOW, TODAY, record_history, register, save, screen, sign_consent
 
@@ -27,8 +28,16 @@ FIRST_TIME = ["first_time_no_patch_test"]
 
 
 def _table() -> list[tuple]:
-    table = DailyFigure.__table__
-    return sorted(tuple(row) for row in db.session.execute(sa.select(table)).all())
+    """The daily figures and the monthly sums, which must always be the daily figures summed by month."""
+    daily, monthly = DailyFigure.__table__, MonthlyFigure.__table__
+    keys = (daily.c.scope, daily.c.dimension, daily.c.item, daily.c.indication_code, daily.c.doctor_id)
+    summed = sorted(tuple(row) for row in db.session.execute(
+        sa.select(*keys, *[sa.func.sum(daily.c[name]) for name in SUMMED]).group_by(*keys)))
+    months = sorted(tuple(row) for row in db.session.execute(
+        sa.select(*[monthly.c[k.name] for k in keys], *[sa.func.sum(monthly.c[name]) for name in SUMMED])
+        .group_by(*[monthly.c[k.name] for k in keys])))
+    assert months == summed
+    return sorted(tuple(row) for row in db.session.execute(sa.select(daily)).all())
 
 
 def _signed(course, stock, doctor, when, **overrides) -> TreatmentSession:
@@ -62,10 +71,9 @@ def plenty(stock, staff):
     return stock
 
 
-def _course_ten_days_ago(staff, first: str):
-    """A patient consented, screened and planned ten days ago: sessions can fall on any day since."""
-    then = TODAY - timedelta(days=10)
-    with time_machine.travel(NOW - timedelta(days=10)):
+def _course_since(staff, first: str, then):
+    """A patient consented, screened and planned on the day ``then``: sessions can fall on any day since."""
+    with time_machine.travel(datetime.combine(then, time(9)).astimezone()):
         patient = register(staff["nurse"], first=first, last="Rollup")
         record_history(patient, staff["nurse"])
         sign_consent(patient, staff["nurse"])
@@ -74,6 +82,10 @@ def _course_ten_days_ago(staff, first: str):
                                       staff["doctor"], today=then)
         db.session.commit()
     return made
+
+
+def _course_ten_days_ago(staff, first: str):
+    return _course_since(staff, first, TODAY - timedelta(days=10))
 
 
 def _independent_counts() -> dict[tuple[str, str], tuple[int, int, int]]:
@@ -204,6 +216,7 @@ def test_flask_reports_rebuild_recomputes_every_day(course, stock, staff, runner
     db.session.commit()
     maintained = _table()
     db.session.execute(sa.delete(DailyFigure.__table__))
+    db.session.execute(sa.delete(MonthlyFigure.__table__))
     db.session.commit()
     result = runner.invoke(args=["reports", "rebuild"])
     assert result.exit_code == 0, result.output

@@ -22,7 +22,7 @@ from clinic.records.treatments.models import (
     SessionSignature,
     TreatmentSession,
 )
-from clinic.reports.models import DailyFigure
+from clinic.reports.models import DailyFigure, MonthlyFigure
 
 
 def clinic_day(moment: datetime) -> date:
@@ -133,9 +133,41 @@ FIGURE_COLUMNS = ("day", "scope", "dimension", "item", "indication_code", "docto
                   "with_side_effect", "grade_1", "grade_2", "grade_3", "grade_4", "serious", "signal")
 
 
-def refresh_day(day: date, *, doctor_id: int | None = None, indication_code: str | None = None) -> None:
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+SUMMED = ("sessions", "with_side_effect", "grade_1", "grade_2", "grade_3", "grade_4", "serious", "signal")
+
+
+def refresh_month(day: date, *, doctor_id: int | None = None, indication_code: str | None = None) -> None:
+    """Replace the month's sums (or one doctor's and indication's slice of them) from the daily figures."""
+    daily, monthly = DailyFigure.__table__, MonthlyFigure.__table__
+    first = month_start(day)
+    stale: list[sa.ColumnElement[bool]] = [monthly.c.month == first]
+    wanted: list[sa.ColumnElement[bool]] = [daily.c.day.between(first, _month_end(day))]
+    if doctor_id is not None:
+        stale.append(monthly.c.doctor_id == doctor_id)
+        wanted.append(daily.c.doctor_id == doctor_id)
+    if indication_code is not None:
+        stale.append(monthly.c.indication_code == indication_code)
+        wanted.append(daily.c.indication_code == indication_code)
+    keys = (daily.c.scope, daily.c.dimension, daily.c.item, daily.c.indication_code, daily.c.doctor_id)
+    db.session.execute(sa.delete(monthly).where(*stale))
+    db.session.execute(sa.insert(monthly).from_select(
+        ("month", "scope", "dimension", "item", "indication_code", "doctor_id", *SUMMED),
+        sa.select(sa.literal(first, sa.Date), *keys, *[sa.func.sum(daily.c[name]) for name in SUMMED])
+        .where(*wanted).group_by(*keys)))
+
+
+def refresh_day(day: date, *, doctor_id: int | None = None, indication_code: str | None = None,
+                with_month: bool = True) -> None:
     """Replace one clinic day's figures (or one doctor's and indication's slice of it) by a fresh
-    computation from the records, in the caller's transaction."""
+    computation from the records, and then its month's sums, in the caller's transaction."""
     if doctor_id is not None:
         # Two sessions of the same slice changing at once would each replace the slice from a view
         # without the other: the doctor's row serialises them (PostgreSQL; SQLite writes one at a time).
@@ -149,6 +181,8 @@ def refresh_day(day: date, *, doctor_id: int | None = None, indication_code: str
     db.session.execute(sa.delete(table).where(*stale))
     db.session.execute(sa.insert(table).from_select(
         FIGURE_COLUMNS, figures_select(day, doctor_id=doctor_id, indication_code=indication_code)))
+    if with_month:
+        refresh_month(day, doctor_id=doctor_id, indication_code=indication_code)
 
 
 def refresh_session(session: TreatmentSession) -> None:
@@ -171,9 +205,14 @@ def rebuild(first: date | None = None, last: date | None = None) -> int:
     last = last or clinic_day(latest)
     if first == clinic_day(earliest) and last == clinic_day(latest):
         db.session.execute(sa.delete(DailyFigure.__table__))
+        db.session.execute(sa.delete(MonthlyFigure.__table__))
     day, days = first, 0
     while day <= last:
-        refresh_day(day)
+        refresh_day(day, with_month=False)
+        if day == last or (day + timedelta(days=1)).day == 1:
+            refresh_month(day)
         day += timedelta(days=1)
         days += 1
+    if first.day != 1:
+        refresh_month(first)  # the days of its month before ``first`` were kept: sum them too
     return days

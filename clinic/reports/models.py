@@ -62,6 +62,34 @@ class DailyFigure(Model):
     )
 
 
+class MonthlyFigure(Model):
+    """The daily figures summed over a calendar month (a session belongs to one day, one doctor and one
+    indication, so the sums stay exact): a report over years reads a few rows per month instead of one per
+    day, and only the days of its first and last months that are not whole from the daily figures."""
+
+    __tablename__ = "report_monthly"
+
+    month: Mapped[date] = mapped_column(sa.Date, primary_key=True)  # its first day
+    scope: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    dimension: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
+    item: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    indication_code: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    sessions: Mapped[int] = mapped_column(sa.Integer)
+    with_side_effect: Mapped[int] = mapped_column(sa.Integer)
+    grade_1: Mapped[int] = mapped_column(sa.Integer)
+    grade_2: Mapped[int] = mapped_column(sa.Integer)
+    grade_3: Mapped[int] = mapped_column(sa.Integer)
+    grade_4: Mapped[int] = mapped_column(sa.Integer)
+    serious: Mapped[int] = mapped_column(sa.Integer)
+    signal: Mapped[int] = mapped_column(sa.Integer)
+
+    __table_args__ = (
+        sa.Index("ix_report_monthly_read", "scope", "dimension", "month"),
+        sa.Index("ix_report_monthly_slice", "month", "doctor_id", "indication_code"),
+    )
+
+
 class VigilanceReport(VersionedMixin, Model):
     """The de-identified report of a serious (or grade 3+) side effect for the manufacturer or the
     competent authority: what the record prefills, what the auditor completes, and when it was sent."""

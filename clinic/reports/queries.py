@@ -19,7 +19,8 @@ from clinic.inventory.services import stock_query, stock_rows
 from clinic.records.catalogue.models import Area, Indication
 from clinic.records.followups.models import FollowUpTask
 from clinic.records.treatments.models import TECHNIQUES, Course, CourseProduct, TreatmentSession
-from clinic.reports.models import DEPTH_BANDS, DailyFigure
+from clinic.reports.figures import SUMMED, month_start
+from clinic.reports.models import DEPTH_BANDS, DailyFigure, MonthlyFigure
 from clinic.reports.stats import LotFigures, LotSignal, Rate, lot_signals
 from clinic.tracing.models import Recall, RecallPatient
 from clinic.tracing.recalls import Progress, progress
@@ -50,14 +51,40 @@ class ReportFilter:
         return "all"
 
 
-def _figures_where(report: ReportFilter, *dimensions: str) -> list[sa.ColumnElement[bool]]:
-    wanted = [DailyFigure.scope == report.scope, DailyFigure.dimension.in_(dimensions),
-              DailyFigure.day.between(report.start, report.end)]
-    if report.indication is not None:
-        wanted.append(DailyFigure.indication_code == report.indication)
-    if report.doctor_id is not None:
-        wanted.append(DailyFigure.doctor_id == report.doctor_id)
-    return wanted
+def _whole_months(start: date, end: date) -> tuple[date, date] | None:
+    """The first days of the first and last calendar months lying wholly inside the range, if any."""
+    first = start if start.day == 1 else _after(month_start(start))
+    last = month_start(end) if (end + timedelta(days=1)).day == 1 else month_start(month_start(end) - timedelta(days=1))
+    return (first, last) if first <= last else None
+
+
+def figure_rows(report: ReportFilter, *dimensions: str, scope: str | None = None) -> sa.Subquery:
+    """The figures of the range, narrowed to the filters: whole months from the monthly sums, the days
+    around them from the daily figures. Columns: month ('2026-03'), dimension, item and the counts."""
+    parts = []
+    whole = _whole_months(report.start, report.end)
+    for table, when, inside in (
+            (MonthlyFigure.__table__, MonthlyFigure.__table__.c.month,
+             (lambda c: c.between(whole[0], whole[1])) if whole else None),
+            (DailyFigure.__table__, DailyFigure.__table__.c.day,
+             (lambda c: sa.or_(c.between(report.start, whole[0] - timedelta(days=1)),
+                               c.between(_after(whole[1]), report.end))) if whole
+             else (lambda c: c.between(report.start, report.end)))):
+        if inside is None:
+            continue
+        wanted = [table.c.scope == (scope or report.scope), table.c.dimension.in_(dimensions), inside(when)]
+        if report.indication is not None:
+            wanted.append(table.c.indication_code == report.indication)
+        if report.doctor_id is not None:
+            wanted.append(table.c.doctor_id == report.doctor_id)
+        parts.append(sa.select(month_of(when).label("month"), table.c.dimension, table.c.item,
+                               *[table.c[name] for name in SUMMED]).where(*wanted))
+    return sa.union_all(*parts).subquery("figures") if len(parts) > 1 else parts[0].subquery("figures")
+
+
+def _after(month: date) -> date:
+    """The day after the month that starts on ``month``."""
+    return month_start(month + timedelta(days=31))
 
 
 @dataclass(frozen=True)
@@ -104,13 +131,11 @@ def side_effect_rates(report: ReportFilter) -> tuple[Rate, dict[str, list[RateRo
     """Every session of the range (the overall rate), and per product, lot, indication, area, technique,
     needle gauge, depth band and doctor: sessions, those with a side effect (once however many), the
     worst grade's breakdown and the serious ones."""
+    source = figure_rows(report, "all", *RATE_DIMENSIONS)
     rows = db.session.execute(
-        sa.select(DailyFigure.dimension, DailyFigure.item, sa.func.sum(DailyFigure.sessions),
-                  sa.func.sum(DailyFigure.with_side_effect), sa.func.sum(DailyFigure.grade_1),
-                  sa.func.sum(DailyFigure.grade_2), sa.func.sum(DailyFigure.grade_3),
-                  sa.func.sum(DailyFigure.grade_4), sa.func.sum(DailyFigure.serious))
-        .where(*_figures_where(report, "all", *RATE_DIMENSIONS))
-        .group_by(DailyFigure.dimension, DailyFigure.item)).all()
+        sa.select(source.c.dimension, source.c.item, *[sa.func.sum(source.c[name]) for name in (
+            "sessions", "with_side_effect", "grade_1", "grade_2", "grade_3", "grade_4", "serious")])
+        .group_by(source.c.dimension, source.c.item)).all()
     items: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         items[row[0]].add(row[1])
@@ -148,11 +173,10 @@ class MonthlyTable:
 
 def sessions_by_month(report: ReportFilter) -> tuple[list[tuple[str, int]], dict[str, MonthlyTable]]:
     """Sessions per month: in all, and per indication, product and doctor."""
-    month = month_of(DailyFigure.day).label("month")
+    source = figure_rows(report, "all", *MONTHLY_DIMENSIONS)
     rows = db.session.execute(
-        sa.select(DailyFigure.dimension, month, DailyFigure.item, sa.func.sum(DailyFigure.sessions))
-        .where(*_figures_where(report, "all", *MONTHLY_DIMENSIONS))
-        .group_by(DailyFigure.dimension, month, DailyFigure.item)).all()
+        sa.select(source.c.dimension, source.c.month, source.c.item, sa.func.sum(source.c.sessions))
+        .group_by(source.c.dimension, source.c.month, source.c.item)).all()
     months = sorted({row[1] for row in rows})
     totals = {row[1]: int(row[3]) for row in rows if row[0] == "all"}
     items: dict[str, set[str]] = defaultdict(set)
@@ -284,10 +308,10 @@ class FlaggedLot:
 def lot_safety_signal(start: date, end: date) -> list[FlaggedLot]:
     """Every lot tested over the clinic days from ``start`` to ``end``, flagged ones first: its sessions
     with a side effect of grade 2 or more (or a serious one) against the other lots of its product."""
+    source = figure_rows(ReportFilter(start, end), "lot", scope="all")
     rows = db.session.execute(
-        sa.select(DailyFigure.item, sa.func.sum(DailyFigure.sessions), sa.func.sum(DailyFigure.signal))
-        .where(DailyFigure.scope == "all", DailyFigure.dimension == "lot", DailyFigure.day.between(start, end))
-        .group_by(DailyFigure.item)).all()
+        sa.select(source.c.item, sa.func.sum(source.c.sessions), sa.func.sum(source.c.signal))
+        .group_by(source.c.item)).all()
     if not rows:
         return []
     lots = {lot.id: lot for lot in db.session.scalars(

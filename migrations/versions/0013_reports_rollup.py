@@ -1,4 +1,4 @@
-"""The clinic reports: daily figures rolled up from signed sessions and their side effects, and the
+"""The clinic reports: daily and monthly figures rolled up from signed sessions and their side effects, and the
 vigilance reports sent for serious side effects.
 
 Revision ID: 0013
@@ -39,6 +39,27 @@ def upgrade():
         batch_op.create_index('ix_report_daily_read', ['scope', 'dimension', 'day'], unique=False)
         batch_op.create_index('ix_report_daily_slice', ['day', 'doctor_id', 'indication_code'], unique=False)
 
+    op.create_table('report_monthly',
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('scope', sa.String(length=24), nullable=False),
+    sa.Column('dimension', sa.String(length=12), nullable=False),
+    sa.Column('item', sa.String(length=40), nullable=False),
+    sa.Column('indication_code', sa.String(length=40), nullable=False),
+    sa.Column('doctor_id', sa.Integer(), nullable=False),
+    sa.Column('sessions', sa.Integer(), nullable=False),
+    sa.Column('with_side_effect', sa.Integer(), nullable=False),
+    sa.Column('grade_1', sa.Integer(), nullable=False),
+    sa.Column('grade_2', sa.Integer(), nullable=False),
+    sa.Column('grade_3', sa.Integer(), nullable=False),
+    sa.Column('grade_4', sa.Integer(), nullable=False),
+    sa.Column('serious', sa.Integer(), nullable=False),
+    sa.Column('signal', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('month', 'scope', 'dimension', 'item', 'indication_code', 'doctor_id', name=op.f('pk_report_monthly'))
+    )
+    with op.batch_alter_table('report_monthly', schema=None) as batch_op:
+        batch_op.create_index('ix_report_monthly_read', ['scope', 'dimension', 'month'], unique=False)
+        batch_op.create_index('ix_report_monthly_slice', ['month', 'doctor_id', 'indication_code'], unique=False)
+
     op.create_table('vigilance_report',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('side_effect_id', sa.Integer(), nullable=False),
@@ -65,6 +86,11 @@ def upgrade():
 
 def downgrade():
     op.drop_table('vigilance_report')
+    with op.batch_alter_table('report_monthly', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_monthly_slice')
+        batch_op.drop_index('ix_report_monthly_read')
+
+    op.drop_table('report_monthly')
     with op.batch_alter_table('report_daily', schema=None) as batch_op:
         batch_op.drop_index('ix_report_daily_slice')
         batch_op.drop_index('ix_report_daily_read')
