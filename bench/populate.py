@@ -20,18 +20,19 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
-from bench.patient_search import _config, populate as populate_patients
+from bench.patient_search import _config
+from bench.patient_search import populate as populate_patients
 from clinic import create_app
 from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.inventory.models import Lot, LotReceipt, Product, StorageLocation
-from clinic.records.patients.models import Patient
 from clinic.records.followups.models import SideEffect, SideEffectArea
+from clinic.records.patients.models import Patient
 from clinic.records.treatments.models import (
     Course,
     CourseArea,
@@ -85,7 +86,7 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
                 copy.write_row((*(row[name] for name in names), *tail))
 
 
-def _catalogue(rng: random.Random, lots_wanted: int, doctor_id: int) -> list[int]:
+def _catalogue(rng: random.Random, lots_wanted: int, doctor_id: int, days: int = DAYS) -> list[int]:
     location = StorageLocation(name="Bench fridge", kind="fridge")
     db.session.add(location)
     products = []
@@ -96,9 +97,9 @@ def _catalogue(rng: random.Random, lots_wanted: int, doctor_id: int) -> list[int
         db.session.add(product)
         products.append(product)
     db.session.flush()
-    start = date.today() - timedelta(days=DAYS)
+    start = date.today() - timedelta(days=days)
     lot_rows = [{"product_id": products[i % len(products)].id, "lot_number": f"BL{i:07d}",
-                 "expiry_date": start + timedelta(days=DAYS + 400), "version": 1} for i in range(lots_wanted)]
+                 "expiry_date": start + timedelta(days=days + 400), "version": 1} for i in range(lots_wanted)]
     _insert(Lot.__table__, lot_rows)
     lot_ids = list(db.session.scalars(sa.select(Lot.id).where(Lot.lot_number.like("BL%")).order_by(Lot.id)))
     _insert(LotReceipt.__table__, [
@@ -109,7 +110,7 @@ def _catalogue(rng: random.Random, lots_wanted: int, doctor_id: int) -> list[int
     return lot_ids
 
 
-def populate(patients: int, injections: int, seed: int = 20261122) -> None:
+def populate(patients: int, injections: int, seed: int = 20261122, days: int = DAYS) -> None:
     started = time.perf_counter()
     populate_patients(patients, seed)
     doctor_id = db.session.scalar(sa.select(User.id).order_by(User.id).limit(1))
@@ -123,9 +124,9 @@ def populate(patients: int, injections: int, seed: int = 20261122) -> None:
                               "bench doctor passphrase 2026").id for n in range(8)]
     db.session.commit()
     sessions_wanted = max(1, injections // 4)
-    lot_ids = _catalogue(rng, max(10, injections // 2_000), doctor_id)
+    lot_ids = _catalogue(rng, max(10, injections // 2_000), doctor_id, days)
     patient_ids = list(db.session.scalars(sa.select(Patient.id).order_by(Patient.id)))
-    start = datetime.now(timezone.utc) - timedelta(days=DAYS)
+    start = datetime.now(UTC) - timedelta(days=days)
     _insert(Course.__table__, [
         {"patient_id": pid, "indication_code": INDICATIONS[pid % len(INDICATIONS)], "planned_sessions": 50,
          "interval_days": 1, "goals": "", "baseline_notes": "", "status": "active", "created_by_id": doctor_id,
@@ -166,7 +167,7 @@ def populate(patients: int, injections: int, seed: int = 20261122) -> None:
 
     for index in range(sessions_wanted):
         position = index / sessions_wanted
-        at = start + timedelta(days=position * DAYS, minutes=rng.randint(0, 600))
+        at = start + timedelta(days=position * days, minutes=rng.randint(0, 600))
         patient_id = rng.choice(patient_ids)
         course_id = course_of[patient_id]
         doctor = doctor_ids[patient_id % len(doctor_ids)]

@@ -99,10 +99,11 @@ def test_filters_narrow_to_a_product_a_doctor_or_an_indication(clinic_week, stoc
     db.session.commit()
     ha_only = ReportFilter(EVERYTHING.start, EVERYTHING.end, product_id=stock["ha"].product_id)
     assert queries.side_effect_rates(ha_only)[0] == Rate(1, 3)
-    assert queries.side_effect_rates(ReportFilter(EVERYTHING.start, EVERYTHING.end, doctor_id=other.id))[0] == Rate(0, 0)
-    assert queries.side_effect_rates(ReportFilter(EVERYTHING.start, EVERYTHING.end, indication="hair_loss"))[0] == Rate(0, 0)
+    start, end = EVERYTHING.start, EVERYTHING.end
+    assert queries.side_effect_rates(ReportFilter(start, end, doctor_id=other.id))[0] == Rate(0, 0)
+    assert queries.side_effect_rates(ReportFilter(start, end, indication="hair_loss"))[0] == Rate(0, 0)
     fridge = stock["ha"].receipts[0].storage_location_id
-    assert queries.side_effect_rates(ReportFilter(EVERYTHING.start, EVERYTHING.end, location_id=fridge))[0] == Rate(1, 3)
+    assert queries.side_effect_rates(ReportFilter(start, end, location_id=fridge))[0] == Rate(1, 3)
     before = ReportFilter(TODAY - timedelta(days=400), TODAY - timedelta(days=300))
     assert queries.side_effect_rates(before)[0] == Rate(0, 0)
 

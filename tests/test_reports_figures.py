@@ -48,7 +48,8 @@ def _signed(course, stock, doctor, when, **overrides) -> TreatmentSession:
 
 
 def _side_effect(session, nurse, grade, *, areas=1, serious=False, after=timedelta(hours=20)) -> SideEffect:
-    entry = followups.SideEffectInput(type_code="bruising", grade=grade, onset_hours=min(2, int(after.total_seconds() // 3600)), serious=serious,
+    onset = min(2, int(after.total_seconds() // 3600))
+    entry = followups.SideEffectInput(type_code="bruising", grade=grade, onset_hours=onset, serious=serious,
                                       causality="possible",
                                       injection_ids=[i.id for i in session.injections[:areas]])
     # None named: the patient's own report, which concerns every area until a clinician links it.

@@ -12,13 +12,12 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 
 from clinic.extensions import db
+from clinic.records.treatments import services as treatments  # noqa: I001
 from clinic.reports.models import VigilanceReport
 from clinic.reports.services import age_band
 from tests.conftest import PASSWORDS, audit_rows
 from tests.factories import TODAY, save
 from tests.test_reports_figures import _side_effect
-
-from clinic.records.treatments import services as treatments  # noqa: I001
 
 
 @pytest.fixture
