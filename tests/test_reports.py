@@ -264,3 +264,11 @@ def test_ranges_across_months_add_the_monthly_sums_and_the_days_around_them(cour
     for first, last, expected in ((last_month, TODAY, 2), (last_month + timedelta(days=1), TODAY, 1),
                                   (last_month, last_month.replace(day=27), 1), (TODAY, TODAY, 0)):
         assert queries.side_effect_rates(ReportFilter(first, last))[0].total == expected, (first, last)
+
+
+def test_two_dates_without_a_period_are_the_range_and_all_records_ignores_dates(clinic_week, auditor_client) -> None:
+    page = auditor_client.get("/reports?start=2026-01-01&end=2026-01-31").get_data(as_text=True)
+    assert "From <strong>01 Jan 2026</strong> to <strong>31 Jan 2026</strong>" in page
+    response = auditor_client.get("/reports?period=all&start=2026-01-01")
+    assert response.status_code == 200
+    assert "1 of 3 sessions had at least one side effect" in response.get_data(as_text=True)

@@ -40,6 +40,8 @@ class ReportForm(FlaskForm):
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = bool(super().validate(extra_validators))
+        if not self.period.raw_data and (self.start.data or self.end.data):
+            self.period.data = "custom"  # two dates and no period chosen: those dates
         for name, words in FILTERS.items():
             field = getattr(self, name)
             if field.errors:
@@ -49,7 +51,7 @@ class ReportForm(FlaskForm):
         if self.product.data and self.location.data and not self.location.errors:
             self.location.errors = ["Choose a product or a storage location, not both."]
             valid = False
-        if self.period.data == "custom" or (self.start.data or self.end.data) and self.period.data not in PRESET_DAYS:
+        if self.period.data == "custom":
             if self.start.data is None and not self.start.errors:
                 self.start.errors = ["Give the first day of the range."]
                 valid = False
@@ -71,8 +73,8 @@ class ReportForm(FlaskForm):
         period = self.period.data or "30"
         if period in PRESET_DAYS:
             start, end = today - timedelta(days=PRESET_DAYS[period] - 1), today
-        elif period == "all" and not (self.start.data or self.end.data):
-            start, end = first_day or today, today
+        elif period == "all":
+            start, end = min(first_day or today, today), today
         else:
             start, end = self.start.data, self.end.data
         return ReportFilter(start=start, end=end, indication=self.indication.data or None,
