@@ -9,14 +9,15 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from scipy import stats
 
 from clinic.extensions import db
 from clinic.inventory import services as inventory
 from clinic.inventory.models import LotHold
 from clinic.records.treatments import services as treatments
-from clinic.reports.models import DailyFigure
+from clinic.reports.models import DailyFigure, MonthlyFigure
 from clinic.reports.queries import lot_safety_signal
-from clinic.reports.stats import LotFigures, lot_signals
+from clinic.reports.stats import LotFigures, fisher_greater, lot_signals
 from tests.conftest import PASSWORDS
 from tests.factories import NOW, TODAY, ready_course, save
 from tests.test_reports_figures import FIRST_TIME, _side_effect
@@ -30,6 +31,14 @@ def test_a_lot_with_many_more_side_effects_than_its_siblings_is_flagged() -> Non
     [bad] = lot_signals([_lot(1, 60, 15, 600, 24)], min_sessions=30, level=0.05)
     assert bad.flagged and bad.p_value < 1e-4
     assert bad.rate.per_100 == 25.0 and bad.sibling_rate.per_100 == 4.0
+
+
+@pytest.mark.parametrize("table", [(12, 40, 20, 400), (2, 40, 30, 400), (6, 50, 20, 500), (0, 30, 5, 300),
+                                   (4, 4, 0, 8), (30, 30, 400, 400)])
+def test_the_vectorised_test_is_fishers_exact_test(table) -> None:
+    a, n1, b, n2 = table
+    expected = stats.fisher_exact([[a, n1 - a], [b, n2 - b]], alternative="greater").pvalue
+    assert fisher_greater([_lot(1, n1, a, n2, b)]) == [pytest.approx(expected, rel=1e-9)]
 
 
 def test_a_lot_with_fewer_sessions_than_the_minimum_is_not_tested() -> None:
@@ -126,6 +135,8 @@ def test_the_reports_page_shows_the_signal_for_its_range(bad_batch, clients) -> 
 
 
 def test_the_signal_reads_the_figures_of_the_period_only(bad_batch) -> None:
-    db.session.execute(sa.update(DailyFigure).values(day=TODAY - timedelta(days=400)))
+    long_ago = TODAY - timedelta(days=400)
+    db.session.execute(sa.update(DailyFigure).values(day=long_ago))
+    db.session.execute(sa.update(MonthlyFigure).values(month=long_ago.replace(day=1)))
     db.session.commit()
     assert lot_safety_signal(TODAY - timedelta(days=30), TODAY) == []

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 from scipy import stats
 
 
@@ -72,11 +73,21 @@ def lot_signals(lots: Sequence[LotFigures], *, min_sessions: int, level: float) 
     tested = [lot for lot in lots if lot.sessions >= min_sessions and lot.sibling_sessions > 0]
     if not tested:
         return []
-    p_values = [
-        float(stats.fisher_exact([[lot.signal, lot.sessions - lot.signal],
-                                  [lot.sibling_signal, lot.sibling_sessions - lot.sibling_signal]],
-                                 alternative="greater").pvalue)
-        for lot in tested]
+    p_values = fisher_greater(tested)
     q_values = [float(q) for q in stats.false_discovery_control(p_values, method="bh")]
     return [LotSignal(lot, p, q, q < level and lot.signal * lot.sibling_sessions > lot.sibling_signal * lot.sessions)
             for lot, p, q in zip(tested, p_values, q_values, strict=True)]
+
+
+def fisher_greater(lots: Sequence[LotFigures]) -> list[float]:
+    """One-sided Fisher's exact test of each lot against its siblings, all lots in one vectorised call.
+
+    With the margins fixed, the lot's count of sessions with a side effect follows the hypergeometric
+    distribution; Fisher's one-sided p-value is its upper tail, P(X >= observed). This is exactly what
+    ``stats.fisher_exact(table, alternative="greater")`` returns (a test checks it), without a Python call
+    per lot: a chain tests a thousand lots per page."""
+    observed = np.array([lot.signal for lot in lots])
+    sessions = np.array([lot.sessions for lot in lots])
+    everyone = sessions + np.array([lot.sibling_sessions for lot in lots])
+    affected = observed + np.array([lot.sibling_signal for lot in lots])
+    return [float(p) for p in stats.hypergeom.sf(observed - 1, everyone, affected, sessions)]
