@@ -37,6 +37,14 @@ def _table() -> list[tuple]:
         sa.select(*[monthly.c[k.name] for k in keys], *[sa.func.sum(monthly.c[name]) for name in SUMMED])
         .group_by(*[monthly.c[k.name] for k in keys])))
     assert months == summed
+    # Doctor 0, indication "": each day's slices summed.
+    day_keys = (daily.c.day, daily.c.scope, daily.c.dimension, daily.c.item)
+    slices = sorted(tuple(row) for row in db.session.execute(
+        sa.select(*day_keys, *[sa.func.sum(daily.c[name]) for name in SUMMED])
+        .where(daily.c.doctor_id != 0).group_by(*day_keys)))
+    any_rows = sorted(tuple(row) for row in db.session.execute(
+        sa.select(*day_keys, *[daily.c[name] for name in SUMMED]).where(daily.c.doctor_id == 0)))
+    assert any_rows == slices
     return sorted(tuple(row) for row in db.session.execute(sa.select(daily)).all())
 
 
@@ -125,7 +133,8 @@ def _rollup_counts() -> dict[tuple[str, str], tuple[int, int, int]]:
     rows = db.session.execute(
         sa.select(DailyFigure.dimension, DailyFigure.item, sa.func.sum(DailyFigure.sessions),
                   sa.func.sum(DailyFigure.with_side_effect), sa.func.sum(DailyFigure.signal))
-        .where(DailyFigure.scope == "all").group_by(DailyFigure.dimension, DailyFigure.item)).all()
+        .where(DailyFigure.scope == "all", DailyFigure.doctor_id != 0)
+        .group_by(DailyFigure.dimension, DailyFigure.item)).all()
     return {(dimension, item): (int(s), int(w), int(g)) for dimension, item, s, w, g in rows}
 
 
@@ -151,7 +160,8 @@ def test_two_side_effects_count_the_session_once_and_a_voided_one_not_at_all(cou
     counts = _rollup_counts()
     assert counts[("all", "")] == (1, 1, 1)
     grades = db.session.execute(sa.select(DailyFigure.grade_1, DailyFigure.grade_3).where(
-        DailyFigure.scope == "all", DailyFigure.dimension == "area", DailyFigure.item == "forehead")).one()
+        DailyFigure.scope == "all", DailyFigure.dimension == "area", DailyFigure.item == "forehead",
+        DailyFigure.doctor_id == session.doctor_id)).one()
     assert tuple(grades) == (0, 1)  # the worst grade of the session there
     followups.void_side_effect(first, staff["nurse"], "Entered on the wrong patient")
     db.session.commit()

@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.inventory.models import Lot, LotReceipt
 from clinic.records.followups.models import SideEffect, SideEffectArea
@@ -141,6 +140,11 @@ def _month_end(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
+# The rows of "any doctor, any indication": each day's and month's slices summed (sessions are disjoint
+# across doctors and indications, so the sums are exact). A report without those filters reads these,
+# about one row in forty.
+ANY_DOCTOR, ANY_INDICATION = 0, ""
+
 SUMMED = ("sessions", "with_side_effect", "grade_1", "grade_2", "grade_3", "grade_4", "serious", "signal")
 
 
@@ -164,14 +168,31 @@ def refresh_month(day: date, *, doctor_id: int | None = None, indication_code: s
         .where(*wanted).group_by(*keys)))
 
 
+def _sum_any(day: date) -> None:
+    """The day's "any doctor, any indication" rows, from its slices."""
+    daily = DailyFigure.__table__
+    keys = (daily.c.scope, daily.c.dimension, daily.c.item)
+    db.session.execute(sa.delete(daily).where(daily.c.day == day, daily.c.doctor_id == ANY_DOCTOR))
+    db.session.execute(sa.insert(daily).from_select(
+        ("day", "scope", "dimension", "item", "indication_code", "doctor_id", *SUMMED),
+        sa.select(sa.literal(day, sa.Date), *keys, sa.literal(ANY_INDICATION, sa.String),
+                  sa.literal(ANY_DOCTOR, sa.Integer), *[sa.func.sum(daily.c[name]) for name in SUMMED])
+        .where(daily.c.day == day, daily.c.doctor_id != ANY_DOCTOR).group_by(*keys)))
+
+
+def _lock_day(day: date) -> None:
+    """Two changes on the same clinic day would each replace its figures from a view without the other's:
+    a transaction-scoped advisory lock serialises them on PostgreSQL (SQLite writes one at a time)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(16, day.toordinal())))
+
+
 def refresh_day(day: date, *, doctor_id: int | None = None, indication_code: str | None = None,
                 with_month: bool = True) -> None:
     """Replace one clinic day's figures (or one doctor's and indication's slice of it) by a fresh
-    computation from the records, and then its month's sums, in the caller's transaction."""
-    if doctor_id is not None:
-        # Two sessions of the same slice changing at once would each replace the slice from a view
-        # without the other: the doctor's row serialises them (PostgreSQL; SQLite writes one at a time).
-        db.session.execute(sa.select(User.id).where(User.id == doctor_id).with_for_update())
+    computation from the records, then the day's sums for any doctor and indication, then the month's
+    sums, in the caller's transaction."""
+    _lock_day(day)
     table = DailyFigure.__table__
     stale = [table.c.day == day]
     if doctor_id is not None:
@@ -181,8 +202,11 @@ def refresh_day(day: date, *, doctor_id: int | None = None, indication_code: str
     db.session.execute(sa.delete(table).where(*stale))
     db.session.execute(sa.insert(table).from_select(
         FIGURE_COLUMNS, figures_select(day, doctor_id=doctor_id, indication_code=indication_code)))
+    _sum_any(day)
     if with_month:
         refresh_month(day, doctor_id=doctor_id, indication_code=indication_code)
+        if doctor_id is not None:
+            refresh_month(day, doctor_id=ANY_DOCTOR, indication_code=ANY_INDICATION)
 
 
 def refresh_session(session: TreatmentSession) -> None:

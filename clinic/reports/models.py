@@ -34,7 +34,8 @@ class DailyFigure(Model):
     injected from one product ("product:<id>") or from lots kept in one place ("location:<id>").
 
     A session counts once per row however many injections and side effects it has there; its worst
-    grade among the side effects that concern that row gives the grade columns."""
+    grade among the side effects that concern that row gives the grade columns. Doctor 0 and indication
+    "" hold each day's slices summed: any doctor, any indication."""
 
     __tablename__ = "report_daily"
 
@@ -55,8 +56,9 @@ class DailyFigure(Model):
     signal: Mapped[int] = mapped_column(sa.Integer)
 
     __table_args__ = (
-        # Every report reads one scope and one dimension over a range of days.
-        sa.Index("ix_report_daily_read", "scope", "dimension", "day"),
+        # Every report reads one scope, doctor (0: any) and indication ("": any) and some dimensions over a
+        # range of days.
+        sa.Index("ix_report_daily_read", "scope", "doctor_id", "indication_code", "dimension", "day"),
         # A slice (day, doctor, indication) is replaced whenever one of its sessions changes.
         sa.Index("ix_report_daily_slice", "day", "doctor_id", "indication_code"),
     )
@@ -85,7 +87,7 @@ class MonthlyFigure(Model):
     signal: Mapped[int] = mapped_column(sa.Integer)
 
     __table_args__ = (
-        sa.Index("ix_report_monthly_read", "scope", "dimension", "month"),
+        sa.Index("ix_report_monthly_read", "scope", "doctor_id", "indication_code", "dimension", "month"),
         sa.Index("ix_report_monthly_slice", "month", "doctor_id", "indication_code"),
     )
 

@@ -19,7 +19,7 @@ from clinic.inventory.services import stock_query, stock_rows
 from clinic.records.catalogue.models import Area, Indication
 from clinic.records.followups.models import FollowUpTask
 from clinic.records.treatments.models import TECHNIQUES, Course, CourseProduct, TreatmentSession
-from clinic.reports.figures import SUMMED, month_start
+from clinic.reports.figures import ANY_DOCTOR, ANY_INDICATION, SUMMED, month_start
 from clinic.reports.models import DEPTH_BANDS, DailyFigure, MonthlyFigure
 from clinic.reports.stats import LotFigures, LotSignal, Rate, lot_signals
 from clinic.tracing.models import Recall, RecallPatient
@@ -73,6 +73,8 @@ def figure_rows(report: ReportFilter, *dimensions: str, scope: str | None = None
         if inside is None:
             continue
         wanted = [table.c.scope == (scope or report.scope), table.c.dimension.in_(dimensions), inside(when)]
+        if report.indication is None and report.doctor_id is None:
+            wanted += [table.c.doctor_id == ANY_DOCTOR, table.c.indication_code == ANY_INDICATION]
         if report.indication is not None:
             wanted.append(table.c.indication_code == report.indication)
         if report.doctor_id is not None:

@@ -36,7 +36,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('day', 'scope', 'dimension', 'item', 'indication_code', 'doctor_id', name=op.f('pk_report_daily'))
     )
     with op.batch_alter_table('report_daily', schema=None) as batch_op:
-        batch_op.create_index('ix_report_daily_read', ['scope', 'dimension', 'day'], unique=False)
+        batch_op.create_index('ix_report_daily_read', ['scope', 'doctor_id', 'indication_code', 'dimension', 'day'], unique=False)
         batch_op.create_index('ix_report_daily_slice', ['day', 'doctor_id', 'indication_code'], unique=False)
 
     op.create_table('report_monthly',
@@ -57,7 +57,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('month', 'scope', 'dimension', 'item', 'indication_code', 'doctor_id', name=op.f('pk_report_monthly'))
     )
     with op.batch_alter_table('report_monthly', schema=None) as batch_op:
-        batch_op.create_index('ix_report_monthly_read', ['scope', 'dimension', 'month'], unique=False)
+        batch_op.create_index('ix_report_monthly_read', ['scope', 'doctor_id', 'indication_code', 'dimension', 'month'], unique=False)
         batch_op.create_index('ix_report_monthly_slice', ['month', 'doctor_id', 'indication_code'], unique=False)
 
     op.create_table('vigilance_report',
