@@ -168,7 +168,7 @@ def refresh_month(day: date, *, doctor_id: int | None = None, indication_code: s
         .where(*wanted).group_by(*keys)))
 
 
-def _sum_any(day: date) -> None:
+def sum_any_doctor(day: date) -> None:
     """The day's "any doctor, any indication" rows, from its slices."""
     daily = DailyFigure.__table__
     keys = (daily.c.scope, daily.c.dimension, daily.c.item)
@@ -202,7 +202,7 @@ def refresh_day(day: date, *, doctor_id: int | None = None, indication_code: str
     db.session.execute(sa.delete(table).where(*stale))
     db.session.execute(sa.insert(table).from_select(
         FIGURE_COLUMNS, figures_select(day, doctor_id=doctor_id, indication_code=indication_code)))
-    _sum_any(day)
+    sum_any_doctor(day)
     if with_month:
         refresh_month(day, doctor_id=doctor_id, indication_code=indication_code)
         if doctor_id is not None:

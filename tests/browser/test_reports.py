@@ -21,6 +21,7 @@ from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.inventory import services as inventory
 from clinic.inventory.models import Product, StorageLocation
+from clinic.reports import figures
 from clinic.reports.models import DailyFigure
 from tests.browser.test_sign_in import ACCOUNTS, sign_in_as
 
@@ -53,6 +54,9 @@ def bad_batch(live_app) -> str:
             lots.append(lot)
         db.session.execute(sa.insert(DailyFigure.__table__), [
             _figures(lots[0].id, doctor.id, 40, 14), _figures(lots[1].id, doctor.id, 400, 12)])
+        yesterday = date.today() - timedelta(days=1)
+        figures.sum_any_doctor(yesterday)  # then the sums the rollup keeps beside them
+        figures.refresh_month(yesterday)
         db.session.commit()
         del g.audit_actor
     return f"BAD-{tag}"
