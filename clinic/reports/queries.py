@@ -229,9 +229,12 @@ def course_summary(report: ReportFilter, today: date) -> CourseSummary:
     if report.product_id is not None:
         wanted.append(Course.id.in_(sa.select(CourseProduct.course_id).where(
             CourseProduct.product_id == report.product_id)))
+    # Only open courses can be overdue: their sessions alone are counted.
+    open_courses = sa.select(Course.id).where(*wanted, Course.status.in_(("planned", "active")))
     live = (sa.select(TreatmentSession.course_id, sa.func.count().label("done"),
                       sa.func.max(TreatmentSession.performed_at).label("last"))
-            .where(TreatmentSession.voided_at.is_(None)).group_by(TreatmentSession.course_id).subquery())
+            .where(TreatmentSession.voided_at.is_(None), TreatmentSession.course_id.in_(open_courses))
+            .group_by(TreatmentSession.course_id).subquery())
     due = sa.case((live.c.last.is_(None), Course.starts_on),
                   else_=_days_after(_date_of(live.c.last), Course.interval_days))
     overdue = sa.and_(Course.status.in_(("planned", "active")),

@@ -55,8 +55,17 @@ def index() -> tuple[str, int]:
         "reports/index.html", form=form, report=report, overall=overall, rates=rates,
         monthly_totals=monthly_totals, monthly=monthly, courses=queries.course_summary(report, today),
         follow_ups=queries.follow_up_summary(report, today), expiring=queries.lots_expiring(report, today),
-        recalls=queries.open_recalls(), signal=queries.lot_safety_signal(report.start, report.end),
+        recalls=queries.open_recalls(), signal=_shown_signal(queries.lot_safety_signal(report.start, report.end)),
         dimensions=DIMENSIONS, presets=PRESETS, grades=GRADES, query=request.args.to_dict()), 200
+
+
+# The page lists the flagged lots and the next ones nearest to being flagged; the CSV lists every lot tested.
+SIGNAL_SHOWN = 20
+
+
+def _shown_signal(found: list[queries.FlaggedLot]) -> tuple[list[queries.FlaggedLot], int]:
+    flagged = sum(1 for f in found if f.signal.flagged)
+    return found[:max(flagged, SIGNAL_SHOWN)], len(found)
 
 
 def _rate_rows(rows: Sequence[queries.RateRow]) -> list[list[object]]:
