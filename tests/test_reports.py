@@ -194,8 +194,11 @@ def test_courses_and_follow_ups_are_counted(clinic_week, staff) -> None:
         followups.record_attempt(task, staff["nurse"], followups.AttemptInput(
             NOW + timedelta(hours=5 * n), "phone", reached=False), now=NOW + timedelta(hours=5 * n))
     db.session.commit()
+    ready_course(staff, "Fay", "Planned")  # planned to start ten days ago: its first session is overdue
     window = ReportFilter(TODAY - timedelta(days=30), TODAY + timedelta(days=10))
     courses = queries.course_summary(window, TODAY)
+    # Overdue as on the doctor's home page: Fay's first session, and Cleo's (her only one was voided).
+    assert courses.overdue == 2 and courses.by_status["planned"] == 1
     assert courses.by_status["stopped"] == 1 and courses.stop_reasons == [("Moved abroad", 1)]
     # A course is active from its first session on, a voided one or a draft too.
     assert courses.by_status["active"] == 4
