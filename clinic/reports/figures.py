@@ -24,16 +24,26 @@ from clinic.records.treatments.models import (
 from clinic.reports.models import DailyFigure, MonthlyFigure
 
 
+# The one place the reports read the clinic's clock: the zone the rest of the app shows times in (the
+# server's own zone here, as ``|date`` and the aftercare sheet use it).
+def clinic_today() -> date:
+    """The clinic's calendar day now."""
+    return date.today()
+
+
 def clinic_day(moment: datetime) -> date:
     """The clinic's own day of a UTC moment (times are shown, and days counted, in the clinic's zone)."""
     return moment.astimezone().date()
 
 
+def clinic_moment(day: date, at: time) -> datetime:
+    """A clinic day's wall-clock time, as an aware moment."""
+    return datetime.combine(day, at).astimezone()
+
+
 def day_bounds(day: date) -> tuple[datetime, datetime]:
     """The UTC moments a clinic day starts and ends."""
-    start = datetime.combine(day, time()).astimezone()
-    end = datetime.combine(day + timedelta(days=1), time()).astimezone()
-    return start, end
+    return clinic_moment(day, time()), clinic_moment(day + timedelta(days=1), time())
 
 
 def _text(column: sa.ColumnElement[int]) -> sa.ColumnElement[str]:

@@ -3,8 +3,6 @@ changed or voided replaces its slice of the daily figures in the same transactio
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import current_app
 
 from clinic.inventory.models import Lot
@@ -17,7 +15,7 @@ from clinic.records.signals import (
     side_effect_changed,
 )
 from clinic.records.treatments.models import TreatmentSession
-from clinic.reports.figures import refresh_session
+from clinic.reports.figures import clinic_today, refresh_session
 from clinic.reports.queries import recent_lot_signal
 
 
@@ -41,7 +39,7 @@ def connect_listeners() -> None:
 
 def lot_signal_notes(lot: Lot) -> list[str]:
     """The lot's page says so when the lot safety signal flags it, with the figures."""
-    today = date.today()
+    today = clinic_today()
     days = current_app.config["LOT_SIGNAL_DAYS"]
     return [
         f"Safety signal: over the last {days} days, {s.figures.signal} of this lot's {s.figures.sessions} "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +20,7 @@ from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.records.followups.models import GRADES, SideEffect
 from clinic.reports import queries, services
+from clinic.reports.figures import clinic_today
 from clinic.reports.forms import PRESETS, ReportForm, SentForm, VigilanceForm
 from clinic.reports.models import DIMENSIONS, DailyFigure, VigilanceReport
 from clinic.reports.queries import ReportFilter
@@ -38,7 +38,7 @@ def _read_filter() -> tuple[ReportForm, ReportFilter | None]:
     if not form.validate():
         return form, None
     first = db.session.scalar(sa.select(sa.func.min(DailyFigure.day)))
-    return form, form.report_filter(date.today(), first)
+    return form, form.report_filter(clinic_today(), first)
 
 
 @bp.get("/reports")
@@ -48,7 +48,7 @@ def index() -> tuple[str, int]:
     form, report = _read_filter()
     if report is None:
         return render_template("reports/index.html", form=form, report=None), 400
-    today = date.today()
+    today = clinic_today()
     overall, rates = queries.side_effect_rates(report)
     monthly_totals, monthly = queries.sessions_by_month(report)
     return render_template(
@@ -83,7 +83,7 @@ def export(table: str) -> Response | tuple[str, int]:
     form, report = _read_filter()
     if report is None:
         return render_template("reports/index.html", form=form, report=None), 400
-    today = date.today()
+    today = clinic_today()
     header: Sequence[str]
     rows: list[list[object]]
     if table.startswith("rates-"):
@@ -162,7 +162,7 @@ def vigilance(side_effect_id: int) -> Response | tuple[str, int]:
         status = status if status == 409 else 400
     else:
         record_event("export", record_type="side_effect", record_id=side_effect.id, reason="vigilance report page")
-    sent_form = SentForm(formdata=None, sent_on=date.today())
+    sent_form = SentForm(formdata=None, sent_on=clinic_today())
     return render_template("reports/vigilance.html", form=form, sent_form=sent_form, **context), status
 
 
@@ -176,7 +176,7 @@ def vigilance_sent(side_effect_id: int) -> Response | tuple[str, int]:
         if (first := claim(form.submission)) is not None:
             return first
         sent = attempt(form, services.record_sent, side_effect, current_user, sent_on=form.sent_on.data,
-                       sent_to=form.sent_to.data, reference=form.reference.data or "", today=date.today())
+                       sent_to=form.sent_to.data, reference=form.reference.data or "", today=clinic_today())
         if sent.ok:
             flash("Recorded as sent.", "success")
             return done(form.submission, back)

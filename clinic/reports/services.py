@@ -19,6 +19,7 @@ from clinic.extensions import db
 from clinic.inventory.models import Lot
 from clinic.records.followups.models import SideEffect
 from clinic.records.treatments.models import InjectionLog, TreatmentSession
+from clinic.reports.figures import clinic_day, clinic_moment
 from clinic.reports.models import RECIPIENTS, VigilanceReport
 
 SERIOUS_GRADE = 3
@@ -90,7 +91,7 @@ def vigilance_content(side_effect: SideEffect) -> VigilanceContent:
                               lot.expiry_date) for lot in sorted(lots.values(), key=lambda lot: lot.id)],
         areas=[AreaUsed(i.area.name, i.depth_mm, i.volume_ml, i.technique_label) for i in injections],
         needle_gauge=session.needle_gauge,
-        age_band=age_band(patient.date_of_birth, session.performed_at.astimezone().date()),
+        age_band=age_band(patient.date_of_birth, clinic_day(session.performed_at)),
         sex=patient.sex_label)
 
 
@@ -145,9 +146,9 @@ def record_sent(side_effect: SideEffect, by: User, *, sent_on: date, sent_to: st
         raise ClinicError("This report is already recorded as sent.")
     if sent_on > today:
         raise FieldError("sent_on", "The day it was sent cannot be in the future.")
-    if sent_on < side_effect.created_at.astimezone().date():
+    if sent_on < clinic_day(side_effect.created_at):
         raise FieldError("sent_on", "The day it was sent is before the side effect was recorded.")
-    report.sent_at = datetime.combine(sent_on, time(12)).astimezone()
+    report.sent_at = clinic_moment(sent_on, time(12))
     report.sent_to = required_text(sent_to, "sent_to", "Say to whom it was sent.")[:200]
     report.sent_reference = reference.strip()[:120]
     report.sent_by_id = by.id
