@@ -131,6 +131,9 @@ def test_a_product_filter_counts_only_the_areas_injected_with_it(course, stock, 
     ("doctor=abc", "doctor", "There is no such doctor"),
     ("indication=botox", "indication", "There is no such indication"),
     ("period=decade", "period", "Choose a period from the list."),
+    ("period=custom&start=9999-12-31&end=9999-12-31", "start", "Give a day between 1 January 1990"),
+    ("period=custom&start=0001-01-01&end=2026-01-01", "start", "Give a day between 1 January 1990"),
+    ("period=custom&start=2026-13-01&end=2026-01-01", "start", "Not a valid date value."),
 ])
 def test_bad_input_is_refused_beside_its_field_and_nothing_is_computed(
         clinic_week, auditor_client, count_queries, query, field, message) -> None:

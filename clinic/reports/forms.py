@@ -17,6 +17,8 @@ from clinic.reports.queries import ReportFilter
 PRESETS = {"30": "Last 30 days", "quarter": "Last quarter (3 months)", "year": "Last 12 months",
            "all": "All records", "custom": "The dates below"}
 PRESET_DAYS = {"30": 30, "quarter": 91, "year": 365}
+# No clinic kept these records before; a day far outside is a typing slip, not a report.
+EARLIEST = date(1990, 1, 1)
 FILTERS = {"indication": "indication", "product": "product", "doctor": "doctor", "location": "storage location"}
 
 
@@ -58,7 +60,11 @@ class ReportForm(FlaskForm):
             if self.end.data is None and not self.end.errors:
                 self.end.errors = ["Give the last day of the range."]
                 valid = False
-            if self.start.data and self.end.data:
+            for field in (self.start, self.end):
+                if field.data is not None and not EARLIEST <= field.data <= date.today() + timedelta(days=366):
+                    field.errors = ["Give a day between 1 January 1990 and a year from today."]
+                    valid = False
+            if valid and self.start.data and self.end.data:
                 if self.end.data < self.start.data:
                     self.end.errors = ["The end is before the start."]
                     valid = False
