@@ -59,8 +59,10 @@ class DailyFigure(Model):
         # Every report reads one scope, doctor (0: any) and indication ("": any) and some dimensions over a
         # range of days.
         sa.Index("ix_report_daily_read", "scope", "doctor_id", "indication_code", "dimension", "day"),
-        # A slice (day, doctor, indication) is replaced whenever one of its sessions changes.
-        sa.Index("ix_report_daily_slice", "day", "doctor_id", "indication_code"),
+        # A slice (doctor, indication, day) is replaced whenever one of its sessions changes, and summed
+        # over its month; a day's slices are summed into its "any doctor, any indication" rows.
+        sa.Index("ix_report_daily_slice", "doctor_id", "indication_code", "day"),
+        sa.Index("ix_report_daily_day", "day"),
     )
 
 
@@ -88,7 +90,7 @@ class MonthlyFigure(Model):
 
     __table_args__ = (
         sa.Index("ix_report_monthly_read", "scope", "doctor_id", "indication_code", "dimension", "month"),
-        sa.Index("ix_report_monthly_slice", "month", "doctor_id", "indication_code"),
+        sa.Index("ix_report_monthly_slice", "doctor_id", "indication_code", "month"),
     )
 
 

@@ -37,7 +37,8 @@ def upgrade():
     )
     with op.batch_alter_table('report_daily', schema=None) as batch_op:
         batch_op.create_index('ix_report_daily_read', ['scope', 'doctor_id', 'indication_code', 'dimension', 'day'], unique=False)
-        batch_op.create_index('ix_report_daily_slice', ['day', 'doctor_id', 'indication_code'], unique=False)
+        batch_op.create_index('ix_report_daily_day', ['day'], unique=False)
+        batch_op.create_index('ix_report_daily_slice', ['doctor_id', 'indication_code', 'day'], unique=False)
 
     op.create_table('report_monthly',
     sa.Column('month', sa.Date(), nullable=False),
@@ -58,7 +59,7 @@ def upgrade():
     )
     with op.batch_alter_table('report_monthly', schema=None) as batch_op:
         batch_op.create_index('ix_report_monthly_read', ['scope', 'doctor_id', 'indication_code', 'dimension', 'month'], unique=False)
-        batch_op.create_index('ix_report_monthly_slice', ['month', 'doctor_id', 'indication_code'], unique=False)
+        batch_op.create_index('ix_report_monthly_slice', ['doctor_id', 'indication_code', 'month'], unique=False)
 
     op.create_table('vigilance_report',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -93,6 +94,7 @@ def downgrade():
     op.drop_table('report_monthly')
     with op.batch_alter_table('report_daily', schema=None) as batch_op:
         batch_op.drop_index('ix_report_daily_slice')
+        batch_op.drop_index('ix_report_daily_day')
         batch_op.drop_index('ix_report_daily_read')
 
     op.drop_table('report_daily')
