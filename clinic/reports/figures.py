@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from clinic.extensions import db
 from clinic.inventory.models import Lot, LotReceipt
@@ -220,12 +221,58 @@ def refresh_day(day: date, *, doctor_id: int | None = None, indication_code: str
             refresh_month(day, doctor_id=ANY_DOCTOR, indication_code=ANY_INDICATION)
 
 
+Delta = dict[tuple[str, str, str], list[int]]
+
+
+def _add(table: sa.Table, fixed: dict[str, object], delta: Delta) -> None:
+    """Add ``delta`` to the rows of ``table`` under ``fixed`` (their period, doctor and indication):
+    an upsert per changed row, then rows left with no session go."""
+    if not delta:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    keys = [column.name for column in table.primary_key.columns]
+    upsert = insert.on_conflict_do_update(
+        index_elements=keys, set_={name: table.c[name] + insert.excluded[name] for name in SUMMED})
+    db.session.execute(upsert, [
+        {**fixed, "scope": scope, "dimension": dimension, "item": item, **dict(zip(SUMMED, change, strict=True))}
+        for (scope, dimension, item), change in delta.items()])
+    db.session.execute(sa.delete(table).where(*[table.c[name] == value for name, value in fixed.items()],
+                                              table.c.sessions == 0))
+
+
+def refresh_slice(day: date, doctor_id: int, indication_code: str) -> None:
+    """Replace one doctor's and indication's slice of a clinic day by a fresh computation from the
+    records, and add the difference to the day's "any" rows and to the month's slice and "any" rows
+    (a few hundred small rows at most, where summing a whole day or month again cost a chain ~300 ms)."""
+    _lock_day(day)
+    daily = DailyFigure.__table__
+    in_slice = [daily.c.day == day, daily.c.doctor_id == doctor_id, daily.c.indication_code == indication_code]
+    old = db.session.execute(sa.select(daily).where(*in_slice)).mappings().all()
+    new = [dict(row) for row in db.session.execute(
+        figures_select(day, doctor_id=doctor_id, indication_code=indication_code)).mappings()]
+    delta: Delta = {}
+    for rows, sign in ((new, 1), (old, -1)):
+        for row in rows:
+            change = delta.setdefault((row["scope"], row["dimension"], row["item"]), [0] * len(SUMMED))
+            for i, name in enumerate(SUMMED):
+                change[i] += sign * int(row[name])
+    delta = {key: change for key, change in delta.items() if any(change)}
+    db.session.execute(sa.delete(daily).where(*in_slice))
+    if new:
+        db.session.execute(sa.insert(daily), new)
+    month = month_start(day)
+    _add(daily, {"day": day, "doctor_id": ANY_DOCTOR, "indication_code": ANY_INDICATION}, delta)
+    _add(MonthlyFigure.__table__, {"month": month, "doctor_id": doctor_id, "indication_code": indication_code}, delta)
+    _add(MonthlyFigure.__table__, {"month": month, "doctor_id": ANY_DOCTOR, "indication_code": ANY_INDICATION},
+         delta)
+
+
 def refresh_session(session: TreatmentSession) -> None:
     """The slice a session counts in, after it was signed, amended or voided, or one of its side effects
     changed (a session's day, doctor and indication are never amended, so its slice never moves)."""
     db.session.flush()
-    refresh_day(clinic_day(session.performed_at), doctor_id=session.doctor_id,
-                indication_code=session.course.indication_code)
+    refresh_slice(clinic_day(session.performed_at), session.doctor_id, session.course.indication_code)
 
 
 def rebuild(first: date | None = None, last: date | None = None) -> int:
