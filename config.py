@@ -155,6 +155,13 @@ class Config:
         self.PHOTO_STORAGE_DIR = os.environ.get("PHOTO_STORAGE_DIR") or str(instance_dir() / "photos")
         self.PHOTO_MAX_BYTES = _env_int("PHOTO_MAX_MB", 12) * 1024 * 1024
         # Printed on every aftercare sheet: whom the patient calls about a side effect.
+        # Reports: the longest date range one may ask for (the presets, "all" included, are always allowed).
+        self.REPORTS_MAX_RANGE_DAYS = _env_int("REPORTS_MAX_RANGE_DAYS", 5 * 366)
+        # The lot safety signal: lots with at least this many sessions in the window are tested, at this level
+        # (after the Benjamini–Hochberg correction), over the last LOT_SIGNAL_DAYS days on the home page.
+        self.LOT_SIGNAL_MIN_SESSIONS = _env_int("LOT_SIGNAL_MIN_SESSIONS", 30)
+        self.LOT_SIGNAL_LEVEL = float(os.environ.get("LOT_SIGNAL_LEVEL") or 0.05)
+        self.LOT_SIGNAL_DAYS = _env_int("LOT_SIGNAL_DAYS", 365)
         self.CLINIC_SIDE_EFFECTS_CONTACT = os.environ.get(
             "CLINIC_SIDE_EFFECTS_CONTACT",
             "Call the clinic on +44 20 7946 0000 (8:00–20:00); out of hours, call 111.",

@@ -6,9 +6,13 @@
 Bulk loads with a fixed seed (COPY on PostgreSQL, Core inserts on SQLite): patients, one course each, sessions of
 about four injection rows, one preparation per session (a third of them
 cocktails of two lots). Each lot is used over a few weeks; one lot in twenty
-is scattered over the whole period. The database is migrated first and must
-hold no sessions yet. Side effects are not generated: the follow-ups issue
-has not built them.
+is scattered over the whole period. Sessions are signed, by one of eight doctors,
+for one of five indications, with the four techniques and a spread of depths.
+Side effects follow about 4 % of sessions (grades 1–4 about 75/20/4/1 %, one in
+fifty of them serious), on one of the session's areas; one lot in the middle of
+the period is a bad batch (about 20 % of its sessions bruise, grade 2). The
+reports' daily figures are then rebuilt (`flask reports rebuild`) and timed.
+The database is migrated first and must hold no sessions yet.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
-from bench.patient_search import _config, populate as populate_patients
+from bench.patient_search import _config
+from bench.patient_search import populate as populate_patients
 from clinic import create_app
 from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.inventory.models import Lot, LotReceipt, Product, StorageLocation
+from clinic.records.followups.models import SideEffect, SideEffectArea
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.models import (
     Course,
@@ -33,12 +39,26 @@ from clinic.records.treatments.models import (
     InjectionLog,
     Preparation,
     PreparationComponent,
+    SessionSignature,
     TreatmentSession,
 )
+from clinic.reports.figures import rebuild
 
 BATCH = 20_000
 AREAS = ("cheeks", "forehead", "chin", "perioral", "temples", "under_eye", "neck", "decolletage", "scalp")
 DAYS = 730
+INDICATIONS = ("skin_rejuvenation", "mesolift", "hair_loss", "cellulite", "dark_circles")
+TECHNIQUES = ("nappage", "point_by_point", "papule", "injector_gun")
+DEPTHS = (Decimal("0.8"), Decimal("1.5"), Decimal("2.5"), Decimal("4.5"))
+SIDE_EFFECT_SHARE = 0.04
+GRADES = (1,) * 75 + (2,) * 20 + (3,) * 4 + (4,)
+KINDS = ("redness", "swelling", "bruising", "tenderness", "itching", "nodule")
+BAD_LOT_SHARE = 0.20
+
+
+def bad_lot_number(lot_ids: list[int]) -> str:
+    """The lot number of the deliberately bad batch (for bench.reports, which checks that it is flagged)."""
+    return f"BL{len(lot_ids) // 2:07d}"
 
 
 def _insert(table: sa.Table, rows: list[dict]) -> None:
@@ -66,19 +86,20 @@ def _insert(table: sa.Table, rows: list[dict]) -> None:
                 copy.write_row((*(row[name] for name in names), *tail))
 
 
-def _catalogue(rng: random.Random, lots_wanted: int, doctor_id: int) -> list[int]:
+def _catalogue(rng: random.Random, lots_wanted: int, doctor_id: int, days: int = DAYS) -> list[int]:
     location = StorageLocation(name="Bench fridge", kind="fridge")
     db.session.add(location)
     products = []
-    for index in range(40):
+    # Several lots per product, so that each lot has siblings to be compared with.
+    for index in range(min(40, max(2, lots_wanted // 10))):
         product = Product(name=f"Bench product {index:02d}", manufacturer="Bench Labs", kind="other", unit="vial",
                           volume_ml=Decimal("5"), gtin=None, storage_conditions="")
         db.session.add(product)
         products.append(product)
     db.session.flush()
-    start = date.today() - timedelta(days=DAYS)
+    start = date.today() - timedelta(days=days)
     lot_rows = [{"product_id": products[i % len(products)].id, "lot_number": f"BL{i:07d}",
-                 "expiry_date": start + timedelta(days=DAYS + 400), "version": 1} for i in range(lots_wanted)]
+                 "expiry_date": start + timedelta(days=days + 400), "version": 1} for i in range(lots_wanted)]
     _insert(Lot.__table__, lot_rows)
     lot_ids = list(db.session.scalars(sa.select(Lot.id).where(Lot.lot_number.like("BL%")).order_by(Lot.id)))
     _insert(LotReceipt.__table__, [
@@ -89,7 +110,7 @@ def _catalogue(rng: random.Random, lots_wanted: int, doctor_id: int) -> list[int
     return lot_ids
 
 
-def populate(patients: int, injections: int, seed: int = 20261122) -> None:
+def populate(patients: int, injections: int, seed: int = 20261122, days: int = DAYS) -> None:
     started = time.perf_counter()
     populate_patients(patients, seed)
     doctor_id = db.session.scalar(sa.select(User.id).order_by(User.id).limit(1))
@@ -97,16 +118,22 @@ def populate(patients: int, injections: int, seed: int = 20261122) -> None:
         print("sessions already exist; nothing added")
         return
     rng = random.Random(seed)
+    from clinic.auth.services import create_user
+
+    doctor_ids = [create_user(f"bench.doctor{n}@example.test", f"Bench Doctor {n}", "doctor",
+                              "bench doctor passphrase 2026").id for n in range(8)]
+    db.session.commit()
     sessions_wanted = max(1, injections // 4)
-    lot_ids = _catalogue(rng, max(10, injections // 2_000), doctor_id)
+    lot_ids = _catalogue(rng, max(10, injections // 2_000), doctor_id, days)
     patient_ids = list(db.session.scalars(sa.select(Patient.id).order_by(Patient.id)))
-    start = datetime.now(timezone.utc) - timedelta(days=DAYS)
+    start = datetime.now(UTC) - timedelta(days=days)
     _insert(Course.__table__, [
-        {"patient_id": pid, "indication_code": "skin_rejuvenation", "planned_sessions": 50,
+        {"patient_id": pid, "indication_code": INDICATIONS[pid % len(INDICATIONS)], "planned_sessions": 50,
          "interval_days": 1, "goals": "", "baseline_notes": "", "status": "active", "created_by_id": doctor_id,
          "starts_on": start.date(), "version": 1} for pid in patient_ids])
     db.session.commit()
     course_of = dict(db.session.execute(sa.select(Course.patient_id, Course.id)).all())
+    bad_lot = lot_ids[len(lot_ids) // 2]
     _insert(CourseArea.__table__, [{"course_id": course_id, "area_code": code}
                                    for course_id in course_of.values() for code in ("cheeks", "forehead")])
     db.session.commit()
@@ -115,6 +142,12 @@ def populate(patients: int, injections: int, seed: int = 20261122) -> None:
     component_table, injection_table = PreparationComponent.__table__, InjectionLog.__table__
     next_session = (db.session.scalar(sa.select(sa.func.max(TreatmentSession.id))) or 0) + 1
     next_prep = (db.session.scalar(sa.select(sa.func.max(Preparation.id))) or 0) + 1
+    next_injection = (db.session.scalar(sa.select(sa.func.max(InjectionLog.id))) or 0) + 1
+    next_side_effect = (db.session.scalar(sa.select(sa.func.max(SideEffect.id))) or 0) + 1
+    signature_table, effect_table, effect_area_table = (SessionSignature.__table__, SideEffect.__table__,
+                                                        SideEffectArea.__table__)
+    signatures, effects, effect_areas = [], [], []
+    made_effects = 0
     numbers: dict[int, int] = {}
     scattered = lot_ids[::20]
     made_injections = 0
@@ -125,21 +158,30 @@ def populate(patients: int, injections: int, seed: int = 20261122) -> None:
         _insert(prep_table, preps)
         _insert(component_table, components)
         _insert(injection_table, rows)
+        _insert(signature_table, signatures)
+        _insert(effect_table, effects)
+        _insert(effect_area_table, effect_areas)
         db.session.commit()
-        sessions.clear(), preps.clear(), components.clear(), rows.clear()
+        for batch in (sessions, preps, components, rows, signatures, effects, effect_areas):
+            batch.clear()
 
     for index in range(sessions_wanted):
         position = index / sessions_wanted
-        at = start + timedelta(days=position * DAYS, minutes=rng.randint(0, 600))
-        course_id = course_of[rng.choice(patient_ids)]
+        at = start + timedelta(days=position * days, minutes=rng.randint(0, 600))
+        patient_id = rng.choice(patient_ids)
+        course_id = course_of[patient_id]
+        doctor = doctor_ids[patient_id % len(doctor_ids)]
+        technique = rng.choice(TECHNIQUES)
         numbers[course_id] = numbers.get(course_id, 0) + 1
         session_id, prep_id = next_session, next_prep
         next_session += 1
         next_prep += 1
         sessions.append({"id": session_id, "course_id": course_id, "number": numbers[course_id], "performed_at": at,
-                         "doctor_id": doctor_id, "skin_preparation": "chlorhexidine", "technique": "nappage",
-                         "needle_gauge": 32, "needle_length_mm": Decimal("4"), "notes": "", "acknowledged_warnings": "",
+                         "doctor_id": doctor, "skin_preparation": "chlorhexidine", "technique": technique,
+                         "needle_gauge": rng.choice((30, 31, 32, 32)), "needle_length_mm": Decimal("4"), "notes": "", "acknowledged_warnings": "",
                          "version": 1, "locked_at": at, "created_at": at})
+        signatures.append({"session_id": session_id, "signer_id": doctor, "printed_name": "Bench Doctor",
+                           "signed_at": at, "meaning": "performed by", "content_sha256": "0" * 64})
         preps.append({"id": prep_id, "session_id": session_id, "label": "Bench"})
         main_lot = rng.choice(scattered) if rng.random() < 0.05 else lot_ids[min(len(lot_ids) - 1,
                                                                                    int(position * len(lot_ids)))]
@@ -147,25 +189,51 @@ def populate(patients: int, injections: int, seed: int = 20261122) -> None:
         if rng.random() < 0.33:
             components.append({"preparation_id": prep_id, "lot_id": rng.choice(lot_ids), "units": 1,
                                "volume_ml": Decimal("2")})
+        injected = []
         for area in rng.sample(AREAS, rng.randint(3, 5)):
             if made_injections >= injections:
                 break
-            rows.append({"session_id": session_id, "area_code": area, "preparation_id": prep_id,
-                         "technique": "nappage", "depth_mm": Decimal("1.5"), "volume_ml": Decimal("0.8"),
-                         "points": 20, "administered": True})
+            rows.append({"id": next_injection, "session_id": session_id, "area_code": area,
+                         "preparation_id": prep_id, "technique": technique, "depth_mm": rng.choice(DEPTHS),
+                         "volume_ml": Decimal("0.8"), "points": 20, "administered": True})
+            injected.append(next_injection)
+            next_injection += 1
             made_injections += 1
+        bad = main_lot == bad_lot and rng.random() < BAD_LOT_SHARE
+        if injected and (bad or rng.random() < SIDE_EFFECT_SHARE):
+            grade = 2 if bad else rng.choice(GRADES)
+            effects.append({"id": next_side_effect, "patient_id": patient_id, "session_id": session_id,
+                            "source": "follow_up", "type_code": "bruising" if bad else rng.choice(KINDS),
+                            "onset_at": at + timedelta(hours=6), "grade": grade,
+                            "serious": grade >= 3 and rng.random() < 0.5, "action": "none", "causality": "possible",
+                            "outcome": "resolved", "resolved_on": (at + timedelta(days=3)).date(),
+                            "created_at": at + timedelta(days=1), "updated_at": at + timedelta(days=1),
+                            "other_text": "", "action_other": "", "note": "", "callback_phone": "", "version": 1})
+            effect_areas.append({"side_effect_id": next_side_effect, "injection_id": rng.choice(injected)})
+            next_side_effect += 1
+            made_effects += 1
         if len(rows) >= BATCH:
             flush()
     flush()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect() as conn:
-            for table in (session_table, prep_table):  # ids were given: move the sequences past them
+            # ids were given: move the sequences past them
+            for table in (session_table, prep_table, injection_table, effect_table):
                 conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                                      f"(SELECT max(id) FROM {table.name}))"))
             conn.commit()
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
     print(f"{len(patient_ids):,} patients, {sessions_wanted:,} sessions, {made_injections:,} injection rows, "
-          f"{len(lot_ids):,} lots in {time.perf_counter() - started:.0f} s")
+          f"{made_effects:,} side effects, {len(lot_ids):,} lots in {time.perf_counter() - started:.0f} s; "
+          f"the bad lot is {bad_lot_number(lot_ids)}")
+    started = time.perf_counter()
+    days = rebuild()
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as conn:  # the figures came after the VACUUM ANALYZE above: plans need their stats
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                sa.text("VACUUM ANALYZE report_daily, report_monthly"))
+    print(f"report figures rebuilt for {days} days in {time.perf_counter() - started:.0f} s")
 
 
 def main() -> None:

@@ -37,6 +37,9 @@ from clinic.records.photos.routes import bp as photos_bp
 from clinic.records.screening.routes import bp as screening_bp
 from clinic.records.treatments.guards import register_guards as register_treatment_guards
 from clinic.records.treatments.routes import bp as treatments_bp
+from clinic.reports.cli import reports_cli
+from clinic.reports.listeners import connect_listeners as connect_reports_listeners
+from clinic.reports.routes import bp as reports_bp
 from clinic.shell.audit_routes import bp as audit_bp
 from clinic.shell.cli import backup_cli, demo_cli
 from clinic.shell.errors import register_error_handlers
@@ -47,7 +50,8 @@ from clinic.tracing.routes import bp as tracing_bp
 from config import Config, load_config
 
 BLUEPRINTS = (shell_bp, auth_bp, admin_bp, audit_bp, inventory_bp, patients_bp, screening_bp, consent_bp,
-              treatments_bp, followups_bp, patient_report_bp, outcomes_bp, photos_bp, tracing_bp)
+              treatments_bp, followups_bp, patient_report_bp, outcomes_bp, photos_bp, tracing_bp,
+              reports_bp)
 
 
 def create_app(config: Config | str | None = None) -> Flask:
@@ -111,6 +115,7 @@ def register_database_hooks(app: Flask) -> None:
     register_listeners()
     connect_records_listeners()
     connect_tracing_listeners()
+    connect_reports_listeners()
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite" and not sa.event.contains(engine, "connect", _sqlite_pragmas):
@@ -128,7 +133,7 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, audit_cli, demo_cli, lots_cli, backup_cli):
+    for group in (users_cli, audit_cli, demo_cli, lots_cli, backup_cli, reports_cli):
         app.cli.add_command(group)
 
 

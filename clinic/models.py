@@ -15,4 +15,5 @@ from clinic.records.patients import models as patient_models  # noqa: F401
 from clinic.records.photos import models as photo_models  # noqa: F401
 from clinic.records.screening import models as screening_models  # noqa: F401
 from clinic.records.treatments import models as treatment_models  # noqa: F401
+from clinic.reports import models as report_models  # noqa: F401
 from clinic.tracing import models as tracing_models  # noqa: F401

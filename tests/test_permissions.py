@@ -41,7 +41,7 @@ def _url(rule: str, user_id: int) -> str:
                  "number", "form_id", "version_id", "course_id", "session_id", "recall_id", "row_id", "task_id",
                  "side_effect_id", "subject_id", "range_id", "measure_id", "photo_id"):
         url = url.replace(f"<int:{name}>", "1")
-    url = url.replace("<kind>", "side-effect").replace("<code>", "redness")
+    url = url.replace("<kind>", "side-effect").replace("<code>", "redness").replace("<table>", "rates-lot")
     return url.replace("<path:filename>", "css/clinic.css")
 
 

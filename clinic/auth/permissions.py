@@ -26,6 +26,7 @@ STOCK_RECEIVERS: Final = frozenset({DOCTOR, NURSE, ADMIN})
 LOT_HOLDERS: Final = frozenset({AUDITOR, ADMIN})
 CLINICAL_WRITERS: Final = frozenset({DOCTOR, NURSE})
 DOCTORS: Final = frozenset({DOCTOR})
+AUDITORS: Final = frozenset({AUDITOR})
 
 
 class _Public:
@@ -154,6 +155,13 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "tracing.close_recall": {"POST": LOT_HOLDERS},
     "tracing.recall_report": {"GET": CLINICAL_READERS},
     "tracing.recall_report_pdf": {"GET": CLINICAL_READERS, "POST": CLINICAL_READERS},
+    # Reports: counts across patients, for doctors, nurses and auditors, never admins (DESIGN.md).
+    "reports.index": {"GET": CLINICAL_READERS},
+    "reports.export": {"GET": CLINICAL_READERS},
+    # Vigilance reports: doctors and nurses read and print them; auditors complete them and record sending.
+    "reports.vigilance": {"GET": CLINICAL_READERS, "POST": AUDITORS},
+    "reports.vigilance_sent": {"POST": AUDITORS},
+    "reports.vigilance_pdf": {"GET": CLINICAL_READERS},
     # Catalogues that hold no patient data: admins keep them.
     "screening.list_rules": {"GET": CATALOGUE_ADMINS},
     "screening.new_rule": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},

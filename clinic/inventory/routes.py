@@ -15,6 +15,7 @@ from wtforms import SelectChoice
 
 from clinic.audit.services import record_event
 from clinic.auth.forms import ActionForm
+from clinic.auth.permissions import can
 from clinic.core.clock import clinic_today
 from clinic.core.errors import FieldError
 from clinic.core.exports import csv_response
@@ -34,6 +35,7 @@ from clinic.inventory.forms import (
 )
 from clinic.inventory.models import Ingredient, Lot, LotHold, Product, StorageLocation
 from clinic.inventory.services import LotStock
+from clinic.inventory.signals import lot_notes
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory")
 
@@ -279,8 +281,10 @@ def show_lot(lot_id: int) -> str:
     lot = db.get_or_404(Lot, lot_id)
     stock = services.lot_stock(lot)
     today = clinic_today()
+    notes = ([note for _, answer in lot_notes.send(lot) for note in answer or []]
+             if can(current_user, "reports.index") else [])
     return render_template(
-        "inventory/lot.html", lot=lot, stock=stock, today=today,
+        "inventory/lot.html", lot=lot, stock=stock, today=today, notes=notes,
         statuses=services.lot_statuses(lot, today, stock.on_hand),
         usability=services.check_lot_usable(lot, today),
         hold_form=HoldForm(formdata=None),
@@ -329,8 +333,10 @@ def _hold_action(lot_id: int, action, done: str) -> Response | tuple[str, int]: 
             return redirect(url_for("inventory.show_lot", lot_id=lot.id))
     stock = services.lot_stock(lot)
     today = clinic_today()
+    notes = ([note for _, answer in lot_notes.send(lot) for note in answer or []]
+             if can(current_user, "reports.index") else [])
     return render_template(
-        "inventory/lot.html", lot=lot, stock=stock, today=today,
+        "inventory/lot.html", lot=lot, stock=stock, today=today, notes=notes,
         statuses=services.lot_statuses(lot, today, stock.on_hand),
         usability=services.check_lot_usable(lot, today), hold_form=form,
     ), 400

@@ -11,3 +11,9 @@ Asked whenever stock is counted. A receiver answers a subquery with one row per 
 patient and the columns ``lot_id`` and ``units``; the package that records sessions answers it
 (a session voided as entered in error used none).
 """)
+
+lot_notes = _signals.signal("lot-notes", doc="""
+Asked while a lot's page loads, for a reader who may see the clinic's reports. Sender: the ``Lot``. A
+receiver answers a list of sentences to show at the top of the page (the reports' lot safety signal), or
+an empty list.
+""")

@@ -35,3 +35,18 @@ patient_alerts = _signals.signal("patient-alerts", doc="""
 Asked while a chart or a schedule loads. Sender: a list of patient ids. A receiver answers
 ``{patient_id: [Badge, ...]}`` for the patients it has something to say about.
 """)
+
+session_signed = _signals.signal("session-signed", doc="""
+A session was signed and locked (flushed). Sender: the ``TreatmentSession``. Keyword ``by``: the doctor.
+The clinic's reports count it from now on.
+""")
+
+session_amended = _signals.signal("session-amended", doc="""
+A signed session was corrected by an amendment (flushed), whatever the field. Sender: the
+``TreatmentSession``. Keywords ``by`` and ``field``. The reports follow the corrected values.
+""")
+
+side_effect_changed = _signals.signal("side-effect-changed", doc="""
+A side effect was recorded, changed (a new version) or voided (flushed). Sender: the ``SideEffect``.
+Keyword ``change``: "recorded", "updated" or "voided". The reports' rates follow it.
+""")

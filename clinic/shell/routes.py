@@ -15,6 +15,8 @@ from clinic.core.clock import clinic_today
 from clinic.extensions import db
 from clinic.records.followups.queries import doctor_flags, nurse_worklist, urgent_follow_ups
 from clinic.records.outcomes.queries import courses_missing_end_measures
+from clinic.reports.queries import recent_lot_signal
+from clinic.reports.services import serious_not_reported
 from clinic.shell.worklist import doctor_worklist
 from clinic.tracing.recalls import open_recall_summaries
 
@@ -26,8 +28,8 @@ ROLE_DUTIES = {
     "doctor": "You screen patients, plan courses, log every session's injections and sign them.",
     "nurse": "You register patients, receive stock, phone patients after a session and record "
              "side effects and how they resolve.",
-    "auditor": "You trace product lots to the patients who received them, follow recalls, and "
-               "check the audit trail.",
+    "auditor": "You trace product lots to the patients who received them, follow recalls, watch the lot "
+               "safety signal, send vigilance reports and check the audit trail.",
     "admin": "You keep the staff accounts and the catalogues. Clinical records are not open to "
              "your role.",
 }
@@ -38,6 +40,7 @@ def home() -> str:
     """The signed-in person's start page: their role, their sign-in history, their work."""
     today = clinic_today()
     is_doctor = current_user.role == Role.DOCTOR
+    is_auditor = current_user.role == Role.AUDITOR
     return render_template(
         "shell/home.html",
         duties=ROLE_DUTIES[current_user.role],
@@ -48,6 +51,8 @@ def home() -> str:
         missing_end_measures=courses_missing_end_measures(current_user.id) if is_doctor else None,
         follow_ups=nurse_worklist(today) if current_user.role == Role.NURSE else None,
         urgent_follow_ups=urgent_follow_ups(today) if current_user.role == Role.NURSE else [],
+        lot_signal=recent_lot_signal(today) if is_auditor else None,
+        unreported=serious_not_reported() if is_auditor else [],
         today=today,
     )
 

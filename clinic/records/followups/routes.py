@@ -197,7 +197,8 @@ def void_side_effect(side_effect_id: int) -> Response:
     side_effect = db.get_or_404(SideEffect, side_effect_id)
     return void_from_form(side_effect, done="Side effect voided (kept on record, marked).",
                           missing_reason="Give the reason for voiding this side effect.",
-                          back=url_for("followups.show_side_effect", side_effect_id=side_effect.id))
+                          back=url_for("followups.show_side_effect", side_effect_id=side_effect.id),
+                          void=services.void_side_effect)
 
 
 # --- the doctors' flags --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from clinic.auth.models import Role, User
 from clinic.core.clock import clinic_day
 from clinic.core.errors import ClinicError, FieldError
-from clinic.core.services import check_version, required_text, stored
+from clinic.core.services import check_version, required_text, stored, void_record
 from clinic.extensions import db
 from clinic.records.followups.models import (
     ACTIONS,
@@ -31,6 +31,7 @@ from clinic.records.followups.models import (
     SideEffectType,
     SideEffectVersion,
 )
+from clinic.records.signals import side_effect_changed
 from clinic.records.treatments.models import TreatmentSession
 
 NOTE_MAX = 4000
@@ -232,7 +233,9 @@ def record_side_effect(session: TreatmentSession, by: User | None, entry: SideEf
         areas=[SideEffectArea(injection_id=i) for i in chosen],
     )
     _apply(side_effect, kind, onset, entry, by, now)
-    return stored(side_effect)
+    stored(side_effect)
+    side_effect_changed.send(side_effect, change="recorded")
+    return side_effect
 
 
 def update_side_effect(side_effect: SideEffect, by: User, entry: SideEffectInput, *, now: datetime,
@@ -250,7 +253,15 @@ def update_side_effect(side_effect: SideEffect, by: User, entry: SideEffectInput
         side_effect.areas = [SideEffectArea(injection_id=i) for i in _treated(side_effect.session, entry)]
     _apply(side_effect, kind, onset, entry, by, now)
     db.session.flush()
+    side_effect_changed.send(side_effect, change="updated")
     return side_effect
+
+
+def void_side_effect(side_effect: SideEffect, by: User, reason: str) -> None:
+    """A side effect entered in error: kept and marked, and out of every rate from now on."""
+    void_record(side_effect, by, reason)
+    db.session.flush()
+    side_effect_changed.send(side_effect, change="voided")
 
 
 # --- a doctor's review of a flag -----------------------------------------------------------------

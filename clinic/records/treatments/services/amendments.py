@@ -14,7 +14,7 @@ from clinic.extensions import db
 from clinic.inventory.models import Lot
 from clinic.inventory.services import lots_stock
 from clinic.records.catalogue.models import Area
-from clinic.records.signals import session_corrected
+from clinic.records.signals import session_amended, session_corrected
 from clinic.records.treatments.models import (
     DEPTH_MM,
     NEEDLE_GAUGES,
@@ -103,6 +103,7 @@ def amend_session(session: TreatmentSession, doctor: User, target: Target, name:
         db.session.expire(target, [_RELATED[name]])  # the lot or area object follows its corrected key
     if name == "lot_id":
         session_corrected.send(session, by=doctor)
+    session_amended.send(session, by=doctor, field=name)
     return amendment
 
 

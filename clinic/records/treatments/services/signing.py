@@ -15,6 +15,7 @@ from clinic.core.models import utcnow
 from clinic.extensions import db
 from clinic.records.followups.models import FollowUpTask
 from clinic.records.followups.patient_report import report_link_for
+from clinic.records.signals import session_signed
 from clinic.records.treatments.models import (
     SIGNATURE_MEANING,
     SessionSignature,
@@ -133,6 +134,7 @@ def apply_signature(session: TreatmentSession, doctor: User) -> SessionSignature
     # The link printed on the aftercare sheet for the patient's own report: made now, so that showing
     # the sheet only reads.
     report_link_for(session, utcnow())
+    session_signed.send(session, by=doctor)
     return signature
 
 
