@@ -712,3 +712,35 @@ def test_an_admin_corrects_a_range_and_the_next_session_is_checked_against_it(ad
     assert not [w for w in services.check_session(course, deep).warnings if w.code.startswith("protocol:")]
     updates = [r for r in audit_rows("update") if r.record_type == "protocol_range"]
     assert updates and '"high":["2.000","3.5"]' in updates[-1].changes
+
+
+def _zone(page: str, code: str) -> str:
+    """The read-only zone chart's element for an area (templates/treatments/_zone_chart.html)."""
+    chart = page[page.index('id="zone-chart"'):]
+    found = re.search(rf'<g data-area="{code}" class="([^"]*)"([^>]*)>(.*?)</g>', chart, re.S)
+    assert found, f"no zone {code} on the chart"
+    return found.group(0)
+
+
+def test_the_session_page_charts_the_ml_per_zone_as_amended(doctor_client, course, stock, staff) -> None:
+    # Two rows in the cheeks (1.2 + 0.8 ml) and the forehead at 1.5 ml, then amended to 1 ml after signing.
+    rows = [services.InjectionInput("cheeks", 0, depth_mm=Decimal("1.5"), volume_ml=Decimal("1.2"), points=40),
+            services.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("0.8"), points=20),
+            services.InjectionInput("forehead", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1.5"), points=30)]
+    session = save(course, stock, staff["doctor"], injections=rows)
+    treatments_sign(session, staff)
+    forehead = next(i for i in session.injections if i.area_code == "forehead")
+    services.amend_session(session, staff["doctor"], forehead, "volume_ml", "1", "the syringe log says 1 ml",
+                           PASSWORDS["doctor"])
+    db.session.commit()
+
+    page = doctor_client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert "Injected by zone" in page
+    cheeks, chin = _zone(page, "cheeks"), _zone(page, "chin")
+    assert 'class="zone chosen"' in cheeks and 'aria-label="Cheeks: 2 ml"' in cheeks
+    assert re.search(r'<text class="zone-volume"[^>]*>2 ml</text>', cheeks)
+    assert re.search(r'<text class="zone-label"[^>]*>Cheeks</text>', cheeks)
+    forehead_zone = _zone(page, "forehead")
+    assert 'aria-label="Forehead: 1 ml"' in forehead_zone and ">1.5 ml<" not in forehead_zone
+    # A zone not injected is drawn, unlabelled and without a figure.
+    assert "chosen" not in chin and "zone-volume" not in chin
