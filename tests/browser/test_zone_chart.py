@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.test_sessions import INDICATION, TABLET, area_values, worklist_items, zone
 from tests.browser.test_sign_in import sign_in_as
 
 pytestmark = pytest.mark.browser
+
+
+def tag(page: Page, area: str, part: str) -> Locator:
+    """A zone's label ("label": its name) or its volume ("volume": "1.5 ml"), drawn over the chart."""
+    return page.locator(f"#area-map [data-tag={area}] .zone-{part}")
 
 
 def open_session_form(page: Page) -> None:
@@ -30,7 +36,7 @@ def open_session_form(page: Page) -> None:
     expect(page.get_by_role("heading", level=1)).to_have_text("Log a session")
 
 
-def test_the_chart_works_by_mouse_and_keyboard_with_labels_and_volumes(page: Page) -> None:
+def test_the_chart_works_by_mouse_and_keyboard_with_labels_and_volumes(page: Page, screenshot_dir: Path) -> None:
     open_session_form(page)
     chart = page.locator("#area-map")
     expect(chart).to_be_visible()
@@ -39,9 +45,9 @@ def test_the_chart_works_by_mouse_and_keyboard_with_labels_and_volumes(page: Pag
     # Each zone is named for hover (<title>) and for a screen reader; the chosen ones show their name.
     expect(zone(page, "temples").locator("title")).to_have_text("Temples")
     expect(chart.get_by_role("button", name="Temples")).to_have_attribute("aria-pressed", "false")
-    expect(zone(page, "cheeks").locator(".zone-label")).to_be_visible()
-    expect(zone(page, "cheeks").locator(".zone-label")).to_have_text("Cheeks")
-    expect(zone(page, "decolletage").locator(".zone-label")).to_be_hidden()
+    expect(tag(page, "cheeks", "label")).to_be_visible()
+    expect(tag(page, "cheeks", "label")).to_have_text("Cheeks")
+    expect(tag(page, "decolletage", "label")).to_be_hidden()
 
     # Keyboard: Tab from the button before the chart reaches its first zone, then the next.
     page.get_by_role("button", name="Add a preparation").focus()
@@ -50,14 +56,14 @@ def test_the_chart_works_by_mouse_and_keyboard_with_labels_and_volumes(page: Pag
     page.keyboard.press("Tab")
     temples = zone(page, "temples")
     expect(temples).to_be_focused()
-    expect(temples.locator(".zone-label")).to_be_visible()  # named on focus
+    expect(tag(page, "temples", "label")).to_be_visible()  # named on focus
     page.keyboard.press("Enter")
     expect(page.locator("#injections-3-area_code")).to_have_value("temples")
     expect(page.locator("#injections-3-volume_ml")).to_be_focused()
     expect(temples).to_have_attribute("aria-pressed", "true")
-    expect(temples.locator(".zone-label")).to_be_visible()
+    expect(tag(page, "temples", "label")).to_be_visible()
     page.keyboard.type("1.5")
-    expect(temples.locator(".zone-volume")).to_have_text("1.5 ml")
+    expect(tag(page, "temples", "volume")).to_have_text("1.5 ml")
 
     # Space on a zone already chosen finds its row.
     zone(page, "chin").focus()
@@ -69,24 +75,30 @@ def test_the_chart_works_by_mouse_and_keyboard_with_labels_and_volumes(page: Pag
     expect(page.locator("#injection-rows .injection-row")).to_have_count(5)
     expect(page.locator("#injections-4-area_code")).to_have_value("neck")
     expect(page.locator("#injections-4-volume_ml")).to_be_focused()
-    expect(zone(page, "neck").locator(".zone-label")).to_have_text("Neck")
-    expect(zone(page, "neck").locator(".zone-volume")).to_have_text("")
+    expect(tag(page, "neck", "label")).to_have_text("Neck")
+    expect(tag(page, "neck", "volume")).to_have_text("")
     page.locator("#injections-4-volume_ml").fill("0.4")
-    expect(zone(page, "neck").locator(".zone-volume")).to_have_text("0.4 ml")
+    expect(tag(page, "neck", "volume")).to_have_text("0.4 ml")
     # Two rows in one area add up on its zone.
     page.locator("#injections-0-volume_ml").fill("0.8")
     page.locator("#injections-1-area_code").select_option("cheeks")
     page.locator("#injections-1-volume_ml").fill("0.45")
-    expect(zone(page, "cheeks").locator(".zone-volume")).to_have_text("1.25 ml")
+    expect(tag(page, "cheeks", "volume")).to_have_text("1.25 ml")
     expect(zone(page, "chin")).to_have_attribute("aria-pressed", "false")
     # The cheek on the other side answers a tap too: it finds the cheeks' first row.
     chart.locator("[data-echo=cheeks]").click()
     expect(page.locator("#injections-0-area_code")).to_be_focused()
+    page.screenshot(path=str(screenshot_dir / "zone-chart-tablet.png"), full_page=True)
+    chart.screenshot(path=str(screenshot_dir / "zone-chart-tablet-chart.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(screenshot_dir / "zone-chart-phone.png"), full_page=True)
+    chart.screenshot(path=str(screenshot_dir / "zone-chart-phone-chart.png"))
+    page.set_viewport_size(TABLET)
 
     # Clearing a row's area clears its zone.
     page.locator("#injections-3-area_code").select_option("")
     expect(temples).to_have_attribute("aria-pressed", "false")
-    expect(temples.locator(".zone-volume")).to_have_text("")
+    expect(tag(page, "temples", "volume")).to_have_text("")
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@
     return (skipped && skipped.checked) || !(ml > 0) ? 0 : ml;
   }
 
+  function tagOf(zone) { return map.querySelector("[data-tag='" + zone.getAttribute("data-area") + "']"); }
+
   // Each zone: pressed and labelled when a row has its area; the ml of its rows once typed.
   function markChosen() {
     var chosen = {};
@@ -29,9 +31,11 @@
       var on = Object.prototype.hasOwnProperty.call(chosen, code);
       zone.classList.toggle("chosen", on);
       zone.setAttribute("aria-pressed", on ? "true" : "false");
-      var volume = zone.querySelector(".zone-volume");
+      var tag = tagOf(zone);
+      if (!tag) { return; }
+      tag.classList.toggle("chosen", on);
       var ml = on ? Math.round(chosen[code] * 100) / 100 : 0;
-      if (volume) { volume.textContent = ml > 0 ? ml + " ml" : ""; }
+      tag.querySelector(".zone-volume").textContent = ml > 0 ? ml + " ml" : "";
     });
     map.querySelectorAll("[data-echo]").forEach(function (echo) {
       echo.classList.toggle("chosen", Object.prototype.hasOwnProperty.call(chosen, echo.getAttribute("data-echo")));
@@ -88,6 +92,18 @@
       zone.dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true }));
     }
   });
+  // A zone's name shows while it is pointed at or has the focus (its <title> is the hover tooltip too).
+  function hint(on) {
+    return function (event) {
+      var zone = event.target.closest && event.target.closest("[data-area]");
+      var tag = zone && tagOf(zone);
+      if (tag) { tag.classList.toggle("hinted", on); }
+    };
+  }
+  map.addEventListener("focusin", hint(true));
+  map.addEventListener("focusout", hint(false));
+  map.addEventListener("mouseover", hint(true));
+  map.addEventListener("mouseout", hint(false));
   rows.addEventListener("change", markChosen);
   rows.addEventListener("input", markChosen);
   markChosen();
