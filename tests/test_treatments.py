@@ -747,3 +747,14 @@ def test_the_session_page_charts_the_ml_per_zone_as_amended(doctor_client, cours
     # A zone not injected is drawn, unlabelled and without a figure.
     chin, chin_tag = _zone(page, "chin")
     assert "chosen" not in chin and chin_tag == ""
+
+
+def test_the_form_chart_offers_only_the_areas_in_use(doctor_client, course) -> None:
+    from clinic.records.catalogue.models import Area
+
+    db.session.get(Area, "buttocks").active = False
+    db.session.commit()
+    form = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
+    chart = form[form.index('id="area-map"'):form.index('id="injection-rows"')]
+    assert 'data-area="cheeks"' in chart and 'aria-label="Cheeks"' in chart
+    assert 'data-area="buttocks"' not in chart and 'class="zone-off"' in chart
