@@ -721,3 +721,49 @@ def test_a_range_no_column_can_hold_is_refused_beside_its_field(admin_client) ->
     depth = db.session.scalar(sa.select(ProtocolRange).where(ProtocolRange.measure == "depth_mm"))
     refused = admin_client.submit(f"/admin/protocol-ranges/{depth.id}", {"low": "1", "high": "9" * 20, "active": "y"})
     assert refused.status_code == 400 and "No usual range at the chair goes above 1000" in refused.get_data(as_text=True)
+
+
+def _zone(page: str, code: str) -> tuple[str, str]:
+    """The read-only zone chart's zone for an area and its label ("" if none): templates/treatments/_zone_chart.html."""
+    chart = page[page.index('id="zone-chart"'):]
+    found = re.search(rf'<g data-area="{code}" class="[^"]*"[^>]*>.*?</g>', chart, re.S)
+    assert found, f"no zone {code} on the chart"
+    tag = re.search(rf'<g class="zone-tag[^"]*" data-tag="{code}">.*?</g>', chart, re.S)
+    return found.group(0), tag.group(0) if tag else ""
+
+
+def test_the_session_page_charts_the_ml_per_zone_as_amended(doctor_client, course, stock, staff) -> None:
+    # Two rows in the cheeks (1.2 + 0.8 ml) and the forehead at 1.5 ml, then amended to 1 ml after signing.
+    rows = [services.InjectionInput("cheeks", 0, depth_mm=Decimal("1.5"), volume_ml=Decimal("1.2"), points=40),
+            services.InjectionInput("cheeks", 0, depth_mm=Decimal("1"), volume_ml=Decimal("0.8"), points=20),
+            services.InjectionInput("forehead", 0, depth_mm=Decimal("1"), volume_ml=Decimal("1.5"), points=30)]
+    session = save(course, stock, staff["doctor"], injections=rows)
+    treatments_sign(session, staff)
+    forehead = next(i for i in session.injections if i.area_code == "forehead")
+    services.amend_session(session, staff["doctor"], forehead, "volume_ml", "1", "the syringe log says 1 ml",
+                           PASSWORDS["doctor"])
+    db.session.commit()
+
+    page = doctor_client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert "Injected by zone" in page
+    cheeks, cheeks_tag = _zone(page, "cheeks")
+    assert 'class="zone chosen"' in cheeks and 'aria-label="Cheeks: 2 ml"' in cheeks
+    assert re.search(r'<text class="zone-label"[^>]*>Cheeks</text>', cheeks_tag)
+    assert re.search(r'<text class="zone-volume"[^>]*>2 ml</text>', cheeks_tag)
+    forehead_zone, forehead_tag = _zone(page, "forehead")
+    assert 'aria-label="Forehead: 1 ml"' in forehead_zone
+    assert re.search(r'<text class="zone-volume"[^>]*>1 ml</text>', forehead_tag)
+    # A zone not injected is drawn, unlabelled and without a figure.
+    chin, chin_tag = _zone(page, "chin")
+    assert "chosen" not in chin and chin_tag == ""
+
+
+def test_the_form_chart_offers_only_the_areas_in_use(doctor_client, course) -> None:
+    from clinic.records.catalogue.models import Area
+
+    db.session.get(Area, "buttocks").active = False
+    db.session.commit()
+    form = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
+    chart = form[form.index('id="area-map"'):form.index('id="injection-rows"')]
+    assert 'data-area="cheeks"' in chart and 'aria-label="Cheeks"' in chart
+    assert 'data-area="buttocks"' not in chart and 'class="zone-off"' in chart

@@ -9,12 +9,36 @@
 
   function selects() { return rows.querySelectorAll("select.area-select"); }
 
+  function rowVolume(select) {
+    var row = select.closest(".injection-row");
+    var skipped = row.querySelector("input[type=checkbox][name$='-not_administered']");
+    var input = row.querySelector("input[name$='-volume_ml']");
+    var ml = input ? parseFloat(String(input.value).replace(",", ".")) : NaN;
+    return (skipped && skipped.checked) || !(ml > 0) ? 0 : ml;
+  }
+
+  function tagOf(zone) { return map.querySelector("[data-tag='" + zone.getAttribute("data-area") + "']"); }
+
+  // Each zone: pressed and labelled when a row has its area; the ml of its rows once typed.
   function markChosen() {
     var chosen = {};
-    selects().forEach(function (select) { if (select.value) { chosen[select.value] = true; } });
+    selects().forEach(function (select) {
+      if (!select.value) { return; }
+      chosen[select.value] = (chosen[select.value] || 0) + rowVolume(select);
+    });
     map.querySelectorAll("[data-area]").forEach(function (zone) {
-      zone.classList.toggle("chosen", !!chosen[zone.getAttribute("data-area")]);
-      zone.setAttribute("aria-pressed", chosen[zone.getAttribute("data-area")] ? "true" : "false");
+      var code = zone.getAttribute("data-area");
+      var on = Object.prototype.hasOwnProperty.call(chosen, code);
+      zone.classList.toggle("chosen", on);
+      zone.setAttribute("aria-pressed", on ? "true" : "false");
+      var tag = tagOf(zone);
+      if (!tag) { return; }
+      tag.classList.toggle("chosen", on);
+      var ml = on ? Math.round(chosen[code] * 100) / 100 : 0;
+      tag.querySelector(".zone-volume").textContent = ml > 0 ? ml + " ml" : "";
+    });
+    map.querySelectorAll("[data-echo]").forEach(function (echo) {
+      echo.classList.toggle("chosen", Object.prototype.hasOwnProperty.call(chosen, echo.getAttribute("data-echo")));
     });
   }
 
@@ -41,7 +65,9 @@
   }
 
   map.addEventListener("click", function (event) {
-    var zone = event.target.closest("[data-area]");
+    var echo = event.target.closest("[data-echo]");
+    var zone = echo ? map.querySelector("[data-area='" + echo.getAttribute("data-echo") + "']")
+                    : event.target.closest("[data-area]");
     if (!zone) { return; }
     event.preventDefault();
     var code = zone.getAttribute("data-area");
@@ -58,6 +84,27 @@
     var volume = row.querySelector("input[name$='-volume_ml']");
     (found ? target : (volume || target)).focus();
   });
+  // Space works a zone as Enter does (a link answers Enter only).
+  map.addEventListener("keydown", function (event) {
+    var zone = event.target.closest("[data-area]");
+    if (zone && (event.key === " " || event.key === "Spacebar")) {
+      event.preventDefault();
+      zone.dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true }));
+    }
+  });
+  // A zone's name shows while it is pointed at or has the focus (its <title> is the hover tooltip too).
+  function hint(on) {
+    return function (event) {
+      var zone = event.target.closest && event.target.closest("[data-area]");
+      var tag = zone && tagOf(zone);
+      if (tag) { tag.classList.toggle("hinted", on); }
+    };
+  }
+  map.addEventListener("focusin", hint(true));
+  map.addEventListener("focusout", hint(false));
+  map.addEventListener("mouseover", hint(true));
+  map.addEventListener("mouseout", hint(false));
   rows.addEventListener("change", markChosen);
+  rows.addEventListener("input", markChosen);
   markChosen();
 })();

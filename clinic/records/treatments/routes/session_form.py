@@ -201,7 +201,7 @@ def _session_page(form: SessionForm, course: Course, session: TreatmentSession |
         patient=course.patient, areas=areas, reasons=context.get("reasons", []),
         warnings=context.get("warnings", []), row_errors=context.get("row_errors", {}),
         previous=previous, after_previous=after_previous, readiness=readiness, usual_hint=usual_hint,
-        face_areas={a.code for a in areas if a.region == "face"},
+        face_areas={a.code for a in areas if a.region == "face"}, area_names={a.code: a.name for a in areas},
         points_hint="Usual: 50–150 points for a full face, shared among its areas.",
     ), status
 

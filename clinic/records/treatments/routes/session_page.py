@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -94,6 +95,15 @@ def _value_words(session: TreatmentSession) -> dict[tuple[str, str], str]:
     return words
 
 
+def zone_volumes(session: TreatmentSession) -> dict[str, Decimal]:
+    """The ml injected per area, as the rows stand now (amendments change the rows): the zone chart's figures."""
+    totals: dict[str, Decimal] = {}
+    for injection in session.injections:
+        if injection.administered and injection.volume_ml:
+            totals[injection.area_code] = totals.get(injection.area_code, Decimal(0)) + injection.volume_ml
+    return totals
+
+
 def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
     patient = session.course.patient
     amended: dict[tuple[str, str], list[Amendment]] = {}
@@ -111,6 +121,8 @@ def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
                       **{f"component:{c.id}": _component_name(p, c)
                          for p in session.preparations for c in p.components}},
         value_words=_value_words(session),
+        zone_volumes=zone_volumes(session),
+        area_names={code: name for code, name in db.session.execute(sa.select(Area.code, Area.name))},
         side_effects=side_effects_of(session_ids=[session.id]),
         readiness=None if session.is_signed or session.is_voided else services.session_readiness(session),
     )
