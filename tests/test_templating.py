@@ -49,9 +49,12 @@ def test_aware_datetimes_in_local_time(auckland: None) -> None:
 
 def test_utc_is_labelled(auckland: None) -> None:
     v = LATE_EVENING_UTC
-    assert render("{{ v|datetime(utc=True) }}", v=v) == "14 Jan 2026 22:30 UTC"
-    assert render("{{ v|datetime('seconds', utc=True) }}", v=v) == "14 Jan 2026 22:30:05 UTC"
-    assert render("{{ v|datetime('long', utc=True) }}", v=v) == "14 January 2026 at 22:30 UTC"
+    # The clinic's clock first, the UTC moment beside it: a signature never reads as before the session.
+    assert render("{{ v|datetime(utc=True) }}", v=v) == "15 Jan 2026 11:30 (14 Jan 2026 22:30 UTC)"
+    assert render("{{ v|datetime('seconds', utc=True) }}", v=v) == "15 Jan 2026 11:30:05 (14 Jan 2026 22:30:05 UTC)"
+    assert render("{{ v|datetime('long', utc=True) }}", v=v) == "15 January 2026 at 11:30 (14 January 2026 at 22:30 UTC)"
+    same_day = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)  # 22:00 on the 15th in Auckland
+    assert render("{{ v|datetime(utc=True) }}", v=same_day) == "15 Jan 2026 22:00 (09:00 UTC)"
     assert render("{{ v|datetime('iso', utc=True, label=False) }}", v=v) == "2026-01-14 22:30:05"
     assert render("{{ v|date(utc=True) }}", v=v) == "14 Jan 2026"
 

@@ -17,7 +17,7 @@ shifted); ``None`` prints as an empty string.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Flask, url_for
@@ -70,7 +70,17 @@ def format_datetime(value: datetime | None, fmt: str = "default", utc: bool = Fa
         return ""
     _check(value, datetime)
     text = _in_zone(value, utc).strftime(DATETIME_FORMATS[fmt])
-    return f"{text} UTC" if utc and label else text
+    if not (utc and label):
+        return text
+    local = _in_zone(value, utc=False)
+    if not isinstance(local, datetime) or local.utcoffset() in (None, timedelta(0)):
+        return f"{text} UTC"
+    # A signature's or an audit's exact moment: the clinic's clock first (as every other time on the
+    # page), the UTC time beside it (what the record holds), so neither reads as before the other.
+    clock = "%H:%M:%S" if fmt in ("seconds", "iso") else "%H:%M"
+    utc_moment = _in_zone(value, utc=True)
+    same_day = isinstance(utc_moment, datetime) and utc_moment.date() == local.date()
+    return f"{local.strftime(DATETIME_FORMATS[fmt])} ({utc_moment.strftime(clock if same_day else DATETIME_FORMATS[fmt])} UTC)"
 
 
 def format_time(value: datetime | None) -> str:

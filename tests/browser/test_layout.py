@@ -32,16 +32,19 @@ def _record_pages(live_app) -> dict[str, str]:  # type: ignore[no-untyped-def]
             "WHERE s.locked_at IS NOT NULL ORDER BY s.id LIMIT 1")).one()
     session_id, course_id, patient_id, lot_id, lot_number = row
     return {"chart": f"/patients/{patient_id}", "course": f"/courses/{course_id}",
+            "course report": f"/courses/{course_id}/report",
             "session": f"/sessions/{session_id}", "trace": f"/trace?lot={lot_number}",
             "lot": f"/inventory/lots/{lot_id}", "history": f"/patients/{patient_id}/history"}
 
 
 PAGES = {
-    "doctor": ["/", "/patients", "chart", "course", "session", "history", "/follow-ups", "/flags", "trace",
+    "doctor": ["/", "/patients", "chart", "course", "course report", "session", "history", "/follow-ups", "/flags",
+               "trace",
                "/recalls", "/inventory/stock", "lot", "/account"],
     "nurse": ["/", "/patients", "chart", "session", "/follow-ups", "trace", "/recalls", "/inventory/stock",
               "/inventory/receive"],
-    "auditor": ["/", "/patients", "chart", "session", "trace", "/recalls", "/audit", "/inventory/expiring"],
+    "auditor": ["/", "/patients", "chart", "session", "trace", "/recalls", "/audit", "/inventory/expiring",
+                "/reports?period=year"],
     "admin": ["/", "/admin/users", "/admin/rules", "/admin/side-effect-types", "/inventory/products", "/audit"],
 }
 
@@ -78,6 +81,8 @@ def test_on_a_phone_the_menu_opens_from_its_button(page: Page) -> None:
     expect(nav.get_by_role("button", name="Sign out")).to_be_in_viewport()
     patients.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Patients")
-    # On a desk the menu is simply there.
-    page.set_viewport_size({"width": 1280, "height": 900})
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients", exact=True)).to_be_visible()
+    # On a tablet and a desk the menu is simply there, with no Menu button beside it.
+    for width in (820, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        expect(nav.get_by_role("link", name="Patients", exact=True)).to_be_visible()
+        expect(nav.get_by_text("Menu")).to_be_hidden()
