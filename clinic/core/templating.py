@@ -80,7 +80,8 @@ def format_datetime(value: datetime | None, fmt: str = "default", utc: bool = Fa
     clock = "%H:%M:%S" if fmt in ("seconds", "iso") else "%H:%M"
     utc_moment = _in_zone(value, utc=True)
     same_day = isinstance(utc_moment, datetime) and utc_moment.date() == local.date()
-    return f"{local.strftime(DATETIME_FORMATS[fmt])} ({utc_moment.strftime(clock if same_day else DATETIME_FORMATS[fmt])} UTC)"
+    utc_text = utc_moment.strftime(clock if same_day else DATETIME_FORMATS[fmt])
+    return f"{local.strftime(DATETIME_FORMATS[fmt])} ({utc_text} UTC)"
 
 
 def format_time(value: datetime | None) -> str:
