@@ -28,7 +28,27 @@ DEPTH_BANDS = {"under_1": "under 1 mm", "1_2": "1–2 mm", "2_4": "over 2, up to
 RECIPIENTS = {"manufacturer": "The manufacturer", "authority": "The competent authority"}
 
 
-class DailyFigure(Model):
+class FigureCounts:
+    """What a daily and a monthly figure share: the slice it counts (scope, dimension and its item,
+    indication, doctor) and the counts. The day or month, the first key column, is the table's own."""
+
+    scope: Mapped[str] = mapped_column(sa.String(24), primary_key=True, sort_order=1)
+    dimension: Mapped[str] = mapped_column(sa.String(12), primary_key=True, sort_order=1)
+    item: Mapped[str] = mapped_column(sa.String(40), primary_key=True, sort_order=1)
+    indication_code: Mapped[str] = mapped_column(sa.String(40), primary_key=True, sort_order=1)
+    doctor_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, sort_order=1)
+    sessions: Mapped[int] = mapped_column(sa.Integer, sort_order=1)
+    with_side_effect: Mapped[int] = mapped_column(sa.Integer, sort_order=1)
+    grade_1: Mapped[int] = mapped_column(sa.Integer, sort_order=1)
+    grade_2: Mapped[int] = mapped_column(sa.Integer, sort_order=1)
+    grade_3: Mapped[int] = mapped_column(sa.Integer, sort_order=1)
+    grade_4: Mapped[int] = mapped_column(sa.Integer, sort_order=1)
+    serious: Mapped[int] = mapped_column(sa.Integer, sort_order=1)
+    # Sessions with a side effect of grade 2 or more, or a serious one: what the lot safety signal tests.
+    signal: Mapped[int] = mapped_column(sa.Integer, sort_order=1)
+
+
+class DailyFigure(FigureCounts, Model):
     """Signed, not voided sessions of one clinic day, one doctor and one indication, counted by one
     dimension's value (a lot, an area…), within a scope: every session ("all"), or only what was
     injected from one product ("product:<id>") or from lots kept in one place ("location:<id>").
@@ -40,20 +60,6 @@ class DailyFigure(Model):
     __tablename__ = "report_daily"
 
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
-    scope: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
-    dimension: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
-    item: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    indication_code: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    doctor_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    sessions: Mapped[int] = mapped_column(sa.Integer)
-    with_side_effect: Mapped[int] = mapped_column(sa.Integer)
-    grade_1: Mapped[int] = mapped_column(sa.Integer)
-    grade_2: Mapped[int] = mapped_column(sa.Integer)
-    grade_3: Mapped[int] = mapped_column(sa.Integer)
-    grade_4: Mapped[int] = mapped_column(sa.Integer)
-    serious: Mapped[int] = mapped_column(sa.Integer)
-    # Sessions with a side effect of grade 2 or more, or a serious one: what the lot safety signal tests.
-    signal: Mapped[int] = mapped_column(sa.Integer)
 
     __table_args__ = (
         # Every report reads one scope, doctor (0: any) and indication ("": any) and some dimensions over a
@@ -66,7 +72,7 @@ class DailyFigure(Model):
     )
 
 
-class MonthlyFigure(Model):
+class MonthlyFigure(FigureCounts, Model):
     """The daily figures summed over a calendar month (a session belongs to one day, one doctor and one
     indication, so the sums stay exact): a report over years reads a few rows per month instead of one per
     day, and only the days of its first and last months that are not whole from the daily figures."""
@@ -74,19 +80,6 @@ class MonthlyFigure(Model):
     __tablename__ = "report_monthly"
 
     month: Mapped[date] = mapped_column(sa.Date, primary_key=True)  # its first day
-    scope: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
-    dimension: Mapped[str] = mapped_column(sa.String(12), primary_key=True)
-    item: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    indication_code: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    doctor_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    sessions: Mapped[int] = mapped_column(sa.Integer)
-    with_side_effect: Mapped[int] = mapped_column(sa.Integer)
-    grade_1: Mapped[int] = mapped_column(sa.Integer)
-    grade_2: Mapped[int] = mapped_column(sa.Integer)
-    grade_3: Mapped[int] = mapped_column(sa.Integer)
-    grade_4: Mapped[int] = mapped_column(sa.Integer)
-    serious: Mapped[int] = mapped_column(sa.Integer)
-    signal: Mapped[int] = mapped_column(sa.Integer)
 
     __table_args__ = (
         sa.Index("ix_report_monthly_read", "scope", "doctor_id", "indication_code", "dimension", "month"),
