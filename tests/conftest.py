@@ -391,6 +391,27 @@ def count_queries(app: Flask):  # type: ignore[no-untyped-def]
     return _counting_queries
 
 
+# Issue 17: a page that shows records costs at most this many statements, however many rows it shows.
+QUERY_BUDGET = 12
+
+
+@pytest.fixture
+def page_queries(app: Flask) -> Callable[..., int]:
+    """``page_queries(client, url)``: the statements one GET of the page sends (sign-in check included),
+    after asserting it answered 200. Budget tests compare it for 2 and for 50 rows of each kind shown and
+    hold it to ``QUERY_BUDGET``; the test's own loaded objects are expired first, so nothing the test
+    session already holds spares the page a query."""
+
+    def measure(client: FlaskClient, url: str) -> int:
+        db.session.expire_all()
+        with _counting_queries() as statements:
+            response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return len(statements)
+
+    return measure
+
+
 # A rolled-back test and its requests share one connection, so a request's SAVEPOINT (or
 # ``own_transaction``'s) would nest inside one that the test's own db.session holds open (as soon
 # as it has read anything), and a later db.session.rollback() would undo what the request
