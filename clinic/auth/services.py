@@ -290,19 +290,14 @@ class SignInActivity:
 
 
 def recent_sign_in_activity(user: User) -> SignInActivity:
-    """The sign-in before this one and failed attempts since, so people notice misuse."""
-    logins = db.session.scalars(
-        sa.select(AuditEvent.at).where(AuditEvent.action == "login", AuditEvent.user_id == user.id)
-        .order_by(AuditEvent.seq.desc()).limit(2)
-    ).all()
-    previous = logins[1] if len(logins) > 1 else None
-    failures = db.session.scalar(
-        sa.select(sa.func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "login_failed",
-            AuditEvent.user_id == user.id,
-            AuditEvent.at > (previous or datetime.min.replace(tzinfo=UTC)),
-        )
-    )
+    """The sign-in before this one and failed attempts since, so people notice misuse (one statement)."""
+    previous_login = (sa.select(AuditEvent.at).where(AuditEvent.action == "login", AuditEvent.user_id == user.id)
+                      .order_by(AuditEvent.seq.desc()).limit(1).offset(1).scalar_subquery())
+    failures_since = (sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "login_failed", AuditEvent.user_id == user.id,
+        AuditEvent.at > sa.func.coalesce(previous_login, datetime.min.replace(tzinfo=UTC))).scalar_subquery())
+    row = db.session.execute(sa.select(previous_login.label("previous"), failures_since.label("failures"))).one()
+    previous, failures = row.previous, row.failures
     return SignInActivity(previous, failures or 0)
 
 

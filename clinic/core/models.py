@@ -9,11 +9,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -108,3 +111,24 @@ class LockableMixin:
     @property
     def is_locked(self) -> bool:
         return self.locked_at is not None
+
+
+class days_after(FunctionElement[date]):  # noqa: N801 (an SQL function, named like one)
+    """SQL: the UTC date of a timestamp plus a number of days, on PostgreSQL and SQLite alike. A filter
+    in the database by a date computed per row (the next session due) before the exact clinic-day check."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "days_after"
+
+
+@compiles(days_after, "postgresql")
+def _days_after_postgresql(element: days_after, compiler: SQLCompiler, **kw: Any) -> str:
+    when, days = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(CAST(({when}) AT TIME ZONE 'UTC' AS DATE) + ({days}))"
+
+
+@compiles(days_after, "sqlite")
+def _days_after_sqlite(element: days_after, compiler: SQLCompiler, **kw: Any) -> str:
+    when, days = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"date({when}, '+' || ({days}) || ' days')"

@@ -6,16 +6,23 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from clinic.extensions import db
 from clinic.records.catalogue.models import Indication
-from clinic.records.consent.models import Consent, ConsentTextVersion
+from clinic.records.consent.models import Consent, ConsentForm, ConsentTextVersion
 from clinic.records.followups.models import SideEffect
 from clinic.records.followups.queries import side_effects_of
-from clinic.records.gate import GateResult, check_treatment_allowed
+from clinic.records.gate import (
+    GateResult,
+    PatientFacts,
+    check_treatment_allowed,
+    latest_history,
+    screening_answers,
+    screening_lists,
+)
 from clinic.records.patients.models import HistoryVersion, PatchTest, Patient
-from clinic.records.screening.models import Screening, ScreeningAnswer
+from clinic.records.screening.models import Screening
 from clinic.records.signals import patient_alerts
 from clinic.records.treatments.models import Course, TreatmentSession
 from clinic.records.treatments.services import live_sessions, next_due
@@ -71,50 +78,45 @@ def alerts_for(patient_ids: list[int]) -> dict[int, list[Badge]]:
 
 def load_chart(patient: Patient, today: date) -> Chart:
     """Everything the chart shows, loaded with a fixed number of queries per planned treatment."""
-    history = db.session.scalar(
-        sa.select(HistoryVersion).where(HistoryVersion.patient_id == patient.id)
-        .order_by(HistoryVersion.number.desc()).limit(1)
-        .options(selectinload(HistoryVersion.conditions), selectinload(HistoryVersion.medications),
-                 selectinload(HistoryVersion.allergies), selectinload(HistoryVersion.treatments))
-    )
+    history = latest_history(patient.id)
     screenings = list(db.session.scalars(
         sa.select(Screening).where(Screening.patient_id == patient.id)
         .order_by(Screening.screened_on.desc(), Screening.id.desc())
-        .options(selectinload(Screening.answers).selectinload(ScreeningAnswer.rule),
-                 selectinload(Screening.overrides), selectinload(Screening.indication))
-    ))
+        .options(screening_answers(), *screening_lists(), joinedload(Screening.indication),
+                 joinedload(Screening.screened_by))
+    ).unique())
     consents = list(db.session.scalars(
         sa.select(Consent).where(Consent.patient_id == patient.id).order_by(Consent.signed_at.desc())
-        .options(selectinload(Consent.text_version).selectinload(ConsentTextVersion.form),
-                 selectinload(Consent.witness))
+        .options(joinedload(Consent.text_version).joinedload(ConsentTextVersion.form)
+                 .joinedload(ConsentForm.indication), joinedload(Consent.witness))
     ))
     patch_tests = list(db.session.scalars(
         sa.select(PatchTest).where(PatchTest.patient_id == patient.id).order_by(PatchTest.applied_at.desc())
-        .options(selectinload(PatchTest.product), selectinload(PatchTest.ingredient))
+        .options(joinedload(PatchTest.product), joinedload(PatchTest.ingredient))
     ))
-    codes = {s.indication_code for s in screenings if not s.is_voided}
-    codes |= {c.text_version.form.indication_code for c in consents
-              if c.text_version.form.indication_code and not c.is_voided}
-    indications = list(db.session.scalars(
-        sa.select(Indication).where(Indication.code.in_(codes)).order_by(Indication.sort_order)
-    )) if codes else []
+    # The treatments planned: those with a live screening or consent (their indications came with them).
+    planned_indications = {s.indication for s in screenings if not s.is_voided}
+    planned_indications |= {c.text_version.form.indication for c in consents
+                            if c.text_version.form.indication is not None and not c.is_voided}
+    indications = sorted(planned_indications, key=lambda i: (i.sort_order, i.code))
     courses = db.session.scalars(
         sa.select(Course).where(Course.patient_id == patient.id).order_by(Course.starts_on.desc(), Course.id.desc())
-        .options(selectinload(Course.sessions).selectinload(TreatmentSession.signature),
-                 selectinload(Course.indication))
-    ).all()
+        .options(selectinload(Course.sessions).joinedload(TreatmentSession.signature),
+                 joinedload(Course.indication), joinedload(Course.area_links))
+    ).unique().all()
     summaries = [
         CourseSummary(course, len(live_sessions(course)),
                       sum(1 for s in course.sessions if not s.is_voided and not s.is_signed), next_due(course))
         for course in courses
     ]
     treated_before = any(summary.done for summary in summaries)
+    facts = PatientFacts.from_records(history, consents, screenings, patch_tests)  # one load for every badge
     planned = []
     for indication in indications:
         areas = next((s.area_codes for s in screenings
                       if s.indication_code == indication.code and not s.is_voided), set())
         planned.append(PlannedTreatment(indication, check_treatment_allowed(
-            patient, indication.code, sorted(areas), [], today, first_treatment=not treated_before)))
+            patient, indication.code, sorted(areas), [], today, first_treatment=not treated_before, facts=facts)))
     chart = Chart(patient, history, screenings, consents, patch_tests, planned, summaries,
                   alerts_for([patient.id]).get(patient.id, []), side_effects=side_effects_of(patient_id=patient.id))
     chart.badges = _badges(chart)

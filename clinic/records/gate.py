@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from clinic.core.findings import Finding
 from clinic.extensions import db
@@ -22,8 +23,8 @@ from clinic.records.catalogue.models import Indication
 from clinic.records.codes import WarningCode
 from clinic.records.consent.models import Consent, ConsentTextVersion
 from clinic.records.consent.services import consent_in_force
-from clinic.records.patients.models import HistoryVersion, PatchTest, Patient
-from clinic.records.screening.models import Screening, ScreeningAnswer
+from clinic.records.patients.models import HistoryAllergy, HistoryCondition, HistoryVersion, PatchTest, Patient
+from clinic.records.screening.models import ContraindicationRule, Screening, ScreeningAnswer
 from clinic.records.screening.services import evaluate_screening, screening_validity
 
 
@@ -36,30 +37,69 @@ class GateResult:
     consent: Consent | None = None
 
 
-def _history(patient: Patient) -> HistoryVersion | None:
+@dataclass
+class PatientFacts:
+    """What the gate reads about a patient, loaded once: a page that runs the gate for several
+    treatments (the chart's badges) or shows the same records itself passes it in rather than have
+    each run load it again."""
+
+    history: HistoryVersion | None
+    consents: list[Consent]  # live ones, with their text's form
+    screenings: list[Screening]  # live ones, newest first, with answers, rules and overrides
+    has_negative_patch_test: bool
+    treated_before: bool | None = None  # a live session on record (besides the one being checked); None: not read
+
+    @classmethod
+    def from_records(cls, history: HistoryVersion | None, consents: Iterable[Consent],
+                     screenings: Iterable[Screening], patch_tests: Iterable[PatchTest]) -> PatientFacts:
+        """From records a page already loaded (voided ones included: they are left out here)."""
+        return cls(history, [c for c in consents if not c.is_voided],
+                   sorted((s for s in screenings if not s.is_voided),
+                          key=lambda s: (s.screened_on, s.id), reverse=True),
+                   any(t.result == "negative" and not t.is_voided for t in patch_tests))
+
+
+def screening_answers() -> ORMOption:
+    """The loader option for screenings' answers: their rules joined, without the indications and areas a
+    rule is limited to (the gate reads the answers, not the rule's scope; loaded, they cost two queries)."""
+    return selectinload(Screening.answers).joinedload(ScreeningAnswer.rule).options(
+        lazyload(ContraindicationRule.indication_links), lazyload(ContraindicationRule.area_links))
+
+
+def screening_lists() -> tuple[ORMOption, ...]:
+    """A screening's areas and overrides joined to it: a few rows each, one statement saved apiece."""
+    return joinedload(Screening.area_links), joinedload(Screening.overrides)
+
+
+def latest_history(patient_id: int) -> HistoryVersion | None:
     return db.session.scalar(
-        sa.select(HistoryVersion).where(HistoryVersion.patient_id == patient.id)
+        sa.select(HistoryVersion).where(HistoryVersion.patient_id == patient_id)
         .order_by(HistoryVersion.number.desc()).limit(1)
-        .options(selectinload(HistoryVersion.conditions), selectinload(HistoryVersion.medications),
-                 selectinload(HistoryVersion.allergies), selectinload(HistoryVersion.treatments))
+        .options(selectinload(HistoryVersion.conditions).joinedload(HistoryCondition.condition),
+                 selectinload(HistoryVersion.medications),
+                 selectinload(HistoryVersion.allergies).joinedload(HistoryAllergy.ingredient),
+                 selectinload(HistoryVersion.treatments))
     )
 
 
-def _consents(patient: Patient) -> list[Consent]:
-    return list(db.session.scalars(
+def load_patient_facts(patient: Patient, *, sessions: sa.Exists | None = None) -> PatientFacts:
+    """The gate's facts in a fixed number of queries, whatever the size of the record. ``sessions``: an
+    EXISTS over the patient's other live sessions (the sessions package knows them), read in the same
+    statement as the patch tests, for ``first_treatment``."""
+    consents = db.session.scalars(
         sa.select(Consent).where(Consent.patient_id == patient.id, Consent.voided_at.is_(None))
-        .options(selectinload(Consent.text_version).selectinload(ConsentTextVersion.form))
-    ))
-
-
-def _screenings(patient: Patient, indication: str) -> list[Screening]:
-    return list(db.session.scalars(
-        sa.select(Screening).where(Screening.patient_id == patient.id, Screening.indication_code == indication,
-                                   Screening.voided_at.is_(None))
+        .options(joinedload(Consent.text_version).joinedload(ConsentTextVersion.form))
+    )
+    screenings = db.session.scalars(
+        sa.select(Screening).where(Screening.patient_id == patient.id, Screening.voided_at.is_(None))
         .order_by(Screening.screened_on.desc(), Screening.id.desc())
-        .options(selectinload(Screening.answers).selectinload(ScreeningAnswer.rule),
-                 selectinload(Screening.overrides))
-    ))
+        .options(screening_answers(), *screening_lists())
+    ).unique()
+    negative = sa.exists().where(PatchTest.patient_id == patient.id, PatchTest.result == "negative",
+                                 PatchTest.voided_at.is_(None))
+    flags = db.session.execute(sa.select(negative, sessions if sessions is not None else sa.null())).one()
+    return PatientFacts(latest_history(patient.id), list(consents), list(screenings), bool(flags[0]),
+                        None if flags[1] is None else bool(flags[1]))
 
 
 def _product_id(product: Product | int) -> int:
@@ -78,33 +118,37 @@ def _products(product_ids: Iterable[int]) -> list[Product]:
         return []
     return list(db.session.scalars(
         sa.select(Product).where(Product.id.in_(ids))
-        .options(selectinload(Product.ingredients).selectinload(ProductIngredient.ingredient))
-    ))
+        .options(joinedload(Product.ingredients).joinedload(ProductIngredient.ingredient))
+    ).unique())
 
 
 def check_treatment_allowed(patient: Patient, indication: str, areas: Sequence[str],
                             products: Iterable[Product | int], on_date: date,
-                            *, first_treatment: bool = True) -> GateResult:
+                            *, first_treatment: bool = True, facts: PatientFacts | None = None) -> GateResult:
     """Allowed or blocked with every reason; warnings to acknowledge either way.
 
     ``first_treatment`` tells whether the patient has had no session before;
-    the sessions package passes what its records say.
+    the sessions package passes what its records say. ``facts``: the patient's records
+    already loaded (``load_patient_facts`` or ``PatientFacts.from_records``), else loaded here.
     """
     result = GateResult(allowed=True)
     if patient.is_voided:
         return GateResult(False, [Finding("patient_voided", "This patient was registered in error (voided).")])
     indication_row = db.session.get(Indication, indication)
     label = indication_row.name if indication_row else indication
-    history = _history(patient)
+    if facts is None:
+        facts = load_patient_facts(patient)
+    history = facts.history
 
-    consent = consent_in_force(_consents(patient), indication, on_date)
+    consent = consent_in_force(facts.consents, indication, on_date)
     if consent is None:
         result.reasons.append(Finding("no_consent",
                                       f"No consent in force for {label}: record the patient's signed consent first."))
     result.consent = consent
 
     wanted_areas = set(areas)
-    screening = next((s for s in _screenings(patient, indication) if wanted_areas <= s.area_codes), None)
+    screening = next((s for s in facts.screenings
+                      if s.indication_code == indication and wanted_areas <= s.area_codes), None)
     result.screening = screening
     if screening is None:
         result.reasons.append(Finding("no_screening", f"No screening for {label} covering the planned areas."))
@@ -127,16 +171,10 @@ def check_treatment_allowed(patient: Patient, indication: str, areas: Sequence[s
             result.reasons.append(Finding(
                 "allergy", f"{product.name} contains {', '.join(clashes)}, to which the patient is allergic."))
 
-    if first_treatment:
-        negative = db.session.scalar(
-            sa.select(sa.func.count()).select_from(PatchTest).where(
-                PatchTest.patient_id == patient.id, PatchTest.result == "negative",
-                PatchTest.voided_at.is_(None))
-        )
-        if not negative:
-            result.warnings.append(Finding(
-                WarningCode.FIRST_TIME_NO_PATCH_TEST,
-                "First treatment and no negative patch test on record: a patch test is recommended.",
-            ))
+    if first_treatment and not facts.has_negative_patch_test:
+        result.warnings.append(Finding(
+            WarningCode.FIRST_TIME_NO_PATCH_TEST,
+            "First treatment and no negative patch test on record: a patch test is recommended.",
+        ))
     result.allowed = not result.reasons
     return result

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, lazyload
 
 from clinic.auth.models import User
+from clinic.core.clock import clinic_day
 from clinic.core.forms import local_to_utc
+from clinic.core.models import days_after
 from clinic.extensions import db
 from clinic.records.chart import Badge, alerts_for
 from clinic.records.treatments.models import Course, TreatmentSession
-from clinic.records.treatments.services import next_due
 
 
 @dataclass
@@ -24,26 +25,50 @@ class DoctorWorklist:
     alerts: dict[int, list[Badge]] = field(default_factory=dict)  # by patient: an open recall to tell them of
 
 
+# The overdue list shows the longest overdue first, this many at most: a chain has thousands of open courses.
+OVERDUE_SHOWN = 50
+
+
+def _overdue_courses(today: date) -> list[tuple[Course, date]]:
+    """Open courses whose next session was due before today, longest overdue first: filtered in the database
+    by the UTC date (a day early, so no course is missed at the time-zone edge), then exactly by the
+    clinic's day (``next_due``'s rule, from the live sessions' count and the last one's time)."""
+    live = (sa.select(TreatmentSession.course_id, sa.func.count().label("done"),
+                      sa.func.max(TreatmentSession.performed_at).label("last_at"))
+            .where(TreatmentSession.voided_at.is_(None)).group_by(TreatmentSession.course_id).subquery())
+    done = sa.func.coalesce(live.c.done, 0)
+    roughly_due = sa.case((live.c.last_at.is_(None), Course.starts_on),
+                          else_=days_after(live.c.last_at, Course.interval_days))
+    rows = db.session.execute(
+        sa.select(Course, done, live.c.last_at).outerjoin(live, live.c.course_id == Course.id)
+        .where(Course.status.in_(("planned", "active")), done < Course.planned_sessions,
+               roughly_due <= today)
+        .order_by(roughly_due, Course.id).limit(OVERDUE_SHOWN + 20)
+        .options(joinedload(Course.patient), joinedload(Course.indication), lazyload(Course.area_links))).all()
+    overdue = []
+    for course, _, last_at in rows:
+        due = course.starts_on if last_at is None else clinic_day(last_at) + timedelta(days=course.interval_days)
+        if due < today:
+            overdue.append((course, due))
+    overdue.sort(key=lambda pair: (pair[1], pair[0].id))
+    return overdue[:OVERDUE_SHOWN]
+
+
 def doctor_worklist(doctor: User, today: date) -> DoctorWorklist:
     """What the doctor has to do, in a fixed number of queries whatever the number of rows."""
     start = local_to_utc(datetime.combine(today, datetime.min.time()))
     end = local_to_utc(datetime.combine(today, datetime.max.time()))
-    shown = (selectinload(TreatmentSession.course).selectinload(Course.patient),
-             selectinload(TreatmentSession.course).selectinload(Course.indication),
-             selectinload(TreatmentSession.signature))
-    todays = db.session.scalars(
-        sa.select(TreatmentSession).where(TreatmentSession.performed_at.between(start, end),
-                                          TreatmentSession.voided_at.is_(None))
-        .order_by(TreatmentSession.performed_at).options(*shown)).all()
-    drafts = db.session.scalars(
+    todays_or_drafts = db.session.scalars(
         sa.select(TreatmentSession)
-        .where(TreatmentSession.doctor_id == doctor.id, TreatmentSession.voided_at.is_(None),
-               TreatmentSession.locked_at.is_(None))
-        .order_by(TreatmentSession.performed_at).options(*shown)).all()
-    open_courses = db.session.scalars(
-        sa.select(Course).where(Course.status.in_(("planned", "active")))
-        .options(selectinload(Course.sessions), selectinload(Course.patient), selectinload(Course.indication))).all()
-    overdue = [(c, due) for c in open_courses if (due := next_due(c)) is not None and due < today]
-    overdue.sort(key=lambda pair: pair[1])
-    patient_ids = [s.course.patient_id for s in [*todays, *drafts]] + [c.patient_id for c, _ in overdue]
-    return DoctorWorklist(list(todays), list(drafts), overdue, alerts_for(patient_ids))
+        .where(TreatmentSession.voided_at.is_(None),
+               sa.or_(TreatmentSession.performed_at.between(start, end),
+                      sa.and_(TreatmentSession.doctor_id == doctor.id, TreatmentSession.locked_at.is_(None))))
+        .order_by(TreatmentSession.performed_at)
+        .options(joinedload(TreatmentSession.course).options(joinedload(Course.patient), joinedload(Course.indication),
+                                                             lazyload(Course.area_links)),
+                 joinedload(TreatmentSession.signature))).all()
+    todays = [s for s in todays_or_drafts if start <= s.performed_at <= end]
+    drafts = [s for s in todays_or_drafts if s.doctor_id == doctor.id and s.locked_at is None]
+    overdue = _overdue_courses(today)
+    patient_ids = [s.course.patient_id for s in todays_or_drafts] + [c.patient_id for c, _ in overdue]
+    return DoctorWorklist(todays, drafts, overdue, alerts_for(patient_ids))

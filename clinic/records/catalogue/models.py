@@ -63,19 +63,24 @@ class Condition(Model):
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
 
 
-def area_labels(codes: str | list[str] | set[str] | None) -> str:
-    """'cheeks under_eye' -> 'Cheeks, Under-eye area': the catalogue's names, in its order."""
+def area_catalogue() -> dict[str, Area]:
+    """Every area (retired ones too) by code, read once per request however many parts of a page ask."""
     from flask import g
 
+    areas: dict[str, Area] | None = getattr(g, "_areas", None)
+    if areas is None:
+        areas = g._areas = {area.code: area for area in db.session.scalars(sa.select(Area))}
+    return areas
+
+
+def area_labels(codes: str | list[str] | set[str] | None) -> str:
+    """'cheeks under_eye' -> 'Cheeks, Under-eye area': the catalogue's names, in its order."""
     if not codes:
         return "—"
     wanted = codes.split() if isinstance(codes, str) else list(codes)
-    names = getattr(g, "_area_names", None)
-    if names is None:
-        rows = db.session.execute(sa.select(Area.code, Area.name, Area.sort_order)).all()
-        names = g._area_names = {code: (order, name) for code, name, order in rows}
-    known = sorted((names[c] for c in wanted if c in names), key=lambda pair: pair[0])
-    return ", ".join([name for _, name in known] + [c for c in wanted if c not in names])
+    areas = area_catalogue()
+    known = sorted((areas[c] for c in wanted if c in areas), key=lambda area: area.sort_order)
+    return ", ".join([area.name for area in known] + [c for c in wanted if c not in areas])
 
 
 PROTOCOL_MEASURES = {

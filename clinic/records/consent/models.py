@@ -13,6 +13,7 @@ from clinic.extensions import Model
 
 if TYPE_CHECKING:
     from clinic.auth.models import User
+    from clinic.records.catalogue.models import Indication
 
 CONSENT_KINDS = {"treatment": "Treatment consent", "photo": "Photography consent"}
 SIGNATURE_METHODS = {"drawn": "Drawn signature", "typed": "Typed name"}
@@ -30,6 +31,7 @@ class ConsentForm(Model):
 
     versions: Mapped[list[ConsentTextVersion]] = relationship(
         back_populates="form", order_by="ConsentTextVersion.number")
+    indication: Mapped[Optional[Indication]] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint("kind IN ('treatment', 'photo')", name="kind"),

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
@@ -231,13 +231,13 @@ def _side_effect_flag(side_effect: SideEffect, now: datetime) -> Flag:
 def side_effects_of(*, patient_id: int | None = None, session_ids: Iterable[int] | None = None) -> list[SideEffect]:
     """A patient's or some sessions' side effects (voided ones too, marked), newest onset first."""
     query = sa.select(SideEffect).options(
-        selectinload(SideEffect.type), selectinload(SideEffect.session),
-        selectinload(SideEffect.areas).selectinload(SideEffectArea.injection).selectinload(InjectionLog.area))
+        joinedload(SideEffect.type), joinedload(SideEffect.session),
+        joinedload(SideEffect.areas).joinedload(SideEffectArea.injection).joinedload(InjectionLog.area))
     if patient_id is not None:
         query = query.where(SideEffect.patient_id == patient_id)
     if session_ids is not None:
         query = query.where(SideEffect.session_id.in_(list(session_ids)))
-    return list(db.session.scalars(query.order_by(SideEffect.onset_at.desc(), SideEffect.id.desc())))
+    return list(db.session.scalars(query.order_by(SideEffect.onset_at.desc(), SideEffect.id.desc())).unique())
 
 
 def after_previous_session(session_or_course: TreatmentSession | Course) -> tuple[TreatmentSession | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -19,7 +20,7 @@ from clinic.records.catalogue.models import Area, Indication, ProtocolRange
 from clinic.records.patients.models import Patient
 from clinic.records.treatments import services
 from clinic.records.treatments.forms import CourseForm, ProtocolRangeForm, ReopenCourseForm, StopCourseForm
-from clinic.records.treatments.models import Course
+from clinic.records.treatments.models import Course, CourseProduct, InjectionLog, TreatmentSession
 from clinic.records.treatments.routes.blueprint import bp
 
 
@@ -66,7 +67,14 @@ def new_course(patient_id: int) -> Response | tuple[str, int]:
 @bp.get("/courses/<int:course_id>")
 def show_course(course_id: int) -> str:
     """The course: progress, next due date, every session in order."""
-    course = db.get_or_404(Course, course_id)
+    # unique(): the course's areas and planned products come joined, a row each.
+    course = db.session.scalars(sa.select(Course).where(Course.id == course_id).options(
+        joinedload(Course.patient), joinedload(Course.indication), joinedload(Course.area_links),
+        joinedload(Course.planned_products).joinedload(CourseProduct.product),
+        selectinload(Course.sessions).options(
+            joinedload(TreatmentSession.doctor), joinedload(TreatmentSession.signature),
+            selectinload(TreatmentSession.injections).joinedload(InjectionLog.area)))).unique().one_or_none() \
+        or abort(404)
     patient = course.patient
     record_chart_read(patient)
     return render_template("treatments/course.html", course=course, patient=patient,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -17,12 +18,18 @@ from clinic.core.transaction import run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
 from clinic.inventory.services import lot_statuses, stock_query, stock_rows
-from clinic.records.catalogue.models import Area
+from clinic.records.catalogue.models import Area, area_catalogue
 from clinic.records.followups.queries import after_previous_session
 from clinic.records.treatments import services
 from clinic.records.treatments.forms import SessionForm
-from clinic.records.treatments.models import Course, TreatmentSession
+from clinic.records.treatments.models import Course, Preparation, PreparationComponent, TreatmentSession
 from clinic.records.treatments.routes.blueprint import bp
+
+# What the form shows of its course (the patient, the last session's settings, the planned products), loaded
+# with it rather than a row at a time.
+COURSE_SHOWN = (joinedload(Course.patient), joinedload(Course.indication), joinedload(Course.area_links),
+                joinedload(Course.planned_products),
+                selectinload(Course.sessions).joinedload(TreatmentSession.signature))
 
 
 def _lot_label(lot: Lot, on_hand: int) -> str:
@@ -32,7 +39,7 @@ def _lot_label(lot: Lot, on_hand: int) -> str:
     return f"{label}, {on_hand} left"
 
 
-def _session_choices(form: SessionForm, course: Course, session: TreatmentSession | None) -> None:
+def _session_choices(form: SessionForm, course: Course, session: TreatmentSession | None, areas: list[Area]) -> None:
     held = {c.lot_id for p in (session.preparations if session else []) for c in p.components}
     # What the doctor just chose stays chosen (and named) on a refused form, whatever its status now.
     held |= {c.form.lot_id.data for p in form.preparations.entries for c in p.form.components.entries
@@ -40,7 +47,8 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
     if session and session.anaesthetic_lot_id:
         held.add(session.anaesthetic_lot_id)
     rows = stock_rows(stock_query().where(sa.or_(Lot.recalled_at.is_(None), Lot.id.in_(held)))
-                      .order_by(Product.name, Lot.expiry_date))
+                      .order_by(Product.name, Lot.expiry_date)
+                      .options(contains_eager(Lot.product), selectinload(Lot.holds)))
     today = clinic_today()
     # Only lots a session may use (a draft keeps offering the lots it already holds, even if since recalled).
     offered = [r for r in rows if r.lot.id in held
@@ -54,7 +62,6 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
     nurses = db.session.scalars(sa.select(User).where(User.role == Role.NURSE, User.deactivated_at.is_(None))
                                 .order_by(User.full_name))
     form.nurse_id.choices = [SelectChoice("", "None")] + [SelectChoice(n.id, n.full_name) for n in nurses]
-    areas = list(db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order)))
     planned = set(course.area_codes)
     area_choices = [SelectChoice("", "Choose…")] + [
         SelectChoice(a.code, a.name, optgroup="Planned for this course" if a.code in planned else "Other areas")
@@ -68,6 +75,10 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
     for injection in form.injections.entries:
         injection.form.area_code.choices = area_choices
         injection.form.preparation.choices = preparation_choices
+
+
+def _active_areas() -> list[Area]:
+    return sorted((area for area in area_catalogue().values() if area.active), key=lambda area: area.sort_order)
 
 
 def _session_data(session: TreatmentSession) -> dict[str, object]:
@@ -185,8 +196,8 @@ def _row_error(error: FieldError, rows: _RowMap) -> tuple[str, str] | None:
 
 def _session_page(form: SessionForm, course: Course, session: TreatmentSession | None, status: int, **context):  # noqa: ANN003, ANN202
     _pad_rows(form)
-    _session_choices(form, course, session)
-    areas = list(db.session.scalars(sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order)))
+    areas = _active_areas()
+    _session_choices(form, course, session, areas)
     # What followed the previous session, for the doctor to read before starting this one.
     previous, after_previous = after_previous_session(session or course)
     readiness = services.session_readiness(session) if session else services.course_readiness(course)
@@ -215,7 +226,7 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
         for field in form:
             field.errors = []
         return _session_page(form, course, session, 200)
-    _session_choices(form, course, session)
+    _session_choices(form, course, session, _active_areas())
     if not form.validate_on_submit():
         return _session_page(form, course, session, 400)
     entry, rows = _session_input(form)
@@ -263,7 +274,9 @@ def _refused_session_page(error: ClinicError | None, form: SessionForm, course: 
 @bp.route("/courses/<int:course_id>/sessions/new", methods=["GET", "POST"])
 def new_session(course_id: int) -> Response | tuple[str, int]:
     """Log a session: what was drawn up, and what was injected where. The gate runs before saving."""
-    course = db.get_or_404(Course, course_id)
+    # unique(): the course's areas and planned products come joined, a row each.
+    course = db.session.scalars(sa.select(Course).where(Course.id == course_id).options(*COURSE_SHOWN)).unique() \
+        .one_or_none() or abort(404)
     if course.status in ("completed", "stopped"):
         flash(f"This course is {course.status_label.lower()}; no more sessions can be added.", "error")
         return redirect(url_for("treatments.show_course", course_id=course.id))
@@ -276,7 +289,11 @@ def new_session(course_id: int) -> Response | tuple[str, int]:
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 def edit_session(session_id: int) -> Response | tuple[str, int]:
     """Change a draft; a signed session is amended instead."""
-    session = db.get_or_404(TreatmentSession, session_id)
+    session = db.session.scalars(sa.select(TreatmentSession).where(TreatmentSession.id == session_id).options(
+        joinedload(TreatmentSession.course).options(*COURSE_SHOWN), joinedload(TreatmentSession.signature),
+        selectinload(TreatmentSession.injections),
+        selectinload(TreatmentSession.preparations).joinedload(Preparation.components)
+        .joinedload(PreparationComponent.lot))).unique().one_or_none() or abort(404)
     if session.is_signed or session.is_voided:
         flash("A signed or voided session cannot be edited; a signed one is corrected by an amendment.", "error")
         return redirect(url_for("treatments.show_session", session_id=session.id))

@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -20,7 +20,7 @@ from clinic.core.forms import VoidForm, show_error
 from clinic.core.transaction import attempt, run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot
-from clinic.records.catalogue.models import Area
+from clinic.records.catalogue.models import Area, area_catalogue
 from clinic.records.followups.queries import side_effects_of
 from clinic.records.treatments import services
 from clinic.records.treatments.forms import AmendForm
@@ -28,6 +28,7 @@ from clinic.records.treatments.models import (
     SKIN_PREPARATIONS,
     TECHNIQUES,
     Amendment,
+    Course,
     InjectionLog,
     Preparation,
     PreparationComponent,
@@ -122,7 +123,7 @@ def _session_view(session: TreatmentSession, **forms) -> str:  # noqa: ANN003
                          for p in session.preparations for c in p.components}},
         value_words=_value_words(session),
         zone_volumes=zone_volumes(session),
-        area_names={code: name for code, name in db.session.execute(sa.select(Area.code, Area.name))},
+        area_names={code: area.name for code, area in area_catalogue().items()},
         side_effects=side_effects_of(session_ids=[session.id]),
         readiness=None if session.is_signed or session.is_voided else services.session_readiness(session),
     )
@@ -133,13 +134,16 @@ def show_session(session_id: int) -> str:
     """Everything recorded, the signature (and "altered" if the content changed), amendments beside the original."""
     session = db.session.scalar(
         sa.select(TreatmentSession).where(TreatmentSession.id == session_id).options(
-            selectinload(TreatmentSession.injections).selectinload(InjectionLog.area),
-            selectinload(TreatmentSession.injections).selectinload(InjectionLog.preparation),
+            # One row each, joined; the lists selected once each. An injection's preparation is one of the
+            # session's own, found among them without a query.
+            joinedload(TreatmentSession.course).options(joinedload(Course.patient), joinedload(Course.indication),
+                                                        lazyload(Course.area_links)),  # only a draft's gate reads them
+            joinedload(TreatmentSession.signature), joinedload(TreatmentSession.doctor),
+            joinedload(TreatmentSession.nurse), joinedload(TreatmentSession.anaesthetic_lot),
+            selectinload(TreatmentSession.injections).joinedload(InjectionLog.area),
             selectinload(TreatmentSession.preparations).selectinload(Preparation.components)
-            .selectinload(PreparationComponent.lot).selectinload(Lot.product),
-            selectinload(TreatmentSession.amendments).selectinload(Amendment.amended_by),
-            selectinload(TreatmentSession.signature), selectinload(TreatmentSession.doctor),
-            selectinload(TreatmentSession.nurse), selectinload(TreatmentSession.anaesthetic_lot),
+            .joinedload(PreparationComponent.lot).joinedload(Lot.product),
+            selectinload(TreatmentSession.amendments).joinedload(Amendment.amended_by),
         ))
     if session is None:
         abort(404)

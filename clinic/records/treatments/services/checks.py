@@ -22,7 +22,7 @@ from clinic.inventory.models import Lot
 from clinic.inventory.services import LOT_DEPLETED, LOT_RECALLED, check_lot_usable, lot_stock
 from clinic.records.catalogue.models import Area, ProtocolRange
 from clinic.records.codes import WarningCode
-from clinic.records.gate import GateResult, check_treatment_allowed
+from clinic.records.gate import GateResult, check_treatment_allowed, load_patient_facts
 from clinic.records.patients.models import Patient
 from clinic.records.signals import lot_recalled_after
 from clinic.records.treatments.models import (
@@ -202,14 +202,17 @@ def check_stock(drawn_units: dict[int, int], lots: dict[int, Lot], session: Trea
     return reasons
 
 
-def _first_treatment(patient: Patient, excluding: int | None) -> bool:
-    query = (
-        sa.select(sa.func.count()).select_from(TreatmentSession).join(Course)
-        .where(Course.patient_id == patient.id, TreatmentSession.voided_at.is_(None))
-    )
+def _other_sessions(patient: Patient, excluding: int | None) -> sa.Exists:
+    """EXISTS: a live session of the patient's other than ``excluding``."""
+    query = (sa.select(TreatmentSession.id).join(Course)
+             .where(Course.patient_id == patient.id, TreatmentSession.voided_at.is_(None)))
     if excluding is not None:
         query = query.where(TreatmentSession.id != excluding)
-    return db.session.scalar(query) == 0
+    return query.exists()
+
+
+def _first_treatment(patient: Patient, excluding: int | None) -> bool:
+    return not db.session.scalar(sa.select(_other_sessions(patient, excluding)))
 
 
 def check_interval(course: Course, entry: SessionInput, session: TreatmentSession | None) -> list[Finding]:
@@ -334,8 +337,9 @@ def course_readiness(course: Course, on: date | None = None) -> GateResult:
     allergies to the planned products, patch test. Shown at the top of the session form and the course."""
     patient = db.session.get_one(Patient, course.patient_id)
     products = [link.product_id for link in course.planned_products]
+    facts = load_patient_facts(patient, sessions=_other_sessions(patient, None))
     return check_treatment_allowed(patient, course.indication_code, course.area_codes, products,
-                                   on or clinic_today(), first_treatment=_first_treatment(patient, None))
+                                   on or clinic_today(), first_treatment=not facts.treated_before, facts=facts)
 
 
 def session_readiness(session: TreatmentSession) -> GateResult:
@@ -347,6 +351,7 @@ def session_readiness(session: TreatmentSession) -> GateResult:
     areas = sorted({injection.area_code for injection in session.injections})
     products = sorted({component.lot.product_id for preparation in session.preparations
                        for component in preparation.components})
+    facts = load_patient_facts(patient, sessions=_other_sessions(patient, session.id))
     return check_treatment_allowed(patient, course.indication_code, areas or course.area_codes, products,
-                                   clinic_day(session.performed_at),
-                                   first_treatment=_first_treatment(patient, session.id))
+                                   clinic_day(session.performed_at), first_treatment=not facts.treated_before,
+                                   facts=facts)

@@ -1,0 +1,194 @@
+"""Every page a doctor, nurse or auditor opens all day costs the same statements whether it shows 2 rows or 50
+of each kind (issue 17), counted with the shared ``page_queries`` fixture; most within ``QUERY_BUDGET``.
+
+Each story builds a quiet record and a busy one (50 history entries, consents, screenings, patch tests,
+sessions, injection rows, side effects, amendments...) and opens the same page on both. The pages whose
+records span more kinds than the budget has statements carry their own ceiling, named with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from clinic.extensions import db
+from clinic.inventory import services as inventory
+from clinic.inventory.models import StorageLocation
+from clinic.records.followups import services as followups
+from clinic.records.patients import services as patients
+from clinic.records.treatments import services as treatments
+from tests.conftest import PASSWORDS, QUERY_BUDGET
+from tests.factories import (
+    AREAS,
+    INDICATION,
+    NOW,
+    TODAY,
+    negative_patch_test,
+    record_history,
+    register,
+    save,
+    screen,
+    sign_consent,
+)
+
+# The chart shows nine kinds of record (history with its four lists, screenings, consents, patch tests,
+# courses with their sessions, open recalls, side effects) and writes the chart-read audit entry (three
+# statements: the chain head, the entry, the new head).
+CHART_CEILING = 19
+# The session form runs the treatment gate on the patient's whole record (history, consents, screenings
+# with answers and overrides) besides the course, the usable lots and the catalogues.
+SESSION_FORM_CEILING = 20
+# The course page: the course, its sessions with their areas, the readiness panel (the gate, as the form)
+# and the audit entry.
+COURSE_CEILING = 17
+
+SMALL, LARGE = 2, 50
+
+
+def _busy_patient(staff, stock, *, first: str, rows: int):
+    """A patient with ``rows`` of each kind of record the chart lists, and a course ready for a session."""
+    nurse = staff["nurse"]
+    patient = register(nurse, first=first, last="Budget")
+    record_history(patient, nurse,
+                   medications=[patients.MedicationInput(f"drug {i}") for i in range(rows)],
+                   treatments=[patients.TreatmentInput("chemical_peel", TODAY - timedelta(days=900 + i))
+                               for i in range(rows)])
+    for _ in range(rows):
+        sign_consent(patient, nurse)
+        negative_patch_test(patient, nurse, stock["vitamins"].product)
+    for day in range(rows):
+        screen(patient, nurse, on=TODAY - timedelta(days=day % 20))
+    course = treatments.plan_course(patient, treatments.CourseInput(
+        INDICATION, AREAS, planned_sessions=50, interval_days=1, starts_on=TODAY - timedelta(days=rows + 5),
+        product_ids=[stock["vitamins"].product_id]), staff["doctor"])
+    db.session.commit()
+    return patient, course
+
+
+def _sessions(course, stock, staff, count: int, *, signed: int = 1):
+    """``count`` sessions a minute apart today, after the consent (the last ``signed`` of them signed)."""
+    made = []
+    for minute in range(count, 0, -1):
+        made.append(save(course, stock, staff["doctor"], when=NOW - timedelta(seconds=minute),
+                         acknowledged=["interval", "first_time_no_patch_test"]))
+    for session in made[-signed:]:
+        treatments.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    return made
+
+
+def _side_effects(session, nurse, count: int) -> None:
+    for hours in range(count):
+        followups.record_side_effect(session, nurse, followups.SideEffectInput(
+            "redness", 1, onset_hours=0, note=f"report {hours}", injection_ids=[session.injections[0].id],
+            causality="possible"),
+            source="chart", now=NOW)
+    db.session.commit()
+
+
+def _receive(stock, staff, name: str, lot_number: str, units: int) -> None:
+    """More vials on the shelf (the same lot number adds to that lot)."""
+    fridge = db.session.scalar(sa.select(StorageLocation).where(StorageLocation.name == "Fridge 1"))
+    inventory.receive_lot(inventory.Receipt(
+        product=stock[name].product, lot_number=lot_number, expiry_date=TODAY + timedelta(days=200),
+        quantity=units, supplier="MedAesthetic Supplies", received_on=TODAY, location=fridge), staff["nurse"])
+    db.session.commit()
+
+
+@pytest.fixture
+def shelf(stock, staff):
+    """The test stock with enough vials of both lots for a hundred sessions."""
+    _receive(stock, staff, "vitamins", "L-VITAMINS", 200)
+    _receive(stock, staff, "ha", "L-HA", 200)
+    return stock
+
+
+def test_a_busy_record_costs_the_chart_the_course_and_the_session_form_what_a_quiet_one_does(
+        shelf, staff, clients, page_queries) -> None:
+    pages = {}
+    for first, rows in (("Quiet", SMALL), ("Busy", LARGE)):
+        patient, course = _busy_patient(staff, shelf, first=first, rows=rows)
+        sessions = _sessions(course, shelf, staff, rows)
+        _side_effects(sessions[-1], staff["nurse"], rows)
+        if rows == LARGE:
+            for number in range(LARGE):  # more lots on the shelf: the session form offers each
+                _receive(shelf, staff, "vitamins", f"L-MORE-{number}", 5)
+        pages[first] = {
+            "chart": page_queries(clients["doctor"], f"/patients/{patient.id}"),
+            "course": page_queries(clients["nurse"], f"/courses/{course.id}"),
+            "session form": page_queries(clients["doctor"], f"/courses/{course.id}/sessions/new"),
+        }
+    assert pages["Quiet"] == pages["Busy"]
+    assert pages["Busy"]["chart"] <= CHART_CEILING
+    assert pages["Busy"]["course"] <= COURSE_CEILING
+    assert pages["Busy"]["session form"] <= SESSION_FORM_CEILING
+
+
+def test_a_draft_opened_again_costs_the_same_for_2_injection_rows_and_50(course, shelf, staff, doctor_client,
+                                                                          page_queries) -> None:
+    stock = shelf
+    save(course, stock, staff["doctor"], when=NOW - timedelta(seconds=30))  # both drafts follow a session
+    small = save(course, stock, staff["doctor"], acknowledged=["interval"])
+    rows = [treatments.InjectionInput(AREAS[i % 2], 0, depth_mm=Decimal("1"), volume_ml=Decimal("0.05"), points=2)
+            for i in range(LARGE)]
+    large = save(course, stock, staff["doctor"], when=NOW + timedelta(seconds=30), injections=rows,
+                 acknowledged=["interval"])
+    assert page_queries(doctor_client, f"/sessions/{small.id}/edit") == page_queries(
+        doctor_client, f"/sessions/{large.id}/edit") <= SESSION_FORM_CEILING
+
+
+def test_a_signed_session_page_costs_the_same_with_50_rows_amendments_and_side_effects(
+        course, shelf, staff, doctor_client, page_queries) -> None:
+    stock = shelf
+
+    def signed_with(rows: int, when):
+        injections = [treatments.InjectionInput(AREAS[i % 2], 0, depth_mm=Decimal("1"), volume_ml=Decimal("0.05"),
+                                                points=2) for i in range(rows)]
+        session = save(course, stock, staff["doctor"], when=when, injections=injections, acknowledged=["interval"])
+        treatments.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+        for number in range(rows):
+            treatments.amend_session(session, staff["doctor"], session.injections[number], "points", str(3 + number),
+                                     "miscounted", PASSWORDS["doctor"])
+        db.session.commit()
+        _side_effects(session, staff["nurse"], rows)
+        return session
+
+    small = signed_with(SMALL, NOW - timedelta(hours=2))
+    large = signed_with(LARGE, NOW)
+    assert page_queries(doctor_client, f"/sessions/{small.id}") == page_queries(
+        doctor_client, f"/sessions/{large.id}") <= QUERY_BUDGET
+
+
+def test_the_home_pages_cost_the_same_on_a_quiet_day_and_a_busy_one(staff, shelf, clients, page_queries) -> None:
+    stock = shelf
+
+    def every_home() -> dict[str, int]:
+        return {role: page_queries(clients[role], "/") for role in ("doctor", "nurse", "auditor")}
+
+    def a_day_of(count: int, first: str) -> None:
+        for number in range(count):
+            patient, course = _busy_patient(staff, stock, first=f"{first}{number}", rows=1)
+            # Today's signed session (follow-ups due), a draft, and an older overdue course.
+            _sessions(course, stock, staff, 1)
+            save(course, stock, staff["doctor"], when=NOW - timedelta(minutes=5 + number),
+                 acknowledged=["interval"])
+
+    a_day_of(SMALL, "Quiet")
+    small = every_home()
+    a_day_of(LARGE - SMALL, "Busy")
+    large = every_home()
+    assert small == large
+    assert max(large.values()) <= QUERY_BUDGET, large
+
+
+def test_the_patient_list_and_search_cost_the_same_for_2_patients_and_50(staff, nurse_client, page_queries) -> None:
+    for number in range(SMALL):
+        register(staff["nurse"], first=f"Quiet{number}", last="Listed")
+    small = (page_queries(nurse_client, "/patients"), page_queries(nurse_client, "/patients?q=Listed"))
+    for number in range(LARGE - SMALL):
+        register(staff["nurse"], first=f"Busy{number}", last="Listed")
+    large = (page_queries(nurse_client, "/patients"), page_queries(nurse_client, "/patients?q=Listed"))
+    assert small == large and max(large) <= QUERY_BUDGET
