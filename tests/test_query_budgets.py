@@ -39,11 +39,12 @@ from tests.factories import (
 # statements: the chain head, the entry, the new head).
 CHART_CEILING = 19
 # The session form runs the treatment gate on the patient's whole record (history, consents, screenings
-# with answers and overrides) besides the course, the usable lots and the catalogues.
-SESSION_FORM_CEILING = 20
+# with answers and overrides) besides the course, the usable lots and the catalogues; a draft opened again
+# reads its preparations and rows too.
+SESSION_FORM_CEILING = 21
 # The course page: the course, its sessions with their areas, the readiness panel (the gate, as the form)
 # and the audit entry.
-COURSE_CEILING = 17
+COURSE_CEILING = 18
 
 SMALL, LARGE = 2, 50
 
