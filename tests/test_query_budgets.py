@@ -18,6 +18,7 @@ from clinic.extensions import db
 from clinic.inventory import services as inventory
 from clinic.inventory.models import StorageLocation
 from clinic.records.followups import services as followups
+from clinic.records.followups.models import MAX_FAILED_ATTEMPTS, FollowUpTask
 from clinic.records.patients import services as patients
 from clinic.records.treatments import services as treatments
 from tests.conftest import PASSWORDS, QUERY_BUDGET
@@ -163,19 +164,32 @@ def test_a_signed_session_page_costs_the_same_with_50_rows_amendments_and_side_e
         doctor_client, f"/sessions/{large.id}") <= QUERY_BUDGET
 
 
-def test_the_home_pages_cost_the_same_on_a_quiet_day_and_a_busy_one(staff, shelf, clients, page_queries) -> None:
-    stock = shelf
+def test_the_home_pages_cost_the_same_on_a_quiet_day_and_a_busy_one(course, shelf, staff, clients,
+                                                                    page_queries) -> None:
+    doctor, nurse = staff["doctor"], staff["nurse"]
+    # Today's work in two courses of the ready patient: drafts, and signed sessions (their follow-ups due).
+    drafts, signed = (treatments.plan_course(course.patient, treatments.CourseInput(
+        INDICATION, AREAS, planned_sessions=50, interval_days=1, starts_on=TODAY), doctor) for _ in range(2))
 
     def every_home() -> dict[str, int]:
         return {role: page_queries(clients[role], "/") for role in ("doctor", "nurse", "auditor")}
 
     def a_day_of(count: int, first: str) -> None:
         for number in range(count):
-            patient, course = _busy_patient(staff, stock, first=f"{first}{number}", rows=1)
-            # Today's signed session (follow-ups due), a draft, and an older overdue course.
-            _sessions(course, stock, staff, 1)
-            save(course, stock, staff["doctor"], when=NOW - timedelta(minutes=5 + number),
-                 acknowledged=["interval"])
+            late = register(nurse, first=f"{first}{number}", last="Overdue")  # a course with nothing done for a month
+            treatments.plan_course(late, treatments.CourseInput(INDICATION, AREAS,
+                                                                starts_on=TODAY - timedelta(days=30)), doctor)
+            when = NOW - timedelta(seconds=len(drafts.sessions) + 1)
+            save(drafts, shelf, doctor, when=when, acknowledged=["interval"])
+            session = save(signed, shelf, doctor, when=when, acknowledged=["interval"])
+            treatments.sign_session(session, doctor, PASSWORDS["doctor"])
+            followups.record_side_effect(session, nurse, followups.SideEffectInput(  # severe: the doctor reviews it
+                "bruising", 3, onset_hours=0, injection_ids=[session.injections[0].id], causality="possible",
+                serious=True), source="chart", now=NOW)
+            task = db.session.scalars(sa.select(FollowUpTask).where(FollowUpTask.session_id == session.id)).first()
+            for _ in range(MAX_FAILED_ATTEMPTS):  # and a follow-up that never reached the patient
+                followups.record_attempt(task, nurse, followups.AttemptInput(NOW, "phone", reached=False), now=NOW)
+            db.session.commit()
 
     a_day_of(SMALL, "Quiet")
     small = every_home()

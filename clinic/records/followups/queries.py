@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
 
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
@@ -205,12 +205,14 @@ def doctor_flags(now: datetime) -> list[Flag]:
         .join(TreatmentSession, TreatmentSession.id == SideEffect.session_id)
         .where(SideEffect.voided_at.is_(None), TreatmentSession.voided_at.is_(None),
                sa.or_(pending_always, pending_outlasting))
-        .options(selectinload(SideEffect.type), selectinload(SideEffect.patient),
-                 selectinload(SideEffect.session).selectinload(TreatmentSession.course))).all()
+        .options(contains_eager(SideEffect.type), joinedload(SideEffect.patient),
+                 contains_eager(SideEffect.session).joinedload(TreatmentSession.course).options(
+                     lazyload(Course.area_links)))).all()
     tasks = db.session.scalars(
         sa.select(FollowUpTask).where(FollowUpTask.status == "not_reached",
                                       ~sa.exists().where(FlagReview.follow_up_id == FollowUpTask.id))
-        .options(selectinload(FollowUpTask.patient), selectinload(FollowUpTask.session))).all()
+        .options(joinedload(FollowUpTask.patient), joinedload(FollowUpTask.session),
+                 selectinload(FollowUpTask.attempts))).all()
     flags = [_side_effect_flag(s, now) for s in side_effects]
     flags += [Flag(t.closed_at or now, [NOT_REACHED], t.patient, follow_up=t) for t in tasks]
     return sorted(flags, key=lambda f: f.since)
