@@ -335,16 +335,22 @@ def stock_rows(query: sa.Select[tuple[Lot, int, int, int]]) -> list[LotStock]:
     return [LotStock(lot, int(rec), int(dis), int(use)) for lot, rec, dis, use in db.session.execute(query)]
 
 
-def lots_stock(lot_ids: list[int]) -> list[LotStock]:
-    """Stock of a few lots, aggregating only their own rows (the stock pages aggregate every lot)."""
+def few_lots_stock_query() -> sa.Select[tuple[Lot, int, int, int]]:
+    """Lots with their units received, discarded and used, each summed over that lot's own rows (by index):
+    for a WHERE that keeps a few lots (a session form's usable lots, a lot's page) in a history of millions
+    of uses, where ``stock_query`` aggregates every lot first."""
     received = (sa.select(sa.func.coalesce(sa.func.sum(LotReceipt.quantity), 0))
                 .where(LotReceipt.lot_id == Lot.id, LotReceipt.voided_at.is_(None)).scalar_subquery())
     discarded = (sa.select(sa.func.coalesce(sa.func.sum(LotDiscard.quantity), 0))
                  .where(LotDiscard.lot_id == Lot.id, LotDiscard.voided_at.is_(None)).scalar_subquery())
     uses = _units_used_rows()
     used = sa.select(sa.func.coalesce(sa.func.sum(uses.c.units), 0)).where(uses.c.lot_id == Lot.id).scalar_subquery()
-    rows = db.session.execute(sa.select(Lot, received, discarded, used).where(Lot.id.in_(lot_ids)).order_by(Lot.id))
-    return [LotStock(lot, int(rec), int(dis), int(use)) for lot, rec, dis, use in rows]
+    return sa.select(Lot, received, discarded, used)
+
+
+def lots_stock(lot_ids: list[int]) -> list[LotStock]:
+    """Stock of a few lots, aggregating only their own rows (the stock pages aggregate every lot)."""
+    return stock_rows(few_lots_stock_query().where(Lot.id.in_(lot_ids)).order_by(Lot.id))
 
 
 def lot_stock(lot: Lot) -> LotStock:

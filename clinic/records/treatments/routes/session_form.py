@@ -17,7 +17,7 @@ from clinic.core.submissions import claim, remember
 from clinic.core.transaction import run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
-from clinic.inventory.services import lot_statuses, stock_query, stock_rows
+from clinic.inventory.services import few_lots_stock_query, lot_statuses, stock_rows
 from clinic.records.catalogue.models import Area, area_catalogue
 from clinic.records.followups.queries import after_previous_session
 from clinic.records.treatments import services
@@ -46,10 +46,13 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
              if isinstance(c.form.lot_id.data, int)}
     if session and session.anaesthetic_lot_id:
         held.add(session.anaesthetic_lot_id)
-    rows = stock_rows(stock_query().where(sa.or_(Lot.recalled_at.is_(None), Lot.id.in_(held)))
+    today = clinic_today()
+    # Lots not recalled nor expired (or held by the draft), their stock summed from their own rows only: a
+    # chain's years of used-up lots are never read.
+    rows = stock_rows(few_lots_stock_query().join(Product, Product.id == Lot.product_id)
+                      .where(sa.or_(sa.and_(Lot.recalled_at.is_(None), Lot.expiry_date >= today), Lot.id.in_(held)))
                       .order_by(Product.name, Lot.expiry_date)
                       .options(contains_eager(Lot.product), selectinload(Lot.holds)))
-    today = clinic_today()
     # Only lots a session may use (a draft keeps offering the lots it already holds, even if since recalled).
     offered = [r for r in rows if r.lot.id in held
                or lot_statuses(r.lot, today, r.on_hand) == ["available"]]
