@@ -66,7 +66,8 @@ def _fresh_database(database: str, audit_key: str) -> None:
                    cwd=REPO, env=environment, check=True, capture_output=True)
 
 
-def _writer(number: int, database: str, anchor_file: str, entries: int, start: Any, results: Any) -> None:
+def _writer(number: int, database: str, anchor_file: str, entries: int, ready: Any, start: Any,
+            results: Any) -> None:
     """One writer: its own app and connection; each entry in its own app context and transaction."""
     from flask import g
 
@@ -82,6 +83,7 @@ def _writer(number: int, database: str, anchor_file: str, entries: int, start: A
     with app.app_context():
         db.session.execute(sa.text("SELECT 1"))  # connect before the start, not on the clock
         db.session.rollback()
+    ready.put(number)
     start.wait()
     for index in range(entries):
         record_id = f"{number}-{index}"
@@ -96,9 +98,10 @@ def _writer(number: int, database: str, anchor_file: str, entries: int, start: A
             continue
         latencies.append(time.perf_counter() - began)
         acknowledged.append((record_id, seq))
+    finished = time.perf_counter()  # CLOCK_MONOTONIC: the same clock in every process
     with app.app_context():
         db.engine.dispose()
-    results.put((number, acknowledged, latencies, errors, time.perf_counter()))
+    results.put((number, acknowledged, latencies, errors, finished))
 
 
 def main() -> int:
@@ -114,13 +117,13 @@ def main() -> int:
     _fresh_database(arguments.database, config.AUDIT_HMAC_KEY)
 
     context = multiprocessing.get_context("spawn")  # each writer builds its own app, engine and pool
-    start = context.Event()
-    results = context.Queue()
+    ready, start, results = context.Queue(), context.Event(), context.Queue()
     writers = [context.Process(target=_writer, args=(n, arguments.database, anchor_file, arguments.entries,
-                                                     start, results)) for n in range(arguments.writers)]
+                                                     ready, start, results)) for n in range(arguments.writers)]
     for process in writers:
         process.start()
-    time.sleep(3)  # every writer has imported the app and connected by now
+    for _ in writers:
+        ready.get(timeout=120)  # every writer has built its app and connected: the clock starts together
     began = time.perf_counter()
     start.set()
     finished = [results.get(timeout=600) for _ in writers]

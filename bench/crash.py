@@ -78,7 +78,6 @@ class Ledger:
     refused: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)  # what a refused form said, beside its fields
     retried: int = 0
-    repeats_answered: int = 0  # a retry of a write that had been stored: answered with its first result
 
 
 class Server:
