@@ -78,6 +78,7 @@ class Ledger:
     refused: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)  # what a refused form said, beside its fields
     retried: int = 0
+    server_errors: Counter[str] = field(default_factory=Counter)  # 5xx answers: D4 allows none
 
 
 class Server:
@@ -128,8 +129,8 @@ class Server:
 class Browser:
     """One signed-in member of staff: cookies, CSRF token and one-time keys as a browser sends them."""
 
-    def __init__(self, base: str, account: tuple[str, str], stop: threading.Event) -> None:
-        self.base, self.account, self.stop = base, account, stop
+    def __init__(self, base: str, account: tuple[str, str], stop: threading.Event, ledger: Ledger) -> None:
+        self.base, self.account, self.stop, self.ledger = base, account, stop, ledger
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect())
 
@@ -145,13 +146,15 @@ class Browser:
 
     def send(self, path: str, data: dict[str, Any] | None = None) -> tuple[int, str, str, int]:
         """Send until the server answers other than 5xx (it may be down, being killed or coming back): the
-        status, Location, page, and how many times it was sent again."""
+        status, Location, page, and how many times it was sent again. A 5xx is counted: it fails the run."""
         again = 0
         while True:
             try:
                 status, location, page = self._send(path, data)
                 if status < 500:
                     return status, location, page, again
+                with self.ledger.lock:
+                    self.ledger.server_errors[f"{status} {re.sub(r'[0-9]+', 'N', path)}"] += 1
             except (OSError, http.client.HTTPException):
                 pass
             if self.stop.is_set() and again > 200:
@@ -304,7 +307,7 @@ def client_loop(number: int, base: str, course_areas: dict[int, list[str]], ledg
     rng = random.Random(number)  # noqa: S311 - a reproducible workload, not a secret
     courses = sorted(course_areas)
     doctor = number % 2 == 0
-    browser = Browser(base, DOCTOR if doctor else NURSE, stop)
+    browser = Browser(base, DOCTOR if doctor else NURSE, stop, ledger)
     count = 0
     try:
         browser.sign_in()
@@ -462,7 +465,7 @@ def main() -> int:
 
     port = _free_port()
     server = Server(environment, port, workdir / "gunicorn.log")
-    ledger, stop, errors = Ledger(), threading.Event(), []
+    ledger, stop, errors = Ledger(), threading.Event(), list[str]()
     rng = random.Random(arguments.seed)  # noqa: S311 - when to kill, not a secret
     comebacks: list[float] = []
     try:
@@ -488,6 +491,8 @@ def main() -> int:
 
     failures, figures = check(database, environment, ledger)
     failures[:0] = errors
+    if ledger.server_errors:
+        failures.append(f"the server answered with errors: {dict(ledger.server_errors)}")
     writes = len(ledger.patients) + len(ledger.sessions) + len(ledger.signatures)
     print(f"  {arguments.clients} clients for {elapsed:.0f} s; first start {first_start:.1f} s")
     print(f"  acknowledged writes: {writes} ({len(ledger.patients)} patients registered, {len(ledger.sessions)} "
