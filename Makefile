@@ -6,8 +6,9 @@ WORKERS ?= 2
 # Test processes in parallel (pytest-xdist); each has its own database.
 TEST_WORKERS ?= 2
 FLASK = $(VENV)/bin/flask --app wsgi
-# The access log names the path, never the query string: a patient search (?q=name) must not land in it.
-ACCESS_LOG_FORMAT = %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss
+# gunicorn's settings (threaded workers, the access log without query strings) are in gunicorn_config.py,
+# shared with the browser tests and bench/crash.py.
+GUNICORN = $(VENV)/bin/gunicorn -c gunicorn_config.py
 
 .PHONY: run test install secrets db lint clean
 
@@ -31,8 +32,7 @@ db: secrets
 run: db
 	$(FLASK) demo seed --if-empty
 	@echo "Serving on http://127.0.0.1:$(PORT)"
-	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - \
-		--access-logformat '$(ACCESS_LOG_FORMAT)' wsgi:app
+	$(GUNICORN) --bind 127.0.0.1:$(PORT) --workers $(WORKERS) wsgi:app
 
 ## The whole test suite (DATABASE_URL=postgresql+psycopg://... runs it on PostgreSQL), then its slowest tests.
 test: install
@@ -41,7 +41,7 @@ test: install
 ## Ruff, the one-way package imports (import-linter) and the types (mypy: strict on services, models
 ## and core); the settings are in pyproject.toml.
 lint: install
-	$(VENV)/bin/ruff check clinic config.py wsgi.py
+	$(VENV)/bin/ruff check clinic config.py wsgi.py gunicorn_config.py
 	$(VENV)/bin/lint-imports --no-logo
 	$(VENV)/bin/mypy
 

@@ -156,10 +156,14 @@ def append_event(
         "prev_hash": prev_hash,
     }
     row["hash"] = compute_hash(current_app.config["AUDIT_HMAC_KEY"], row)
-    connection.execute(sa.insert(_event_table).values(**row))
-    connection.execute(
-        sa.update(_chain_table).where(_chain_table.c.id == 1).values(last_hash=row["hash"])
-    )
+    move_head = sa.update(_chain_table).where(_chain_table.c.id == 1).values(last_hash=row["hash"])
+    if connection.dialect.name == "postgresql":
+        # The head stays locked until the transaction commits, so every round trip made while holding it
+        # is one that no other writer can make: the row and the head's new hash go in one statement.
+        connection.execute(move_head.add_cte(sa.insert(_event_table).values(**row).cte("appended")))
+    else:
+        connection.execute(sa.insert(_event_table).values(**row))
+        connection.execute(move_head)
     if session is not None:
         remember_head(session, seq, str(row["hash"]))
     return seq

@@ -1,7 +1,7 @@
 """Fixtures for the browser tests: the real app under gunicorn, driven by Debian's chromium.
 
-The app runs as it does for ``make run`` (CLINIC_ENV=development, gunicorn, two
-workers) against a database of its own, migrated and loaded with the demo
+The app runs as it does for ``make run`` (CLINIC_ENV=development, gunicorn with
+``gunicorn_config.py``, two threaded workers) against a database of its own, migrated and loaded with the demo
 accounts through the flask CLI:
 
 * SQLite (the default): a file in a temporary directory;
@@ -189,8 +189,9 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
         process = subprocess.Popen(  # noqa: S603 - fixed command from our own venv
             # --no-control-socket: gunicorn 27 otherwise claims ~/.gunicorn/gunicorn.ctl,
             # which a developer's own `make run` also uses.
-            [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--no-control-socket", "--access-logfile", "-", "wsgi:app"],
+            # gunicorn_config.py: the threaded workers and access log of `make run`.
+            [str(VENV_BIN / "gunicorn"), "-c", str(PROJECT_DIR / "gunicorn_config.py"),
+             "--bind", f"127.0.0.1:{port}", "--workers", "2", "--no-control-socket", "wsgi:app"],
             cwd=PROJECT_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT,
         )
