@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapper, Session, object_session
 
 from clinic.audit.anchors import register_anchor_listeners
 from clinic.audit.services import REDACTED, append_event
-from clinic.core.models import VoidableMixin
+from clinic.core.models import Base, VoidableMixin
 
 
 def _record_id(obj: Any) -> str:
@@ -114,3 +114,8 @@ def register_listeners() -> None:
         event.listen(Mapper, "after_delete", _audit_delete)
     if not event.contains(Mapper, "mapper_configured", _load_old_values_on_set):
         event.listen(Mapper, "mapper_configured", _load_old_values_on_set)
+    # Mappers configured before this point (a loader option built at import configures them all) had no
+    # event for the listener to hear: they get their attribute listeners here.
+    for mapper in Base.registry.mappers:
+        if mapper.configured:
+            _load_old_values_on_set(mapper, mapper.class_)

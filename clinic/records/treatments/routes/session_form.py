@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm.strategy_options import _AbstractLoad
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -25,11 +26,14 @@ from clinic.records.treatments.forms import SessionForm
 from clinic.records.treatments.models import Course, Preparation, PreparationComponent, TreatmentSession
 from clinic.records.treatments.routes.blueprint import bp
 
-# What the form shows of its course (the patient, the last session's settings, the planned products), loaded
-# with it rather than a row at a time.
-COURSE_SHOWN = (joinedload(Course.patient), joinedload(Course.indication), joinedload(Course.area_links),
-                joinedload(Course.planned_products),
-                selectinload(Course.sessions).joinedload(TreatmentSession.signature))
+
+def _course_shown() -> tuple[_AbstractLoad, ...]:
+    """What the form shows of its course (the patient, the last session's settings, the planned products),
+    loaded with it rather than a row at a time. Built per call: loader options built at import would
+    configure the mappers before the audit's listeners are attached to them."""
+    return (joinedload(Course.patient), joinedload(Course.indication), joinedload(Course.area_links),
+            joinedload(Course.planned_products),
+            selectinload(Course.sessions).joinedload(TreatmentSession.signature))
 
 
 def _lot_label(lot: Lot, on_hand: int) -> str:
@@ -278,7 +282,7 @@ def _refused_session_page(error: ClinicError | None, form: SessionForm, course: 
 def new_session(course_id: int) -> Response | tuple[str, int]:
     """Log a session: what was drawn up, and what was injected where. The gate runs before saving."""
     # unique(): the course's areas and planned products come joined, a row each.
-    course = db.session.scalars(sa.select(Course).where(Course.id == course_id).options(*COURSE_SHOWN)).unique() \
+    course = db.session.scalars(sa.select(Course).where(Course.id == course_id).options(*_course_shown())).unique() \
         .one_or_none() or abort(404)
     if course.status in ("completed", "stopped"):
         flash(f"This course is {course.status_label.lower()}; no more sessions can be added.", "error")
@@ -293,7 +297,7 @@ def new_session(course_id: int) -> Response | tuple[str, int]:
 def edit_session(session_id: int) -> Response | tuple[str, int]:
     """Change a draft; a signed session is amended instead."""
     session = db.session.scalars(sa.select(TreatmentSession).where(TreatmentSession.id == session_id).options(
-        joinedload(TreatmentSession.course).options(*COURSE_SHOWN), joinedload(TreatmentSession.signature),
+        joinedload(TreatmentSession.course).options(*_course_shown()), joinedload(TreatmentSession.signature),
         selectinload(TreatmentSession.injections),
         selectinload(TreatmentSession.preparations).joinedload(Preparation.components)
         .joinedload(PreparationComponent.lot))).unique().one_or_none() or abort(404)
