@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
@@ -195,7 +195,8 @@ def side_effect_flag_conditions(now: datetime) -> tuple[Any, Any]:
 
 
 def doctor_flags(now: datetime) -> list[Flag]:
-    """Everything a doctor must review, oldest first: worked out in SQL, two statements and their loads."""
+    """Everything a doctor must review, oldest first: worked out in SQL, three statements (the side effects,
+    the follow-ups not reached, their attempts)."""
     always, outlasting = side_effect_flag_conditions(now)
     pending_always = sa.and_(always, ~_reviewed_since(SideEffect.updated_at, SideEffect.id, FlagReview.side_effect_id))
     pending_outlasting = sa.and_(outlasting, ~_reviewed_since(sa.func.coalesce(SideEffect.overdue_at, now),
@@ -205,12 +206,14 @@ def doctor_flags(now: datetime) -> list[Flag]:
         .join(TreatmentSession, TreatmentSession.id == SideEffect.session_id)
         .where(SideEffect.voided_at.is_(None), TreatmentSession.voided_at.is_(None),
                sa.or_(pending_always, pending_outlasting))
-        .options(selectinload(SideEffect.type), selectinload(SideEffect.patient),
-                 selectinload(SideEffect.session).selectinload(TreatmentSession.course))).all()
+        # What a flag shows comes in the same statement; its areas are not shown.
+        .options(joinedload(SideEffect.type), joinedload(SideEffect.patient), joinedload(SideEffect.session),
+                 lazyload(SideEffect.areas))).all()
     tasks = db.session.scalars(
         sa.select(FollowUpTask).where(FollowUpTask.status == "not_reached",
                                       ~sa.exists().where(FlagReview.follow_up_id == FollowUpTask.id))
-        .options(selectinload(FollowUpTask.patient), selectinload(FollowUpTask.session))).all()
+        .options(joinedload(FollowUpTask.patient), joinedload(FollowUpTask.session),
+                 selectinload(FollowUpTask.attempts))).all()
     flags = [_side_effect_flag(s, now) for s in side_effects]
     flags += [Flag(t.closed_at or now, [NOT_REACHED], t.patient, follow_up=t) for t in tasks]
     return sorted(flags, key=lambda f: f.since)
@@ -231,13 +234,14 @@ def _side_effect_flag(side_effect: SideEffect, now: datetime) -> Flag:
 def side_effects_of(*, patient_id: int | None = None, session_ids: Iterable[int] | None = None) -> list[SideEffect]:
     """A patient's or some sessions' side effects (voided ones too, marked), newest onset first."""
     query = sa.select(SideEffect).options(
-        selectinload(SideEffect.type), selectinload(SideEffect.session),
-        selectinload(SideEffect.areas).selectinload(SideEffectArea.injection).selectinload(InjectionLog.area))
+        joinedload(SideEffect.type), joinedload(SideEffect.session),
+        joinedload(SideEffect.areas).joinedload(SideEffectArea.injection).joinedload(InjectionLog.area))
     if patient_id is not None:
         query = query.where(SideEffect.patient_id == patient_id)
     if session_ids is not None:
         query = query.where(SideEffect.session_id.in_(list(session_ids)))
-    return list(db.session.scalars(query.order_by(SideEffect.onset_at.desc(), SideEffect.id.desc())))
+    # One statement: each side effect with its kind, session and areas.
+    return list(db.session.scalars(query.order_by(SideEffect.onset_at.desc(), SideEffect.id.desc())).unique())
 
 
 def after_previous_session(session_or_course: TreatmentSession | Course) -> tuple[TreatmentSession | None,
