@@ -143,17 +143,24 @@ def _copy_side_effect(side_effect: SideEffect, session: TreatmentSession, patien
 # --- follow-ups, side effects, flags --------------------------------------------------------------
 
 
-def test_the_nurses_worklist_costs_the_same_for_2_and_for_50_follow_ups(signed, nurse_client, page_queries) -> None:
+def test_the_nurses_worklist_costs_the_same_for_2_and_for_50_follow_ups_and_urgent_calls(
+        signed, staff, nurse_client, page_queries) -> None:
     task = _task(signed)
+    reported = _side_effect(signed, staff["nurse"], grade=2)
+    reported.source, reported.callback_phone = "patient", "+33 6 12 34 56 78"
+    _commit()
 
     def add(n: int) -> None:
         for session in _patients_treated_like(signed, n):
             _copy(task, session=session, patient=session.course.patient)
+            urgent = _copy(task, session=session, patient=session.course.patient, urgent=True, reason="patient_report")
+            db.session.flush()
+            _copy_side_effect(reported, session, follow_up_id=urgent.id)
 
-    add(FEW - 1)
+    add(FEW)
     _commit()
     _same_for_few_and_many(lambda: page_queries(nurse_client, "/follow-ups"), add)
-    assert db.session.scalar(sa.select(sa.func.count(FollowUpTask.id))) == MANY
+    assert db.session.scalar(sa.select(sa.func.count(FollowUpTask.id)).where(FollowUpTask.urgent)) == MANY
 
 
 def test_a_follow_up_with_50_attempts_and_50_side_effects_costs_what_one_with_2_does(
@@ -162,13 +169,17 @@ def test_a_follow_up_with_50_attempts_and_50_side_effects_costs_what_one_with_2_
     first = _side_effect(signed, staff["nurse"])
     followups.record_attempt(task, staff["nurse"], followups.AttemptInput(datetime.now(UTC), "phone", reached=False),
                              now=datetime.now(UTC))
+    followups.review_flag(staff["doctor"], assessment="Seen", plan="Call again", next_contact_on=None,
+                          today=date.today(), side_effect=first)
     _commit()
     attempt = task.attempts[0]
+    review = db.session.scalars(sa.select(FlagReview)).one()
 
     def add(n: int) -> None:
-        for colleague in _colleagues(staff["nurse"], n):
+        for colleague in _colleagues(staff["doctor"], n):
             _copy(attempt, task=task, by=colleague)
             _copy_side_effect(first, signed, recorded_by=colleague)
+            _copy(review, reviewed_by=colleague, follow_up_id=task.id, side_effect_id=None)
 
     add(FEW - 1)
     _commit()
@@ -228,11 +239,18 @@ def test_the_flags_cost_the_same_for_2_and_for_50_side_effects_and_unreached_fol
 # --- trace and recalls ---------------------------------------------------------------------------
 
 
-def test_tracing_a_lot_costs_the_same_for_2_and_for_50_patients(signed, stock, auditor_client, page_queries) -> None:
-    _patients_treated_like(signed, FEW - 1)
+def test_tracing_a_lot_costs_the_same_for_2_and_for_50_patients_and_their_side_effects(
+        signed, stock, staff, auditor_client, page_queries) -> None:
+    bruising = _side_effect(signed, staff["nurse"], grade=2)
+
+    def add(n: int) -> None:  # each patient with a side effect on the areas injected from the lot
+        for session in _patients_treated_like(signed, n):
+            _copy_side_effect(bruising, session)
+
+    add(FEW - 1)
     _commit()
     url = f"/trace?lot={stock['ha'].lot_number}"
-    _same_for_few_and_many(lambda: page_queries(auditor_client, url), lambda n: _patients_treated_like(signed, n))
+    _same_for_few_and_many(lambda: page_queries(auditor_client, url), add)
     assert auditor_client.get(url).get_data(as_text=True).count("QB0") >= MANY - 1
 
 
