@@ -377,13 +377,13 @@ def test_the_reports_cost_the_same_for_2_and_for_50_products_lots_doctors_and_op
 
 
 def _lots_like(lot: Lot, n: int, **changes: Any) -> list[Lot]:
-    """``n`` lots of as many products, each received like ``lot``."""
+    """``n`` lots of as many products (each with an ingredient of its own), each received like ``lot``."""
     made = []
     for _ in range(n):
         number = next(_numbers)
         product = _copy(lot.product, name=f"Budget product {number}", gtin=None)
-        for link in lot.product.ingredients:
-            _copy(link, product=product)
+        for link in lot.product.ingredients:  # an ingredient of its own, as each product has in the catalogue
+            _copy(link, product=product, ingredient=_copy(link.ingredient, name=f"Budget ingredient {number}"))
         copied = _copy(lot, product=product, lot_number=f"QB-{number}", **changes)
         for receipt in lot.receipts:
             _copy(receipt, lot=copied)
