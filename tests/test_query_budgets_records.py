@@ -27,6 +27,7 @@ from clinic.records.followups.models import FlagReview, FollowUpTask, SideEffect
 from clinic.records.outcomes.models import OutcomeMeasure
 from clinic.records.treatments import services as treatments
 from clinic.records.treatments.models import SessionSignature, TreatmentSession
+from clinic.reports.figures import ANY_DOCTOR, ANY_INDICATION
 from clinic.reports.models import DailyFigure
 from clinic.tracing import recalls
 from clinic.tracing.models import Recall, RecallPatient
@@ -349,22 +350,27 @@ def test_the_reports_cost_the_same_for_2_and_for_50_products_lots_doctors_and_op
     recall = _recall(stock, staff)
     product, lot = stock["ha"].product, stock["ha"]
     own = {"product": str(product.id), "lot": str(lot.id), "doctor": str(staff["doctor"].id)}
-    figures = [f for f in db.session.scalars(sa.select(DailyFigure)) if own.get(f.dimension) == f.item]
+    # The figures the page reads with no filter chosen: every session, any doctor and indication.
+    figures = [f for f in db.session.scalars(sa.select(DailyFigure).where(
+        DailyFigure.scope == "all", DailyFigure.doctor_id == ANY_DOCTOR, DailyFigure.indication_code == ANY_INDICATION))
+        if own.get(f.dimension) == f.item]
     assert figures, "signing filled the daily figures"
 
     def add(n: int) -> None:
-        for doctor in _colleagues(staff["doctor"], n):
+        doctors = _colleagues(staff["doctor"], n)
+        lots = []
+        for _ in range(n):
             number = next(_numbers)
-            other = _copy(product, name=f"Budget product {number}", gtin=None)
-            other_lot = _copy(lot, product=other, lot_number=f"QB-{number}")
-            db.session.flush()
+            lots.append(_copy(lot, product=_copy(product, name=f"Budget product {number}", gtin=None),
+                              lot_number=f"QB-{number}"))
+            _copy(recall.rows[0], recall=_copy(recall, reference=f"FSN-{number}"))
+        db.session.flush()
+        for doctor, other_lot in zip(doctors, lots, strict=True):
             for figure in figures:
-                item = {"product": str(other.id), "lot": str(other_lot.id), "doctor": str(doctor.id)}.get(
-                    figure.dimension)
+                item = {"product": str(other_lot.product_id), "lot": str(other_lot.id),
+                        "doctor": str(doctor.id)}.get(figure.dimension)
                 if item is not None:
                     _copy(figure, item=item)
-            more = _copy(recall, reference=f"FSN-{number}")
-            _copy(recall.rows[0], recall=more)
 
     add(FEW - 1)
     _commit()
