@@ -144,24 +144,8 @@ def test_the_pdf_carries_the_patient_the_figures_and_the_charts(doctor_client, t
     assert [r.reason for r in audit_rows("export") if r.record_type == "course"] == ["course report PDF"]
 
 
-@pytest.mark.parametrize("sessions", [4, 12])
-def test_the_report_costs_the_same_queries_for_4_and_12_sessions(doctor_client, staff, lots, count_queries,
-                                                                 sessions) -> None:
-    costs = []
-    for length, name in ((4, "Four"), (sessions, "Many")):
-        course = course_with_sessions(staff, lots, [i * 14 for i in range(length)], first=name, starts_ago=200)
-        measure(course, staff["doctor"], "wrinkle_grade", "4")
-        for i, session in enumerate(course.sessions):
-            measure(course, staff["doctor"], "wrinkle_grade", str(3 - i % 3), timepoint="session",
-                    on=session.performed_at.date(), session=session)
-            followups.record_side_effect(session, staff["nurse"], followups.SideEffectInput(
-                type_code="redness", grade=1, onset_hours=1, injection_ids=[session.injections[0].id],
-                causality="probable"), source="chart", now=datetime.now(UTC))
-            db.session.commit()
-        with count_queries() as statements:
-            assert doctor_client.get(f"/courses/{course.id}/report").status_code == 200
-        costs.append(len(statements))
-    assert costs[0] == costs[1]
+# The report's query budget (the same for 2 and for 50 sessions, measures and side effects):
+# tests/test_query_budgets_records.py.
 
 
 def test_the_demo_course_report_shows_charts_and_a_photo_pair(runner, app) -> None:

@@ -106,20 +106,8 @@ def test_the_worklist_pages_by_keyset_without_losing_or_repeating_a_row(stock, s
     assert sorted(seen) == sorted(_task(s).id for s in sessions) and len(seen) == len(set(seen))
 
 
-def test_the_worklist_page_costs_the_same_queries_for_two_and_for_eight_follow_ups(
-        stock, staff, nurse_client, count_queries) -> None:
-    def cost() -> int:
-        with count_queries() as statements:
-            response = nurse_client.get("/follow-ups")
-        assert response.status_code == 200
-        return len(statements)
-
-    for i in range(2):
-        _signed(ready_course(staff, f"Few{i}", "Rows"), stock, staff)
-    few = cost()
-    for i in range(6):
-        _signed(ready_course(staff, f"More{i}", "Rows"), stock, staff)
-    assert cost() == few
+# The worklist's, a follow-up's, a side effect's and the flags' query budgets (the same for 2 and for 50 rows):
+# tests/test_query_budgets_records.py.
 
 
 # --- working a follow-up -------------------------------------------------------------------------
@@ -355,19 +343,6 @@ def test_only_a_doctor_reviews(signed, staff, nurse_client) -> None:
         followups.review_flag(staff["nurse"], assessment="x", plan="y", next_contact_on=None,
                               today=date.today(), side_effect=effect)
     assert nurse_client.get(f"/flags/side-effect/{effect.id}/review").status_code == 403
-
-
-def test_the_flags_cost_the_same_queries_for_one_and_for_six(signed, staff, doctor_client, count_queries) -> None:
-    def cost() -> int:
-        with count_queries() as statements:
-            assert doctor_client.get("/flags").status_code == 200
-        return len(statements)
-
-    _effect(signed, staff["nurse"], datetime.now(UTC), grade=3)
-    one = cost()
-    for _ in range(5):
-        _effect(signed, staff["nurse"], datetime.now(UTC), type_code="infection")
-    assert cost() == one
 
 
 # --- the catalogue -------------------------------------------------------------------------------

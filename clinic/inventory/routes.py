@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -33,7 +34,16 @@ from clinic.inventory.forms import (
     ReceiveForm,
     StockFilterForm,
 )
-from clinic.inventory.models import Ingredient, Lot, LotHold, Product, StorageLocation
+from clinic.inventory.models import (
+    Ingredient,
+    Lot,
+    LotDiscard,
+    LotHold,
+    LotReceipt,
+    Product,
+    ProductIngredient,
+    StorageLocation,
+)
 from clinic.inventory.services import LotStock
 from clinic.inventory.signals import lot_notes
 
@@ -53,7 +63,7 @@ def _status(code_ok: int = 200) -> int:
 def list_products() -> str:
     """The product catalogue, active products first."""
     products = db.session.scalars(
-        sa.select(Product).options(selectinload(Product.ingredients))
+        sa.select(Product).options(selectinload(Product.ingredients).joinedload(ProductIngredient.ingredient))
         .order_by(Product.retired_at.is_not(None), Product.name)
     ).all()
     return render_template("inventory/products.html", products=products)
@@ -275,10 +285,21 @@ def receive() -> Response | tuple[str, int]:
 # --- lots and stock -----------------------------------------------------------------------
 
 
+# What a lot's page shows with the lot: its product, then its receipts, discards and holds, each with the
+# people and the storage location they name (one statement each, however many rows).
+def _lot_page_options() -> tuple[LoaderOption, ...]:
+    return (
+        joinedload(Lot.product),
+        selectinload(Lot.receipts).options(joinedload(LotReceipt.storage_location), joinedload(LotReceipt.received_by)),
+        selectinload(Lot.discards).joinedload(LotDiscard.recorded_by),
+        selectinload(Lot.holds).options(joinedload(LotHold.placed_by), joinedload(LotHold.released_by)),
+    )
+
+
 @bp.get("/lots/<int:lot_id>")
 def show_lot(lot_id: int) -> str:
     """A lot: status, stock, every receipt, discard and quarantine."""
-    lot = db.get_or_404(Lot, lot_id)
+    lot = db.first_or_404(sa.select(Lot).where(Lot.id == lot_id).options(*_lot_page_options()))
     stock = services.lot_stock(lot)
     today = clinic_today()
     notes = ([note for _, answer in lot_notes.send(lot) for note in answer or []]
@@ -286,7 +307,7 @@ def show_lot(lot_id: int) -> str:
     return render_template(
         "inventory/lot.html", lot=lot, stock=stock, today=today, notes=notes,
         statuses=services.lot_statuses(lot, today, stock.on_hand),
-        usability=services.check_lot_usable(lot, today),
+        usability=services.check_lot_usable(lot, today, stock=stock),
         hold_form=HoldForm(formdata=None),
     )
 

@@ -395,9 +395,10 @@ LOT_EXPIRED = "lot_expired"
 LOT_DEPLETED = "lot_depleted"
 
 
-def check_lot_usable(lot: Lot, on_date: date) -> Usability:
-    """Whether a lot may be used for a patient on a date, with every reason if not."""
-    stock = lot_stock(lot)
+def check_lot_usable(lot: Lot, on_date: date, *, stock: LotStock | None = None) -> Usability:
+    """Whether a lot may be used for a patient on a date, with every reason if not (``stock``: the lot's
+    stock when the caller has it already)."""
+    stock = stock or lot_stock(lot)
     reasons = []
     for status in lot_statuses(lot, on_date, stock.on_hand):
         if status == "recalled":

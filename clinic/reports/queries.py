@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
-from sqlalchemy.orm import selectinload
+from flask import current_app, g
+from sqlalchemy.orm import joinedload
 
 from clinic.auth.models import User
 from clinic.extensions import db
@@ -22,8 +22,8 @@ from clinic.records.treatments.models import TECHNIQUES, Course, CourseProduct, 
 from clinic.reports.figures import ANY_DOCTOR, ANY_INDICATION, SUMMED, month_start
 from clinic.reports.models import DEPTH_BANDS, DailyFigure, MonthlyFigure
 from clinic.reports.stats import LotFigures, LotSignal, Rate, lot_signals
-from clinic.tracing.models import Recall, RecallPatient
-from clinic.tracing.recalls import Progress, progress
+from clinic.tracing.models import Recall, RecallContact, RecallPatient
+from clinic.tracing.recalls import Progress
 
 RATE_DIMENSIONS = ("product", "lot", "indication", "area", "technique", "gauge", "depth", "doctor")
 MONTHLY_DIMENSIONS = ("indication", "product", "doctor")
@@ -105,24 +105,33 @@ class RateRow:
 
 
 def _labels(items: dict[str, set[str]]) -> dict[tuple[str, str], str]:
-    """The names of the items shown: a fixed number of small lookups, whatever the rows."""
-    names: dict[tuple[str, str], str] = {}
+    """The names of the items shown: one statement for the products, lots, doctors, indications and areas
+    not named yet in this request (the monthly tables name what the rate tables named already)."""
+    known: dict[tuple[str, str], str] = g.setdefault("_report_labels", {})
+    missing = {dimension: {i for i in wanted if (dimension, i) not in known} for dimension, wanted in items.items()}
 
     def ids(dimension: str) -> list[int]:
-        return [int(i) for i in items.get(dimension, ()) if i.isdigit()]
+        return [int(i) for i in missing.get(dimension, ()) if i.isdigit()]
 
-    for dimension, query in (
-            ("product", sa.select(Product.id, Product.name).where(Product.id.in_(ids("product")))),
-            ("doctor", sa.select(User.id, User.full_name).where(User.id.in_(ids("doctor"))))):
-        if items.get(dimension):
-            names.update({(dimension, str(i)): name for i, name in db.session.execute(query)})
-    if items.get("lot"):
-        names.update({("lot", str(i)): f"{name} — lot {number}" for i, name, number in db.session.execute(
-            sa.select(Lot.id, Product.name, Lot.lot_number).join(Product).where(Lot.id.in_(ids("lot"))))})
+    lookups: list[sa.Select[Any]] = []
+    if ids("product"):
+        lookups.append(sa.select(sa.literal("product"), sa.cast(Product.id, sa.String), Product.name)
+                       .where(Product.id.in_(ids("product"))))
+    if ids("doctor"):
+        lookups.append(sa.select(sa.literal("doctor"), sa.cast(User.id, sa.String), User.full_name)
+                       .where(User.id.in_(ids("doctor"))))
+    if ids("lot"):
+        lookups.append(sa.select(sa.literal("lot"), sa.cast(Lot.id, sa.String),
+                                 Product.name + " — lot " + Lot.lot_number)
+                       .join(Product, Product.id == Lot.product_id).where(Lot.id.in_(ids("lot"))))
     for dimension, model in (("indication", Indication), ("area", Area)):
-        if items.get(dimension):
-            names.update({(dimension, code): name for code, name in db.session.execute(
-                sa.select(model.code, model.name).where(model.code.in_(items[dimension])))})
+        if missing.get(dimension):
+            lookups.append(sa.select(sa.literal(dimension), model.code, model.name)
+                           .where(model.code.in_(missing[dimension])))
+    if lookups:
+        found = sa.union_all(*lookups) if len(lookups) > 1 else lookups[0]
+        known.update({(dimension, item): name for dimension, item, name in db.session.execute(found)})
+    names = dict(known)
     names.update({("technique", code): label for code, label in TECHNIQUES.items()})
     names.update({("depth", code): label for code, label in DEPTH_BANDS.items()})
     names.update({("gauge", i): f"{i}G" for i in items.get("gauge", ())})
@@ -210,6 +219,9 @@ def _date_of(moment: Any) -> sa.ColumnElement[date]:
     return sa.func.date(moment)
 
 
+STOP_REASONS_SHOWN = 20
+
+
 @dataclass
 class CourseSummary:
     by_status: dict[str, int]
@@ -239,14 +251,18 @@ def course_summary(report: ReportFilter, today: date) -> CourseSummary:
                   else_=_days_after(_date_of(live.c.last), Course.interval_days))
     overdue = sa.and_(Course.status.in_(("planned", "active")),
                       sa.func.coalesce(live.c.done, 0) < Course.planned_sessions, due < today)
+    # One statement: counted per status and, for the stopped ones, per reason.
+    reason = sa.case((Course.status == "stopped", Course.stop_reason), else_=sa.null())
     rows = db.session.execute(
-        sa.select(Course.status, sa.func.count(), sa.func.sum(sa.case((overdue, 1), else_=0)))
-        .outerjoin(live, live.c.course_id == Course.id).where(*wanted).group_by(Course.status)).all()
-    reasons = db.session.execute(
-        sa.select(Course.stop_reason, sa.func.count()).where(*wanted, Course.status == "stopped")
-        .group_by(Course.stop_reason).order_by(sa.func.count().desc(), Course.stop_reason).limit(20)).all()
-    return CourseSummary({status: int(n) for status, n, _ in rows}, sum(int(o or 0) for _, _, o in rows),
-                         [(reason or "—", int(n)) for reason, n in reasons])
+        sa.select(Course.status, reason, sa.func.count(), sa.func.sum(sa.case((overdue, 1), else_=0)))
+        .outerjoin(live, live.c.course_id == Course.id).where(*wanted).group_by(Course.status, reason)).all()
+    by_status: dict[str, int] = defaultdict(int)
+    for status, _, n, _ in rows:
+        by_status[status] += int(n)
+    reasons = sorted(((why, int(n)) for status, why, n, _ in rows if status == "stopped"),
+                     key=lambda pair: (-pair[1], pair[0] is not None, pair[0] or ""))[:STOP_REASONS_SHOWN]
+    return CourseSummary(dict(by_status), sum(int(o or 0) for _, _, _, o in rows),
+                         [(why or "—", n) for why, n in reasons])
 
 
 @dataclass
@@ -295,10 +311,28 @@ def lots_expiring(report: ReportFilter, today: date) -> list[tuple[int, int]]:
 
 
 def open_recalls() -> list[tuple[Recall, Progress]]:
+    """Open recalls with their progress (as ``tracing.recalls.progress`` counts it), counted in SQL: two
+    statements however many patients."""
     recalls = db.session.scalars(
-        sa.select(Recall).where(Recall.closed_at.is_(None)).order_by(Recall.opened_at)
-        .options(selectinload(Recall.rows).selectinload(RecallPatient.contacts))).all()
-    return [(recall, progress(recall)) for recall in recalls]
+        sa.select(Recall).where(Recall.closed_at.is_(None)).order_by(Recall.opened_at)).all()
+    if not recalls:
+        return []
+    contacted = sa.exists().where(RecallContact.row_id == RecallPatient.id)
+    released = sa.and_(RecallPatient.status == "no_action_needed", ~contacted)
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for recall_id, status, is_released, n in db.session.execute(
+            sa.select(RecallPatient.recall_id, RecallPatient.status, released, sa.func.count())
+            .where(RecallPatient.recall_id.in_([r.id for r in recalls]))
+            .group_by(RecallPatient.recall_id, RecallPatient.status, released)):
+        counts[recall_id]["released" if is_released else status] += int(n)
+    return [(recall, _progress(counts[recall.id])) for recall in recalls]
+
+
+def _progress(by_status: dict[str, int]) -> Progress:
+    closed = by_status["follow_up_booked"] + by_status["no_action_needed"]
+    return Progress(affected=sum(n for status, n in by_status.items() if status != "released"),
+                    to_reach=by_status["to_contact"], reached=closed + by_status["contacted"], closed=closed,
+                    unreachable=by_status["unreachable"], released=by_status["released"])
 
 
 # --- the lot safety signal -----------------------------------------------------------------------
@@ -314,21 +348,23 @@ def lot_safety_signal(start: date, end: date) -> list[FlaggedLot]:
     """Every lot tested over the clinic days from ``start`` to ``end``, flagged ones first: its sessions
     with a side effect of grade 2 or more (or a serious one) against the other lots of its product."""
     source = figure_rows(ReportFilter(start, end), "lot", scope="all")
-    rows = db.session.execute(
-        sa.select(source.c.item, sa.func.sum(source.c.sessions), sa.func.sum(source.c.signal))
-        .group_by(source.c.item)).all()
+    summed = (sa.select(source.c.item, sa.func.sum(source.c.sessions).label("sessions"),
+                        sa.func.sum(source.c.signal).label("signal"))
+              .group_by(source.c.item).subquery("summed"))
+    # One statement: each lot's sums with the lot, its product and its holds (a lot's item is its id).
+    rows = [(lot, int(sessions), int(signal)) for lot, sessions, signal in db.session.execute(
+        sa.select(Lot, summed.c.sessions, summed.c.signal)
+        .join(summed, sa.cast(Lot.id, sa.String) == summed.c.item)
+        .options(joinedload(Lot.product), joinedload(Lot.holds)).order_by(summed.c.item)).unique()]
     if not rows:
         return []
-    lots = {lot.id: lot for lot in db.session.scalars(
-        sa.select(Lot).where(Lot.id.in_([int(item) for item, _, _ in rows])).options(
-            selectinload(Lot.product), selectinload(Lot.holds)))}
+    lots = {lot.id: lot for lot, _, _ in rows}
     by_product: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    for item, sessions, signal in rows:
-        total, flagged = by_product[lots[int(item)].product_id]
-        by_product[lots[int(item)].product_id] = (total + int(sessions), flagged + int(signal))
+    for lot, sessions, signal in rows:
+        total, flagged = by_product[lot.product_id]
+        by_product[lot.product_id] = (total + sessions, flagged + signal)
     figures = []
-    for item, sessions, signal in rows:
-        lot = lots[int(item)]
+    for lot, sessions, signal in rows:
         total, flagged = by_product[lot.product_id]
         figures.append(LotFigures(lot.id, lot.product_id, int(sessions), int(signal),
                                   total - int(sessions), flagged - int(signal)))
@@ -346,15 +382,20 @@ def recent_lot_signal(today: date) -> list[FlaggedLot]:
 
 
 def filter_choices() -> dict[str, list[tuple[str, str]]]:
-    """What the filters offer: every indication, product, doctor and storage location."""
-    return {
-        "indication": [(c, n) for c, n in db.session.execute(
-            sa.select(Indication.code, Indication.name).order_by(Indication.sort_order, Indication.name))],
-        "product": [(str(i), n) for i, n in db.session.execute(sa.select(Product.id, Product.name)
-                                                                 .order_by(Product.name))],
-        "doctor": [(str(i), n) for i, n in db.session.execute(
-            sa.select(User.id, User.full_name).where(User.role == "doctor").order_by(User.full_name))],
-        "location": [(str(i), n) for i, n in db.session.execute(
-            sa.select(StorageLocation.id, StorageLocation.name).order_by(StorageLocation.name))],
-    }
-
+    """What the filters offer: every indication, product, doctor and storage location, in one statement."""
+    ordered: list[sa.Select[Any]] = [
+        sa.select(sa.literal("indication").label("kind"), Indication.code.label("value"),
+                  Indication.name.label("label"), Indication.sort_order.label("rank")),
+        sa.select(sa.literal("product"), sa.cast(Product.id, sa.String), Product.name, sa.literal(0)),
+        sa.select(sa.literal("doctor"), sa.cast(User.id, sa.String), User.full_name, sa.literal(0))
+        .where(User.role == "doctor"),
+        sa.select(sa.literal("location"), sa.cast(StorageLocation.id, sa.String), StorageLocation.name,
+                  sa.literal(0)),
+    ]
+    every = sa.union_all(*ordered).subquery("choices")
+    choices: dict[str, list[tuple[str, str]]] = {"indication": [], "product": [], "doctor": [], "location": []}
+    for kind, value, label in db.session.execute(
+            sa.select(every.c.kind, every.c.value, every.c.label)
+            .order_by(every.c.kind, every.c.rank, every.c.label)):
+        choices[kind].append((value, label))
+    return choices

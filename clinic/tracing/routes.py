@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
@@ -197,11 +197,14 @@ def new_recall() -> Response | tuple[str, int]:
 @bp.get("/recalls/<int:recall_id>")
 def show_recall(recall_id: int) -> str:
     """Progress, the lots, and (not for admins) the worklist of affected patients."""
-    recall = db.get_or_404(Recall, recall_id)
+    # The recall with who opened and closed it and where, its lots with their products, and its patients
+    # with their contacts: one statement each, however many rows.
+    recall = db.first_or_404(sa.select(Recall).where(Recall.id == recall_id).options(
+        joinedload(Recall.opened_by), joinedload(Recall.closed_by), joinedload(Recall.location),
+        selectinload(Recall.lots).joinedload(RecallLot.lot).joinedload(Lot.product),
+        selectinload(Recall.rows).options(joinedload(RecallPatient.patient), selectinload(RecallPatient.contacts))))
     shows_patients = can(current_user, "tracing.contact", "POST")
-    rows = db.session.scalars(
-        sa.select(RecallPatient).where(RecallPatient.recall_id == recall.id).order_by(RecallPatient.id)
-        .options(selectinload(RecallPatient.patient), selectinload(RecallPatient.contacts))).all()
+    rows = recall.rows  # in id order
     affected = {}
     side_effects: dict[int, LotSideEffects] = {}
     if shows_patients:

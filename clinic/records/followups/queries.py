@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import contains_eager, joinedload, lazyload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
@@ -195,7 +195,8 @@ def side_effect_flag_conditions(now: datetime) -> tuple[Any, Any]:
 
 
 def doctor_flags(now: datetime) -> list[Flag]:
-    """Everything a doctor must review, oldest first: worked out in SQL, two statements and their loads."""
+    """Everything a doctor must review, oldest first: worked out in SQL, three statements (the side effects,
+    the follow-ups not reached, their attempts)."""
     always, outlasting = side_effect_flag_conditions(now)
     pending_always = sa.and_(always, ~_reviewed_since(SideEffect.updated_at, SideEffect.id, FlagReview.side_effect_id))
     pending_outlasting = sa.and_(outlasting, ~_reviewed_since(sa.func.coalesce(SideEffect.overdue_at, now),
@@ -205,9 +206,9 @@ def doctor_flags(now: datetime) -> list[Flag]:
         .join(TreatmentSession, TreatmentSession.id == SideEffect.session_id)
         .where(SideEffect.voided_at.is_(None), TreatmentSession.voided_at.is_(None),
                sa.or_(pending_always, pending_outlasting))
-        .options(contains_eager(SideEffect.type), joinedload(SideEffect.patient),
-                 contains_eager(SideEffect.session).joinedload(TreatmentSession.course).options(
-                     lazyload(Course.area_links)))).all()
+        # What a flag shows comes in the same statement; its areas are not shown.
+        .options(joinedload(SideEffect.type), joinedload(SideEffect.patient), joinedload(SideEffect.session),
+                 lazyload(SideEffect.areas))).all()
     tasks = db.session.scalars(
         sa.select(FollowUpTask).where(FollowUpTask.status == "not_reached",
                                       ~sa.exists().where(FlagReview.follow_up_id == FollowUpTask.id))
@@ -239,6 +240,7 @@ def side_effects_of(*, patient_id: int | None = None, session_ids: Iterable[int]
         query = query.where(SideEffect.patient_id == patient_id)
     if session_ids is not None:
         query = query.where(SideEffect.session_id.in_(list(session_ids)))
+    # One statement: each side effect with its kind, session and areas.
     return list(db.session.scalars(query.order_by(SideEffect.onset_at.desc(), SideEffect.id.desc())).unique())
 
 

@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -18,10 +20,25 @@ from clinic.core.submissions import claim, done
 from clinic.core.transaction import attempt
 from clinic.core.views import void_from_form
 from clinic.extensions import db
+from clinic.inventory.models import Lot
 from clinic.records.followups import queries, services
 from clinic.records.followups.forms import AttemptForm, ReviewForm, SideEffectForm, SideEffectTypeForm
-from clinic.records.followups.models import SOURCES, FollowUpTask, SideEffect, SideEffectType
-from clinic.records.treatments.models import TreatmentSession
+from clinic.records.followups.models import (
+    SOURCES,
+    FollowUpAttempt,
+    FollowUpTask,
+    SideEffect,
+    SideEffectArea,
+    SideEffectType,
+    SideEffectVersion,
+)
+from clinic.records.treatments.models import (
+    Course,
+    InjectionLog,
+    Preparation,
+    PreparationComponent,
+    TreatmentSession,
+)
 
 bp = Blueprint("followups", __name__)
 
@@ -51,10 +68,23 @@ def _attempt_input(form: AttemptForm) -> services.AttemptInput:
         patient_report=form.patient_report.data or "", no_side_effects=form.side_effects.data == "none")
 
 
+# What the follow-up page shows, loaded with the task: its patient, session, course and indication in one
+# statement, the session's areas and the attempts with who made them in one each (not one per row).
+def _follow_up_page_options() -> tuple[LoaderOption, ...]:
+    return (
+        joinedload(FollowUpTask.patient),
+        joinedload(FollowUpTask.session).joinedload(TreatmentSession.course).options(
+            joinedload(Course.indication), lazyload(Course.area_links)),
+        selectinload(FollowUpTask.session, TreatmentSession.injections).joinedload(InjectionLog.area),
+        selectinload(FollowUpTask.attempts).joinedload(FollowUpAttempt.by),
+    )
+
+
 @bp.route("/follow-ups/<int:task_id>", methods=["GET", "POST"])
 def show_follow_up(task_id: int) -> Response | tuple[str, int]:
     """One follow-up: the session it follows, every attempt, what was found, and the next attempt."""
-    task = db.get_or_404(FollowUpTask, task_id)
+    task = db.first_or_404(sa.select(FollowUpTask).where(FollowUpTask.id == task_id)
+                           .options(*_follow_up_page_options()))
     form = AttemptForm()
     status = 200
     if request.method == "POST":
@@ -151,10 +181,26 @@ def new_side_effect(session_id: int) -> Response | tuple[str, int]:
     return _render_side_effect_form(form, session, 200, follow_up=follow_up, source=source)
 
 
+# What the side-effect page shows, with the side effect: patient, session, kind and who recorded it in one
+# statement; its areas with their injections and preparations; the lots and products of those
+# preparations; every version with who recorded it.
+def _side_effect_page_options() -> tuple[LoaderOption, ...]:
+    return (
+        joinedload(SideEffect.patient), joinedload(SideEffect.session), joinedload(SideEffect.type),
+        joinedload(SideEffect.recorded_by),
+        selectinload(SideEffect.areas).joinedload(SideEffectArea.injection).options(
+            joinedload(InjectionLog.area),
+            joinedload(InjectionLog.preparation).selectinload(Preparation.components)
+            .joinedload(PreparationComponent.lot).joinedload(Lot.product)),
+        selectinload(SideEffect.versions).joinedload(SideEffectVersion.recorded_by),
+    )
+
+
 @bp.get("/side-effects/<int:side_effect_id>")
 def show_side_effect(side_effect_id: int) -> str:
     """A side effect as it stands, every earlier version under it, and the lots behind its areas."""
-    side_effect = db.get_or_404(SideEffect, side_effect_id)
+    side_effect = db.first_or_404(sa.select(SideEffect).where(SideEffect.id == side_effect_id)
+                                  .options(*_side_effect_page_options()))
     record_chart_read(side_effect.patient)
     return render_template("followups/side_effect.html", side_effect=side_effect, session=side_effect.session,
                            patient=side_effect.patient, void_form=VoidForm(formdata=None),

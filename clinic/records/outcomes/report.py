@@ -14,11 +14,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from clinic.core.clock import clinic_day
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
+from clinic.records.catalogue.models import Area, area_labels
 from clinic.records.consent.models import Consent, ConsentTextVersion
 from clinic.records.followups.models import SideEffect
 from clinic.records.followups.queries import side_effects_of
@@ -30,6 +31,7 @@ from clinic.records.photos.services import Occasion, current_photo_consent, occa
 from clinic.records.screening.models import Screening
 from clinic.records.treatments.models import (
     Course,
+    CourseArea,
     Preparation,
     PreparationComponent,
     SessionSignature,
@@ -126,6 +128,7 @@ class PhotoPair:
 @dataclass
 class CourseReport:
     course: Course
+    areas: str  # the course's area names
     sessions: list[SessionLine]  # live sessions, in order
     voided_sessions: list[TreatmentSession]
     products: list[ProductUse]
@@ -252,14 +255,22 @@ def _photo_pairs(photos: list[Photo], sessions: dict[int, TreatmentSession]) -> 
     return pairs
 
 
-def course_for_report(course_id: int) -> Course | None:
-    """The course with its patient and indication, in one statement."""
-    return db.session.scalar(sa.select(Course).where(Course.id == course_id)
-                             .options(joinedload(Course.patient), joinedload(Course.indication)))
+def course_for_report(course_id: int) -> tuple[Course, str] | None:
+    """The course with its patient and indication, and the names of its areas in the catalogue's order
+    (as ``area_labels`` writes them), in one statement."""
+    rows = db.session.execute(
+        sa.select(Course, Area.name)
+        .outerjoin(CourseArea, CourseArea.course_id == Course.id).outerjoin(Area, Area.code == CourseArea.area_code)
+        .where(Course.id == course_id).order_by(Area.sort_order, CourseArea.area_code)
+        .options(joinedload(Course.patient), joinedload(Course.indication), lazyload(Course.area_links))).all()
+    if not rows:
+        return None
+    return rows[0][0], ", ".join(name for _, name in rows if name is not None) or "—"
 
 
-def load_course_report(course: Course, today: date) -> CourseReport:
-    """Everything the report shows, in a fixed number of statements."""
+def load_course_report(course: Course, today: date, areas: str | None = None) -> CourseReport:
+    """Everything the report shows, in a fixed number of statements; ``areas``: the course's area names
+    when ``course_for_report`` gave them."""
     sessions = list(db.session.scalars(
         sa.select(TreatmentSession).where(TreatmentSession.course_id == course.id)
         .order_by(TreatmentSession.number)
@@ -287,12 +298,15 @@ def load_course_report(course: Course, today: date) -> CourseReport:
     photos = [p for p in photos if p.session_id not in voided_ids]
     treatment = [c for c in consents if c.text_version.form.indication_code == course.indication_code
                  and c.in_force_on(today)]
-    screening = db.session.scalar(
+    screening = db.session.scalars(
         sa.select(Screening).where(Screening.patient_id == course.patient_id,
                                    Screening.indication_code == course.indication_code, Screening.not_voided())
-        .order_by(Screening.screened_on.desc(), Screening.id.desc()).limit(1))
+        .order_by(Screening.screened_on.desc(), Screening.id.desc()).limit(1)
+        # Whether a doctor overrode it, in the same statement; its areas are not shown.
+        .options(joinedload(Screening.overrides), lazyload(Screening.area_links))).unique().first()
     return CourseReport(
-        course=course, sessions=_session_lines(course, live), voided_sessions=[s for s in sessions if s.is_voided],
+        course=course, areas=area_labels(course.area_codes) if areas is None else areas,
+        sessions=_session_lines(course, live), voided_sessions=[s for s in sessions if s.is_voided],
         products=_products(live_ids),
         side_effects=[e for e in side_effects_of(session_ids=live_ids) if not e.is_voided],
         series=series, notes=notes,

@@ -123,9 +123,9 @@ def void_measure(measure_id: int) -> Response:
 @bp.get("/courses/<int:course_id>/report")
 def course_report(course_id: int) -> str:
     """Plan against what was done, products and lots, side effects, measures charted, photo pairs, status."""
-    course = course_for_report(course_id) or abort(404)
+    course, areas = course_for_report(course_id) or abort(404)
     record_chart_read(course.patient)
-    report = load_course_report(course, clinic_today())
+    report = load_course_report(course, clinic_today(), areas)
     return render_template("outcomes/report.html", report=report, course=course, patient=course.patient,
                            today=clinic_today())
 
@@ -150,9 +150,9 @@ def _embedded_thumbnails(report: CourseReport) -> dict[int, str]:
 @bp.get("/courses/<int:course_id>/report.pdf")
 def course_report_pdf(course_id: int) -> Response:
     """The course report as a PDF, with the same charts."""
-    course = course_for_report(course_id) or abort(404)
+    course, areas = course_for_report(course_id) or abort(404)
     record_event("export", record_type="course", record_id=course.id, reason="course report PDF")
-    report = load_course_report(course, clinic_today())
+    report = load_course_report(course, clinic_today(), areas)
     html = render_template("outcomes/report_pdf.html", report=report, course=course, patient=course.patient,
                            thumbnails=_embedded_thumbnails(report), today=clinic_today())
     return pdf_response(html, f"course-report-{course.patient.record_number}-{course.id}.pdf")
