@@ -256,8 +256,9 @@ def start_server(database: str, port: int, workers: int, log: Path) -> subproces
 
 
 def run_locust(classes: list[str], users: int, duration: int, port: int, plan: Path, writes: Path,
-               timings: Path) -> list[tuple[str, float, int]]:
-    env = {**os.environ, "LOAD17_PLAN": str(plan), "LOAD17_WRITES": str(writes), "LOAD17_TIMINGS": str(timings)}
+               timings: Path, no_draft_form: bool = False) -> list[tuple[str, float, int]]:
+    env = {**os.environ, "LOAD17_PLAN": str(plan), "LOAD17_WRITES": str(writes), "LOAD17_TIMINGS": str(timings),
+           "LOAD17_NO_DRAFT_FORM": "1" if no_draft_form else ""}
     locust = Path(sys.executable).with_name("locust")
     log = timings.with_suffix(".log")
     with open(log, "w") as out:
@@ -342,6 +343,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (make run's WORKERS)")
     parser.add_argument("--port", type=int, default=5077)
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--no-draft-form", action="store_true",
+                        help="save drafts without opening the session form first (it lists every lot in stock)")
     parser.add_argument("--out", default=None, help="directory for the plan, writes, timings and server log")
     args = parser.parse_args()
     out = Path(args.out or tempfile.mkdtemp(prefix="clinic-load-"))
@@ -366,7 +369,7 @@ def main() -> None:
         health = run_locust(["Health"], args.users, args.duration, args.port, plan_file, writes,
                             out / "timings-health.json")
         mix = run_locust(["Doctor", "Nurse", "Auditor"], args.users, args.duration, args.port, plan_file, writes,
-                         out / "timings-mix.json")
+                         out / "timings-mix.json", no_draft_form=args.no_draft_form)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -374,7 +377,8 @@ def main() -> None:
 
     print(f"\n## bench.load: {args.users} users ({len(plan['accounts']['doctor'])} doctors, "
           f"{len(plan['accounts']['nurse'])} nurses, {len(plan['accounts']['auditor'])} auditors), "
-          f"{args.duration} s per phase, {os.cpu_count()} CPUs, load average {load_before[0]:.2f} before, "
+          f"{args.duration} s per phase{', drafts saved without opening the form' if args.no_draft_form else ''}, "
+          f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after (1 min)")
     print("database: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; prepared in {plan['prepared_in_s']} s")
     print("server: " + " ".join(shlex.quote(part) for part in command[command.index(next(
