@@ -33,6 +33,7 @@ import secrets
 import uuid
 from collections import deque
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -101,8 +102,11 @@ class Staff(FastHttpUser):
         with self.client.post("/login", name="sign in: send", data=urlencode({
                 "csrf_token": csrf(page), "email": self.account["email"], "password": PLAN["password"],
                 "next": ""}), headers=FORM, allow_redirects=False, catch_response=True) as answer:
-            if answer.status_code != 302 or "/login" in (answer.headers.get("Location") or ""):
+            location = answer.headers.get("Location") or ""
+            if answer.status_code != 302 or "/login" in location:
                 answer.failure(f"sign-in answered {answer.status_code}")
+                return
+        self.get(location, "sign in: home page")  # a browser follows it; the session's CSRF token is on it
 
     # --- requests ----------------------------------------------------------------------------------
 
@@ -121,8 +125,12 @@ class Staff(FastHttpUser):
                               catch_response=True) as answer:
             location = answer.headers.get("Location") or ""
             if answer.status_code != 302 or expect not in location:
-                problems = re.findall(r'class="[^"]*error[^"]*"[^>]*>([^<]{0,200})', answer.text or "")
-                answer.failure(f"{answer.status_code} {location} {problems[:3]}")
+                text = re.sub(r"<[^>]+>", " ", answer.text or "")
+                problems = [" ".join(p.split())[:160] for p in re.findall(
+                    r"(?:error|refused|cannot|must|invalid|expired|missing)[^\n]{0,160}", text, re.I)]
+                answer.failure(f"{answer.status_code} {location} {problems[:2]}")
+                Path(os.environ["LOAD17_WRITES"]).with_name(f"refused-{uuid.uuid4().hex[:8]}.html").write_text(
+                    answer.text or "")
                 return None
             return location
 
