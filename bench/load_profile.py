@@ -78,10 +78,11 @@ def main() -> None:
 
     @sa.event.listens_for(engine, "after_cursor_execute")
     def _after(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        statements.append((" ".join(statement.split())[:90], (time.perf_counter() - started.pop(id(cursor))) * 1000))
+        statements.append((" ".join(statement.split())[:140], (time.perf_counter() - started.pop(id(cursor))) * 1000))
 
-    print("| page | whole ms (median) | statements | in the driver ms | slowest statement (median ms) |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| page | whole ms (median) | statements | in the driver ms | slowest statement (median ms) "
+          "| most repeated statement (times per request) |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for role, name, url in pages:
         wholes, counts, sql = [], [], []
         slowest: dict[str, list[float]] = defaultdict(list)
@@ -96,8 +97,10 @@ def main() -> None:
             for text, ms in statements:
                 slowest[text].append(ms)
         top = max(slowest.items(), key=lambda kv: sum(kv[1]))
+        often = max(slowest.items(), key=lambda kv: len(kv[1]))
         print(f"| {name} | {statistics.median(wholes):.0f} | {statistics.median(counts):.0f} | "
-              f"{statistics.median(sql):.0f} | `{top[0]}` ({statistics.median(top[1]):.0f}) |")
+              f"{statistics.median(sql):.0f} | `{top[0]}` ({statistics.median(top[1]):.0f}) "
+              f"| `{often[0]}` ({len(often[1]) / args.repeat:.0f}) |")
 
 
 if __name__ == "__main__":
