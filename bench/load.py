@@ -334,6 +334,61 @@ def check_writes(writes: Path) -> tuple[Counter[str], list[str]]:
     return counts, problems
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if the workers are still busy after 60 s (a long request holds a sync worker)."""
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+
+def report(app: Any, out: Path) -> bool:
+    """Print the figures of the run in ``out`` and check its writes; True when nothing was lost."""
+    meta = json.loads((out / "meta.json").read_text())
+    plan = json.loads((out / "plan.json").read_text())
+    health = [tuple(row) for row in json.loads((out / "timings-health.json").read_text())]
+    mix = [tuple(row) for row in json.loads((out / "timings-mix.json").read_text())]
+    duration = meta["duration"]
+    print(f"\n## bench.load: {meta['users']} users ({len(plan['accounts']['doctor'])} doctors, "
+          f"{len(plan['accounts']['nurse'])} nurses, {len(plan['accounts']['auditor'])} auditors), "
+          f"{duration} s per phase{', drafts saved without opening the form' if meta['no_draft_form'] else ''}, "
+          f"{os.cpu_count()} CPUs, load average {meta['load_before']:.2f} before, {meta['load_after']:.2f} after "
+          "(1 min)")
+    print("database: " + ", ".join(f"{k} {v:,}" for k, v in meta["sizes"].items())
+          + f"; prepared in {plan['prepared_in_s']} s")
+    print("server: " + " ".join(shlex.quote(part) for part in meta["command"]))
+    health_rows, health_rate = table(health, duration, by_kind=True)  # type: ignore[arg-type]
+    kind_rows, _ = table(mix, duration, by_kind=True)  # type: ignore[arg-type]
+    name_rows, _ = table(mix, duration, by_kind=False)  # type: ignore[arg-type]
+    mix_rate = len([t for t in mix if not t[0].startswith("sign in")]) / duration
+    show("by kind (the issue's target: p95 ≤ 250 ms except reports; ! marks a miss)", kind_rows)
+    show("by request", name_rows)
+    show("baseline", health_rows)
+    errors = sum(t[2] for t in mix)
+    print(f"\noverall {mix_rate:.1f} req/s (sign-ins left out), /health {health_rate:.1f} req/s, "
+          f"ratio {mix_rate / health_rate:.3f} (target ≥ 0.25); errors {errors} (target 0)")
+    tasks = Counter(_kind(t[0]) for t in mix if not t[0].startswith(("sign in", "follow-ups: worklist")))
+    print("requests per kind, share: "
+          + ", ".join(f"{k} {v / sum(tasks.values()):.0%}" for k, v in tasks.most_common()))
+    with app.app_context():
+        from clinic.audit.services import verify_chain
+
+        counts, problems = check_writes(out / "writes.jsonl")
+        print(f"\nacknowledged writes: {dict(counts)}; stored exactly once: "
+              f"{'all' if not problems else f'NO, {len(problems)} problems'}")
+        for problem in problems[:20]:
+            print("  " + problem)
+        started = time.perf_counter()
+        result = verify_chain(anchor_file=str(out / "gunicorn.anchors"))
+        print(f"audit verify: {'intact' if result.ok else 'BROKEN'}, {result.count:,} rows"
+              + ("" if result.ok else f", first bad row {result.first_bad_seq}: {result.problem}")
+              + f" ({time.perf_counter() - started:.0f} s)")
+    print(f"files: {out}")
+    return not problems and result.ok
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", default=os.environ.get(
@@ -346,11 +401,14 @@ def main() -> None:
     parser.add_argument("--no-draft-form", action="store_true",
                         help="save drafts without opening the session form first (it lists every lot in stock)")
     parser.add_argument("--out", default=None, help="directory for the plan, writes, timings and server log")
+    parser.add_argument("--report", metavar="DIR", help="only print the figures and check the writes of an "
+                                                        "earlier run (its --out directory)")
     args = parser.parse_args()
+    app = _app(args.database)
+    if args.report:
+        sys.exit(0 if report(app, Path(args.report)) else 1)
     out = Path(args.out or tempfile.mkdtemp(prefix="clinic-load-"))
     out.mkdir(parents=True, exist_ok=True)
-
-    app = _app(args.database)
     with app.app_context():
         print(f"preparing accounts, courses, drafts and follow-up calls on {app.config['SQLALCHEMY_DATABASE_URI']}…",
               flush=True)
@@ -366,52 +424,16 @@ def main() -> None:
     server = start_server(args.database, args.port, args.workers, out / "gunicorn.log")
     load_before = os.getloadavg()
     try:
-        health = run_locust(["Health"], args.users, args.duration, args.port, plan_file, writes,
-                            out / "timings-health.json")
-        mix = run_locust(["Doctor", "Nurse", "Auditor"], args.users, args.duration, args.port, plan_file, writes,
-                         out / "timings-mix.json", no_draft_form=args.no_draft_form)
+        run_locust(["Health"], args.users, args.duration, args.port, plan_file, writes, out / "timings-health.json")
+        run_locust(["Doctor", "Nurse", "Auditor"], args.users, args.duration, args.port, plan_file, writes,
+                   out / "timings-mix.json", no_draft_form=args.no_draft_form)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    load_after = os.getloadavg()
-
-    print(f"\n## bench.load: {args.users} users ({len(plan['accounts']['doctor'])} doctors, "
-          f"{len(plan['accounts']['nurse'])} nurses, {len(plan['accounts']['auditor'])} auditors), "
-          f"{args.duration} s per phase{', drafts saved without opening the form' if args.no_draft_form else ''}, "
-          f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before, "
-          f"{load_after[0]:.2f} after (1 min)")
-    print("database: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()) + f"; prepared in {plan['prepared_in_s']} s")
-    print("server: " + " ".join(shlex.quote(part) for part in command[command.index(next(
-        p for p in command if p.endswith("gunicorn"))):]))
-    health_rows, health_rate = table(health, args.duration, by_kind=True)
-    kind_rows, _ = table(mix, args.duration, by_kind=True)
-    name_rows, _ = table(mix, args.duration, by_kind=False)
-    mix_rate = len([t for t in mix if not t[0].startswith("sign in")]) / args.duration
-    show("by kind (the issue's target: p95 ≤ 250 ms except reports; ! marks a miss)", kind_rows)
-    show("by request", name_rows)
-    show("baseline", health_rows)
-    errors = sum(failed for _, _, failed in mix)
-    print(f"\noverall {mix_rate:.1f} req/s (sign-ins left out), /health {health_rate:.1f} req/s, "
-          f"ratio {mix_rate / health_rate:.3f} (target ≥ 0.25); errors {errors} (target 0)")
-    tasks = Counter(_kind(name) for name, _, _ in mix if not name.startswith(("sign in", "follow-ups: worklist")))
-    print("requests per kind, share: "
-          + ", ".join(f"{k} {v / sum(tasks.values()):.0%}" for k, v in tasks.most_common()))
-
-    with app.app_context():
-        from clinic.audit.services import verify_chain
-
-        counts, problems = check_writes(writes)
-        print(f"\nacknowledged writes: {dict(counts)}; stored exactly once: "
-              f"{'all' if not problems else f'NO, {len(problems)} problems'}")
-        for problem in problems[:20]:
-            print("  " + problem)
-        started = time.perf_counter()
-        result = verify_chain(anchor_file=str((out / "gunicorn.log").with_suffix(".anchors")))
-        print(f"audit verify: {'intact' if result.ok else 'BROKEN'}, {result.count:,} rows"
-              + ("" if result.ok else f", first bad row {result.first_bad_seq}: {result.problem}")
-              + f" ({time.perf_counter() - started:.0f} s)")
-    print(f"files: {out}")
-    sys.exit(0 if not problems and result.ok else 1)
+        stop_server(server)
+    (out / "meta.json").write_text(json.dumps({
+        "users": args.users, "duration": args.duration, "no_draft_form": args.no_draft_form, "sizes": sizes,
+        "load_before": load_before[0], "load_after": os.getloadavg()[0],
+        "command": command[next(i for i, part in enumerate(command) if part.endswith("gunicorn")):]}))
+    sys.exit(0 if report(app, out) else 1)
 
 
 if __name__ == "__main__":
