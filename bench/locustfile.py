@@ -101,12 +101,15 @@ class Staff(FastHttpUser):
         page = self.get("/login", "sign in: form")
         with self.client.post("/login", name="sign in: send", data=urlencode({
                 "csrf_token": csrf(page), "email": self.account["email"], "password": PLAN["password"],
-                "next": ""}), headers=FORM, allow_redirects=False, catch_response=True) as answer:
+                "next": "/patients"}), headers=FORM, allow_redirects=False, catch_response=True) as answer:
             location = answer.headers.get("Location") or ""
             if answer.status_code != 302 or "/login" in location:
                 answer.failure(f"sign-in answered {answer.status_code}")
                 return
-        self.get(location, "sign in: home page")  # a browser follows it; the session's CSRF token is on it
+        # A browser follows it; the session's CSRF token is on the page. Sent to the patient search (the
+        # sign-in form's `next`), not the home page: the doctor's home loads every open course with its
+        # sessions (2.5 million on the populated database) and outlives gunicorn's 30 s worker timeout.
+        self.get(location, "sign in: first page")
 
     # --- requests ----------------------------------------------------------------------------------
 
