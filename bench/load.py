@@ -399,7 +399,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5077)
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--no-draft-form", action="store_true",
-                        help="save drafts without opening the session form first (it lists every lot in stock)")
+                        help="save drafts without opening the session form first (it lists every lot in stock; "
+                             "saving builds the same list, so this spares only the GET)")
     parser.add_argument("--out", default=None, help="directory for the plan, writes, timings and server log")
     parser.add_argument("--report", metavar="DIR", help="only print the figures and check the writes of an "
                                                         "earlier run (its --out directory)")
