@@ -10,7 +10,7 @@ FLASK = $(VENV)/bin/flask --app wsgi
 # shared with the browser tests and bench/crash.py.
 GUNICORN = $(VENV)/bin/gunicorn -c gunicorn_config.py
 
-.PHONY: run test install secrets db lint clean
+.PHONY: run test install secrets db lint clean bench-load
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,13 @@ lint: install
 	$(VENV)/bin/ruff check clinic config.py wsgi.py gunicorn_config.py
 	$(VENV)/bin/lint-imports --no-logo
 	$(VENV)/bin/mypy
+
+## The mixed-load benchmark (issue 17) against `make run`'s gunicorn, on a PostgreSQL database filled by
+## `python -m bench.populate`; BENCH_ARGS="--users 16 --duration 60" and the like pass on.
+BENCH_DATABASE ?= postgresql+psycopg://postgres@127.0.0.1:5432/clinic_bench
+bench-load: install
+	$(VENV)/bin/pip install --quiet -e '.[bench]'
+	$(VENV)/bin/python -m bench.load --database '$(BENCH_DATABASE)' --workers $(WORKERS) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov .mypy_cache .ruff_cache .import_linter_cache
