@@ -31,6 +31,7 @@ from clinic import create_app
 from clinic.auth.models import User
 from clinic.extensions import db
 from clinic.inventory.models import Lot, LotReceipt, Product, StorageLocation
+from clinic.inventory.services import refresh_on_hand
 from clinic.records.followups.models import SideEffect, SideEffectArea
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.models import (
@@ -108,6 +109,33 @@ def _catalogue(rng: random.Random, lots_wanted: int, doctor_id: int, days: int =
         for lot_id in lot_ids])
     db.session.commit()
     return lot_ids
+
+
+IN_USE_DAYS = 30
+LEFT_ON_THE_SHELF = 20
+
+
+def restock_as_used(today: date | None = None) -> None:
+    """Deliveries as a clinic's would be: each lot received as many vials as its sessions used, plus a few
+    left on the shelf for the lots still in use (used in the last month, or not yet used). Used-up lots then
+    leave the session form as they would in a clinic; their units on hand are counted again."""
+    since = datetime.combine((today or date.today()) - timedelta(days=IN_USE_DAYS), datetime.min.time(), UTC)
+    uses = (sa.select(PreparationComponent.units).join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+            .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+            .where(PreparationComponent.lot_id == LotReceipt.lot_id, TreatmentSession.voided_at.is_(None)))
+    used = (sa.select(sa.func.coalesce(sa.func.sum(PreparationComponent.units), 0))
+            .join(Preparation, Preparation.id == PreparationComponent.preparation_id)
+            .join(TreatmentSession, TreatmentSession.id == Preparation.session_id)
+            .where(PreparationComponent.lot_id == LotReceipt.lot_id, TreatmentSession.voided_at.is_(None))
+            .scalar_subquery())
+    in_use = sa.exists(uses.where(TreatmentSession.performed_at >= since))
+    started = time.perf_counter()
+    with db.engine.begin() as connection:
+        connection.execute(sa.update(LotReceipt.__table__).where(LotReceipt.supplier == "Bench").values(
+            quantity=used + sa.case((sa.or_(in_use, used == 0), LEFT_ON_THE_SHELF), else_=0)))
+        refresh_on_hand(connection, None)
+        shelf = connection.scalar(sa.select(sa.func.count()).select_from(Lot).where(Lot.units_on_hand > 0))
+    print(f"deliveries set to the units used; {shelf:,} lots left on the shelf ({time.perf_counter() - started:.0f} s)")
 
 
 def populate(patients: int, injections: int, seed: int = 20261122, days: int = DAYS,
@@ -188,8 +216,9 @@ def populate(patients: int, injections: int, seed: int = 20261122, days: int = D
                                                                                    int(position * len(lot_ids)))]
         components.append({"preparation_id": prep_id, "lot_id": main_lot, "units": 1, "volume_ml": Decimal("3")})
         if rng.random() < 0.33:
-            components.append({"preparation_id": prep_id, "lot_id": rng.choice(lot_ids), "units": 1,
-                               "volume_ml": Decimal("2")})
+            # The cocktail's second lot is another product's lot on the shelf at the time, as in a clinic.
+            second = lot_ids[min(len(lot_ids) - 1, int(position * len(lot_ids)) + rng.randint(1, 20))]
+            components.append({"preparation_id": prep_id, "lot_id": second, "units": 1, "volume_ml": Decimal("2")})
         injected = []
         for area in rng.sample(AREAS, rng.randint(3, 5)):
             if made_injections >= injections:
@@ -216,6 +245,7 @@ def populate(patients: int, injections: int, seed: int = 20261122, days: int = D
         if len(rows) >= BATCH:
             flush()
     flush()
+    restock_as_used()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect() as conn:
             # ids were given: move the sequences past them
@@ -249,12 +279,18 @@ def main() -> None:
     parser.add_argument("--reports-days", type=int, default=None,
                         help="rebuild the reports' figures for the last N days only (0: skip the rebuild, "
                              "which takes tens of minutes at 10 million rows; default: every day)")
+    parser.add_argument("--restock-only", action="store_true",
+                        help="only set a populated database's deliveries to the units used (a database populated "
+                             "before deliveries were)")
     args = parser.parse_args()
     app = create_app(_config(args.database))
     with app.app_context():
         from flask_migrate import upgrade
 
         upgrade()
+        if args.restock_only:
+            restock_as_used()
+            return
         populate(args.patients, args.injections, reports_days=args.reports_days)
 
 

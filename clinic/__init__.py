@@ -25,6 +25,7 @@ from clinic.core.session_cookie import SealedCookieSessionInterface
 from clinic.core.templating import register_filters
 from clinic.core.transaction import commit_request
 from clinic.extensions import csrf, db, login_manager, migrate
+from clinic.inventory.listeners import register_listeners as register_inventory_listeners
 from clinic.inventory.routes import bp as inventory_bp
 from clinic.records.catalogue.models import area_labels
 from clinic.records.consent.routes import bp as consent_bp
@@ -113,6 +114,7 @@ def register_database_hooks(app: Flask) -> None:
     register_guards()
     register_treatment_guards()
     register_listeners()
+    register_inventory_listeners()
     connect_records_listeners()
     connect_tracing_listeners()
     connect_reports_listeners()

@@ -152,6 +152,11 @@ class Lot(VersionedMixin, Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set by the recall workflow; final.
     recalled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Units on the shelf as the lot's receipts, discards and uses left them, counted again from those rows
+    # after every flush that touches them (``refresh_on_hand``): what lets a session form list the usable
+    # lots of a chain with years of stock without summing every use. What must be exact (saving a session,
+    # the stock pages) counts the rows themselves.
+    units_on_hand: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
 
     product: Mapped[Product] = relationship(back_populates="lots")
     receipts: Mapped[list[LotReceipt]] = relationship(back_populates="lot", order_by="LotReceipt.id")

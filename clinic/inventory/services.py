@@ -335,17 +335,45 @@ def stock_rows(query: sa.Select[tuple[Lot, int, int, int]]) -> list[LotStock]:
     return [LotStock(lot, int(rec), int(dis), int(use)) for lot, rec, dis, use in db.session.execute(query)]
 
 
-def few_lots_stock_query() -> sa.Select[tuple[Lot, int, int, int]]:
-    """Lots with their units received, discarded and used, each summed over that lot's own rows (by index):
-    for a WHERE that keeps a few lots (a session form's usable lots, a lot's page) in a history of millions
-    of uses, where ``stock_query`` aggregates every lot first."""
+def _own_movements() -> tuple[sa.ScalarSelect[int], sa.ScalarSelect[int], sa.ScalarSelect[int]]:
+    """A lot's units received, discarded and used, each summed over that lot's own rows (correlated to it)."""
     received = (sa.select(sa.func.coalesce(sa.func.sum(LotReceipt.quantity), 0))
                 .where(LotReceipt.lot_id == Lot.id, LotReceipt.voided_at.is_(None)).scalar_subquery())
     discarded = (sa.select(sa.func.coalesce(sa.func.sum(LotDiscard.quantity), 0))
                  .where(LotDiscard.lot_id == Lot.id, LotDiscard.voided_at.is_(None)).scalar_subquery())
     uses = _units_used_rows()
     used = sa.select(sa.func.coalesce(sa.func.sum(uses.c.units), 0)).where(uses.c.lot_id == Lot.id).scalar_subquery()
-    return sa.select(Lot, received, discarded, used)
+    return received, discarded, used
+
+
+def few_lots_stock_query() -> sa.Select[tuple[Lot, int, int, int]]:
+    """Lots with their units received, discarded and used, each summed over that lot's own rows (by index):
+    for a WHERE that keeps a few lots (a lot's page, the lots a session uses) in a history of millions of
+    uses, where ``stock_query`` aggregates every lot first."""
+    return sa.select(Lot, *_own_movements())
+
+
+def _on_hand_now() -> sa.ColumnElement[int]:
+    """SQL: a lot's units on hand counted from its own rows (correlated to ``lot``)."""
+    received, discarded, used = _own_movements()
+    return received - discarded - used
+
+
+def refresh_on_hand(connection: sa.Connection, lot_ids: Sequence[int] | None) -> None:
+    """Count the units on hand of these lots (None: every lot) again from their rows, on the connection of
+    the flush that changed them: the same transaction, so the count commits or rolls back with the change."""
+    update = sa.update(Lot.__table__).values(units_on_hand=_on_hand_now())
+    if lot_ids is not None:
+        if not lot_ids:
+            return
+        update = update.where(Lot.__table__.c.id.in_(sorted(set(lot_ids))))
+    connection.execute(update)
+
+
+def lots_touched_by(session: sa.orm.Session) -> set[int]:
+    """The lots whose receipts or discards this flush wrote (the lots' own package's part of ``lots_touched``)."""
+    return {obj.lot_id for obj in (*session.new, *session.dirty, *session.deleted)
+            if isinstance(obj, (LotReceipt, LotDiscard)) and obj.lot_id is not None}
 
 
 def lots_stock(lot_ids: list[int]) -> list[LotStock]:

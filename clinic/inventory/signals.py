@@ -17,3 +17,9 @@ Asked while a lot's page loads, for a reader who may see the clinic's reports. S
 receiver answers a list of sentences to show at the top of the page (the reports' lot safety signal), or
 an empty list.
 """)
+
+lots_touched = _signals.signal("lots-touched", doc="""
+Asked after each flush, for the lots whose stock it may have changed (their units on hand are then counted
+again). Sender: the ``Session``. A receiver answers a set of lot ids from the objects of its own package in
+``session.new``, ``session.dirty`` and ``session.deleted`` (the uses in sessions, a voided session's lots).
+""")

@@ -18,7 +18,7 @@ from clinic.core.submissions import claim, remember
 from clinic.core.transaction import run_service
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
-from clinic.inventory.services import few_lots_stock_query, lot_statuses, stock_rows
+from clinic.inventory.services import lot_statuses
 from clinic.records.catalogue.models import Area, area_catalogue
 from clinic.records.followups.queries import after_previous_session
 from clinic.records.treatments import services
@@ -36,11 +36,11 @@ def _course_shown() -> tuple[_AbstractLoad, ...]:
             selectinload(Course.sessions).joinedload(TreatmentSession.signature))
 
 
-def _lot_label(lot: Lot, on_hand: int) -> str:
+def _lot_label(lot: Lot) -> str:
     label = f"{lot.product.name} — lot {lot.lot_number}, exp. {lot.expiry_date:%d %b %Y}"
     if lot.recalled_at:
         return f"{label}, recalled {in_clinic_zone(lot.recalled_at):%d %b %Y}"
-    return f"{label}, {on_hand} left"
+    return f"{label}, {lot.units_on_hand} left"
 
 
 def _session_choices(form: SessionForm, course: Course, session: TreatmentSession | None, areas: list[Area]) -> None:
@@ -51,21 +51,21 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
     if session and session.anaesthetic_lot_id:
         held.add(session.anaesthetic_lot_id)
     today = clinic_today()
-    # Lots not recalled nor expired (or held by the draft), their stock summed from their own rows only: a
-    # chain's years of used-up lots are never read.
-    rows = stock_rows(few_lots_stock_query().join(Product, Product.id == Lot.product_id)
-                      .where(sa.or_(sa.and_(Lot.recalled_at.is_(None), Lot.expiry_date >= today), Lot.id.in_(held)))
-                      .order_by(Product.name, Lot.expiry_date)
-                      .options(contains_eager(Lot.product), selectinload(Lot.holds)))
+    # Lots not recalled, expired nor used up (or held by the draft), by their kept count of units on hand:
+    # a chain's years of used-up lots are never summed. Saving counts the chosen lots' rows exactly.
+    lots = db.session.scalars(
+        sa.select(Lot).join(Product, Product.id == Lot.product_id)
+        .where(sa.or_(sa.and_(Lot.recalled_at.is_(None), Lot.expiry_date >= today, Lot.units_on_hand > 0),
+                      Lot.id.in_(held)))
+        .order_by(Product.name, Lot.expiry_date).options(contains_eager(Lot.product), selectinload(Lot.holds)))
     # Only lots a session may use (a draft keeps offering the lots it already holds, even if since recalled).
-    offered = [r for r in rows if r.lot.id in held
-               or lot_statuses(r.lot, today, r.on_hand) == ["available"]]
-    creams = [r for r in offered if r.lot.product.kind == "anaesthetic_cream"]
-    products = [r for r in offered if r.lot.product.kind != "anaesthetic_cream"]
-    lot_choices = [SelectChoice("", "Choose a lot…")] + [SelectChoice(r.lot.id, _lot_label(r.lot, r.on_hand))
-                                                         for r in products]
+    offered = [lot for lot in lots
+               if lot.id in held or lot_statuses(lot, today, lot.units_on_hand) == ["available"]]
+    creams = [lot for lot in offered if lot.product.kind == "anaesthetic_cream"]
+    products = [lot for lot in offered if lot.product.kind != "anaesthetic_cream"]
+    lot_choices = [SelectChoice("", "Choose a lot…")] + [SelectChoice(lot.id, _lot_label(lot)) for lot in products]
     form.anaesthetic_lot_id.choices = [SelectChoice("", "None")] + [
-        SelectChoice(r.lot.id, _lot_label(r.lot, r.on_hand)) for r in creams]
+        SelectChoice(lot.id, _lot_label(lot)) for lot in creams]
     nurses = db.session.scalars(sa.select(User).where(User.role == Role.NURSE, User.deactivated_at.is_(None))
                                 .order_by(User.full_name))
     form.nurse_id.choices = [SelectChoice("", "None")] + [SelectChoice(n.id, n.full_name) for n in nurses]
