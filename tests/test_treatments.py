@@ -28,6 +28,7 @@ from tests.factories import (
     entry,
     ready_course,
     record_history,
+    register,
     save,
     screen,
     sign_consent,
@@ -767,3 +768,15 @@ def test_the_form_chart_offers_only_the_areas_in_use(doctor_client, course) -> N
     chart = form[form.index('id="area-map"'):form.index('id="injection-rows"')]
     assert 'data-area="cheeks"' in chart and 'aria-label="Cheeks"' in chart
     assert 'data-area="buttocks"' not in chart and 'class="zone-off"' in chart
+
+
+def test_the_doctors_home_lists_the_50_longest_overdue_courses_and_says_how_many_more(
+        doctor_client, staff) -> None:
+    for number in range(53):
+        late = register(staff["nurse"], first=f"Late{number:02d}", last="Patient")
+        starts_on = TODAY - timedelta(days=60 - number)
+        services.plan_course(late, services.CourseInput(INDICATION, AREAS, starts_on=starts_on), staff["doctor"])
+    db.session.commit()
+    page = doctor_client.get("/").get_data(as_text=True)
+    assert "Late00 Patient" in page and "Late49 Patient" in page and "Late50 Patient" not in page
+    assert "at least 3 more courses are overdue" in page

@@ -23,35 +23,42 @@ class DoctorWorklist:
     drafts: list[TreatmentSession]
     overdue: list[tuple[Course, date]]
     alerts: dict[int, list[Badge]] = field(default_factory=dict)  # by patient: an open recall to tell them of
+    more_overdue: int = 0  # overdue courses beyond those listed (at least this many)
 
 
 # The overdue list shows the longest overdue first, this many at most: a chain has thousands of open courses.
 OVERDUE_SHOWN = 50
 
 
-def _overdue_courses(today: date) -> list[tuple[Course, date]]:
-    """Open courses whose next session was due before today, longest overdue first: filtered in the database
-    by the UTC date (a day early, so no course is missed at the time-zone edge), then exactly by the
-    clinic's day (``next_due``'s rule, from the live sessions' count and the last one's time)."""
+def _overdue_courses(today: date) -> tuple[list[tuple[Course, date]], int]:
+    """Open courses whose next session was due before today, longest overdue first, at most OVERDUE_SHOWN,
+    and how many more at least are overdue. Filtered in the database by the UTC date (which is at most a day
+    off the clinic's, so the filter lets a day more through), then exactly by the clinic's day
+    (``next_due``'s rule, from the live sessions' count and the last one's time)."""
     live = (sa.select(TreatmentSession.course_id, sa.func.count().label("done"),
                       sa.func.max(TreatmentSession.performed_at).label("last_at"))
             .where(TreatmentSession.voided_at.is_(None)).group_by(TreatmentSession.course_id).subquery())
     done = sa.func.coalesce(live.c.done, 0)
     roughly_due = sa.case((live.c.last_at.is_(None), Course.starts_on),
                           else_=days_after(live.c.last_at, Course.interval_days))
+    # Counted over every course the filter keeps, before the limit: those two days overdue by the UTC date
+    # are overdue by the clinic's.
+    surely_overdue = sa.func.sum(sa.case((roughly_due <= today - timedelta(days=2), 1), else_=0)).over()
     rows = db.session.execute(
-        sa.select(Course, done, live.c.last_at).outerjoin(live, live.c.course_id == Course.id)
+        sa.select(Course, done, live.c.last_at, surely_overdue).outerjoin(live, live.c.course_id == Course.id)
         .where(Course.status.in_(("planned", "active")), done < Course.planned_sessions,
                roughly_due <= today)
         .order_by(roughly_due, Course.id).limit(OVERDUE_SHOWN + 20)
         .options(joinedload(Course.patient), joinedload(Course.indication), lazyload(Course.area_links))).all()
     overdue = []
-    for course, _, last_at in rows:
+    for course, _, last_at, _ in rows:
         due = course.starts_on if last_at is None else clinic_day(last_at) + timedelta(days=course.interval_days)
         if due < today:
             overdue.append((course, due))
     overdue.sort(key=lambda pair: (pair[1], pair[0].id))
-    return overdue[:OVERDUE_SHOWN]
+    shown = overdue[:OVERDUE_SHOWN]
+    at_least = max(int(rows[0][3] or 0) if rows else 0, len(overdue))
+    return shown, at_least - len(shown)
 
 
 def doctor_worklist(doctor: User, today: date) -> DoctorWorklist:
@@ -69,6 +76,6 @@ def doctor_worklist(doctor: User, today: date) -> DoctorWorklist:
                  joinedload(TreatmentSession.signature))).all()
     todays = [s for s in todays_or_drafts if start <= s.performed_at <= end]
     drafts = [s for s in todays_or_drafts if s.doctor_id == doctor.id and s.locked_at is None]
-    overdue = _overdue_courses(today)
+    overdue, more_overdue = _overdue_courses(today)
     patient_ids = [s.course.patient_id for s in todays_or_drafts] + [c.patient_id for c, _ in overdue]
-    return DoctorWorklist(todays, drafts, overdue, alerts_for(patient_ids))
+    return DoctorWorklist(todays, drafts, overdue, alerts_for(patient_ids), more_overdue)
