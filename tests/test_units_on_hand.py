@@ -4,6 +4,7 @@ discard and a session voided."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -71,3 +72,11 @@ def test_a_used_up_lot_leaves_the_session_form(course, stock, staff, doctor_clie
     assert db.session.scalar(sa.select(Lot.units_on_hand).where(Lot.id == vitamins.id)) == 0
     page = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
     assert "lot L-VITAMINS" not in page and "lot L-HA" in page
+
+
+def test_a_draft_holding_a_lot_since_quarantined_names_it_quarantined(course, stock, staff, doctor_client) -> None:
+    draft = save(course, stock, staff["doctor"])
+    inventory.quarantine_lot(stock["ha"], staff["nurse"], "storage temperature out of range")
+    db.session.commit()
+    page = doctor_client.get(f"/sessions/{draft.id}/edit").get_data(as_text=True)
+    assert re.search(r"lot L-HA, exp\. [^<,]*, quarantined<", page)

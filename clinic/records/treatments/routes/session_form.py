@@ -40,6 +40,8 @@ def _lot_label(lot: Lot) -> str:
     label = f"{lot.product.name} — lot {lot.lot_number}, exp. {lot.expiry_date:%d %b %Y}"
     if lot.recalled_at:
         return f"{label}, recalled {in_clinic_zone(lot.recalled_at):%d %b %Y}"
+    if lot.open_hold is not None:  # only a draft that holds it still offers it: say why saving will refuse it
+        return f"{label}, quarantined"
     return f"{label}, {lot.units_on_hand} left"
 
 
