@@ -245,7 +245,6 @@ def populate(patients: int, injections: int, seed: int = 20261122, days: int = D
         if len(rows) >= BATCH:
             flush()
     flush()
-    restock_as_used()
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect() as conn:
             # ids were given: move the sequences past them
@@ -254,6 +253,7 @@ def populate(patients: int, injections: int, seed: int = 20261122, days: int = D
                                      f"(SELECT max(id) FROM {table.name}))"))
             conn.commit()
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
+    restock_as_used()  # after ANALYZE: its per-lot sums need the planner to know the tables
     print(f"{len(patient_ids):,} patients, {sessions_wanted:,} sessions, {made_injections:,} injection rows, "
           f"{made_effects:,} side effects, {len(lot_ids):,} lots in {time.perf_counter() - started:.0f} s; "
           f"the bad lot is {bad_lot_number(lot_ids)}")
