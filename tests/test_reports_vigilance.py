@@ -119,3 +119,9 @@ def test_a_mild_side_effect_has_no_vigilance_report(course, stock, staff, audito
     mild = _side_effect(session, staff["nurse"], 1)
     assert auditor_client.get(f"/side-effects/{mild.id}/vigilance").status_code == 404
     assert 'id="vigilance-link"' not in auditor_client.get(f"/side-effects/{mild.id}").get_data(as_text=True)
+
+
+def test_a_chance_reads_as_a_plain_percentage() -> None:
+    from clinic.reports.stats import as_percent
+
+    assert [as_percent(q) for q in (1.0, 0.5, 0.042, 0.00031, 0.0)] == ["100", "50", "4.2", "0.031", "under 0.001"]

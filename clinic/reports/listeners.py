@@ -18,6 +18,7 @@ from clinic.records.signals import (
 from clinic.records.treatments.models import TreatmentSession
 from clinic.reports.figures import refresh_session
 from clinic.reports.queries import recent_lot_signal
+from clinic.reports.stats import as_percent
 
 
 def follow_session(session: TreatmentSession, **_: object) -> None:
@@ -47,5 +48,5 @@ def lot_signal_notes(lot: Lot) -> list[str]:
         f"sessions ({s.rate.per_100:.1f} per 100) had a side effect of grade 2 or more or a serious one, "
         f"against {s.figures.sibling_signal} of {s.figures.sibling_sessions} ({s.sibling_rate.per_100:.1f} per "
         f"100) for the other lots of {lot.product.name}. The chance of a difference this large if the lot were "
-        f"no different is {s.q_value * 100:.2g} % after correcting for the many lots tested (Benjamini–Hochberg)."
+        f"no different is {as_percent(s.q_value)} % after correcting for the many lots tested (Benjamini–Hochberg)."
         for found in recent_lot_signal(today) if found.lot.id == lot.id for s in [found.signal]]

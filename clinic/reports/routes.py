@@ -24,8 +24,10 @@ from clinic.reports import queries, services
 from clinic.reports.forms import PRESETS, ReportForm, SentForm, VigilanceForm
 from clinic.reports.models import DIMENSIONS, DailyFigure, VigilanceReport
 from clinic.reports.queries import ReportFilter
+from clinic.reports.stats import as_percent
 
 bp = Blueprint("reports", __name__)
+bp.add_app_template_filter(as_percent, "as_percent")
 
 # The tables a CSV can be asked for: each rate table, each monthly table, courses, follow-ups, lots.
 TABLES = ([f"rates-{d}" for d in queries.RATE_DIMENSIONS] + [f"monthly-{d}" for d in queries.MONTHLY_DIMENSIONS]

@@ -91,3 +91,12 @@ def fisher_greater(lots: Sequence[LotFigures]) -> list[float]:
     everyone = sessions + np.array([lot.sibling_sessions for lot in lots])
     affected = observed + np.array([lot.sibling_signal for lot in lots])
     return [float(p) for p in stats.hypergeom.sf(observed - 1, everyone, affected, sessions)]
+
+
+def as_percent(chance: float) -> str:
+    """A probability as a percentage to two significant figures, never in exponent form ("100", "4.2",
+    "0.031", "under 0.001"): '%.2g' wrote 100 % as "1e+02"."""
+    percent = chance * 100
+    if percent >= 10:
+        return f"{percent:.0f}"
+    return f"{percent:.2g}" if percent >= 0.001 else "under 0.001"
