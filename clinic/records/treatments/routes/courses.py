@@ -20,7 +20,7 @@ from clinic.records.catalogue.models import Area, Indication, ProtocolRange
 from clinic.records.patients.models import Patient
 from clinic.records.treatments import services
 from clinic.records.treatments.forms import CourseForm, ProtocolRangeForm, ReopenCourseForm, StopCourseForm
-from clinic.records.treatments.models import Course, CourseProduct, InjectionLog, TreatmentSession
+from clinic.records.treatments.models import Course, CourseProduct, TreatmentSession
 from clinic.records.treatments.routes.blueprint import bp
 
 
@@ -73,7 +73,7 @@ def show_course(course_id: int) -> str:
         joinedload(Course.planned_products).joinedload(CourseProduct.product),
         selectinload(Course.sessions).options(
             joinedload(TreatmentSession.doctor), joinedload(TreatmentSession.signature),
-            selectinload(TreatmentSession.injections).joinedload(InjectionLog.area)))).unique().one_or_none() \
+            selectinload(TreatmentSession.injections)))).unique().one_or_none() \
         or abort(404)
     patient = course.patient
     record_chart_read(patient)
