@@ -8,13 +8,19 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from clinic.inventory.models import Lot
-from clinic.inventory.services import lots_touched_by, refresh_on_hand
+from clinic.inventory.models import Lot, LotDiscard, LotReceipt
+from clinic.inventory.services import refresh_on_hand
 from clinic.inventory.signals import lots_touched
 
 
+def _lots_moved(session: Session) -> set[int]:
+    """The lots whose receipts or discards this flush wrote (this package's part of ``lots_touched``)."""
+    return {obj.lot_id for obj in (*session.new, *session.dirty, *session.deleted)
+            if isinstance(obj, (LotReceipt, LotDiscard)) and obj.lot_id is not None}
+
+
 def _count_touched_lots(session: Session, flush_context: Any) -> None:
-    lot_ids = lots_touched_by(session)
+    lot_ids = _lots_moved(session)
     for _, answer in lots_touched.send(session):
         lot_ids |= answer
     if not lot_ids:

@@ -370,12 +370,6 @@ def refresh_on_hand(connection: sa.Connection, lot_ids: Sequence[int] | None) ->
     connection.execute(update)
 
 
-def lots_touched_by(session: sa.orm.Session) -> set[int]:
-    """The lots whose receipts or discards this flush wrote (the lots' own package's part of ``lots_touched``)."""
-    return {obj.lot_id for obj in (*session.new, *session.dirty, *session.deleted)
-            if isinstance(obj, (LotReceipt, LotDiscard)) and obj.lot_id is not None}
-
-
 def lots_stock(lot_ids: list[int]) -> list[LotStock]:
     """Stock of a few lots, aggregating only their own rows (the stock pages aggregate every lot)."""
     return stock_rows(few_lots_stock_query().where(Lot.id.in_(lot_ids)).order_by(Lot.id))

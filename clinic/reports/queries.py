@@ -19,6 +19,7 @@ from clinic.inventory.services import stock_query, stock_rows
 from clinic.records.catalogue.models import Area, Indication
 from clinic.records.followups.models import FollowUpTask
 from clinic.records.treatments.models import TECHNIQUES, Course, CourseProduct, TreatmentSession
+from clinic.records.treatments.queries import due_by_utc_date, live_session_tally
 from clinic.reports.figures import ANY_DOCTOR, ANY_INDICATION, SUMMED, month_start
 from clinic.reports.models import DEPTH_BANDS, DailyFigure, MonthlyFigure
 from clinic.reports.stats import LotFigures, LotSignal, Rate, lot_signals
@@ -206,13 +207,6 @@ def sessions_by_month(report: ReportFilter) -> tuple[list[tuple[str, int]], dict
     return [(m, totals.get(m, 0)) for m in months], tables
 
 
-def _days_after(day: Any, days: Any) -> sa.ColumnElement[date]:
-    if db.session.get_bind().dialect.name == "postgresql":
-        later: sa.ColumnElement[date] = day + days
-        return later
-    return sa.func.date(day, sa.literal_column("'+'") + sa.cast(days, sa.String) + sa.literal_column("' days'"))
-
-
 def _date_of(moment: Any) -> sa.ColumnElement[date]:
     if db.session.get_bind().dialect.name == "postgresql":
         return sa.cast(sa.func.timezone("UTC", moment), sa.Date)
@@ -243,12 +237,8 @@ def course_summary(report: ReportFilter, today: date) -> CourseSummary:
             CourseProduct.product_id == report.product_id)))
     # Only open courses can be overdue: their sessions alone are counted.
     open_courses = sa.select(Course.id).where(*wanted, Course.status.in_(("planned", "active")))
-    live = (sa.select(TreatmentSession.course_id, sa.func.count().label("done"),
-                      sa.func.max(TreatmentSession.performed_at).label("last"))
-            .where(TreatmentSession.voided_at.is_(None), TreatmentSession.course_id.in_(open_courses))
-            .group_by(TreatmentSession.course_id).subquery())
-    due = sa.case((live.c.last.is_(None), Course.starts_on),
-                  else_=_days_after(_date_of(live.c.last), Course.interval_days))
+    live = live_session_tally(open_courses)
+    due = due_by_utc_date(live)
     overdue = sa.and_(Course.status.in_(("planned", "active")),
                       sa.func.coalesce(live.c.done, 0) < Course.planned_sessions, due < today)
     # One statement: counted per status and, for the stopped ones, per reason.

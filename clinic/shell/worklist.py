@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, lazyload
 
 from clinic.auth.models import User
-from clinic.core.clock import clinic_day
 from clinic.core.forms import local_to_utc
-from clinic.core.models import days_after
 from clinic.extensions import db
 from clinic.records.chart import Badge, alerts_for
 from clinic.records.treatments.models import Course, TreatmentSession
+from clinic.records.treatments.queries import due_by_utc_date, live_session_tally
+from clinic.records.treatments.services import due_after
 
 
 @dataclass
@@ -34,13 +34,11 @@ def _overdue_courses(today: date) -> tuple[list[tuple[Course, date]], int]:
     """Open courses whose next session was due before today, longest overdue first, at most OVERDUE_SHOWN,
     and how many more at least are overdue. Filtered in the database by the UTC date (which is at most a day
     off the clinic's, so the filter lets a day more through), then exactly by the clinic's day
-    (``next_due``'s rule, from the live sessions' count and the last one's time)."""
-    live = (sa.select(TreatmentSession.course_id, sa.func.count().label("done"),
-                      sa.func.max(TreatmentSession.performed_at).label("last_at"))
-            .where(TreatmentSession.voided_at.is_(None)).group_by(TreatmentSession.course_id).subquery())
+    (``due_after``, from the live sessions' count and the last one's time)."""
+    open_courses = sa.select(Course.id).where(Course.status.in_(("planned", "active")))
+    live = live_session_tally(open_courses)
     done = sa.func.coalesce(live.c.done, 0)
-    roughly_due = sa.case((live.c.last_at.is_(None), Course.starts_on),
-                          else_=days_after(live.c.last_at, Course.interval_days))
+    roughly_due = due_by_utc_date(live)
     # Counted over every course the filter keeps, before the limit: those two days overdue by the UTC date
     # are overdue by the clinic's.
     surely_overdue = sa.func.sum(sa.case((roughly_due <= today - timedelta(days=2), 1), else_=0)).over()
@@ -51,9 +49,9 @@ def _overdue_courses(today: date) -> tuple[list[tuple[Course, date]], int]:
         .order_by(roughly_due, Course.id).limit(OVERDUE_SHOWN + 20)
         .options(joinedload(Course.patient), joinedload(Course.indication), lazyload(Course.area_links))).all()
     overdue = []
-    for course, _, last_at, _ in rows:
-        due = course.starts_on if last_at is None else clinic_day(last_at) + timedelta(days=course.interval_days)
-        if due < today:
+    for course, done_count, last_at, _ in rows:
+        due = due_after(course, done_count, last_at)
+        if due is not None and due < today:
             overdue.append((course, due))
     overdue.sort(key=lambda pair: (pair[1], pair[0].id))
     shown = overdue[:OVERDUE_SHOWN]

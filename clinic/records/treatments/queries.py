@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from clinic.core.models import days_after
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
 from clinic.records.catalogue.models import Indication
@@ -39,6 +40,22 @@ def units_used_rows(sender: object = None) -> sa.Subquery:
     return up_to_sessions(
         sa.select(PreparationComponent.lot_id.label("lot_id"), PreparationComponent.units.label("units"))
     ).where(TreatmentSession.voided_at.is_(None)).subquery()
+
+
+def live_session_tally(courses: sa.Select[Any]) -> sa.Subquery:
+    """Per course among ``courses`` (a SELECT of course ids): how many live sessions (``done``) and when
+    the last was performed (``last_at``)."""
+    return (sa.select(TreatmentSession.course_id, sa.func.count().label("done"),
+                      sa.func.max(TreatmentSession.performed_at).label("last_at"))
+            .where(TreatmentSession.voided_at.is_(None), TreatmentSession.course_id.in_(courses))
+            .group_by(TreatmentSession.course_id).subquery())
+
+
+def due_by_utc_date(tally: sa.Subquery) -> sa.ColumnElement[date]:
+    """SQL: a course's next session due (joined to its ``live_session_tally``) by the UTC date of the last
+    session, at most a day off the clinic's: the start, or the last session plus the interval."""
+    return sa.case((tally.c.last_at.is_(None), Course.starts_on),
+                   else_=days_after(tally.c.last_at, Course.interval_days))
 
 
 @dataclass

@@ -26,6 +26,7 @@ from clinic.records.treatments.services.courses import (
     CourseInput,
     complete_course,
     course_defaults,
+    due_after,
     live_sessions,
     next_due,
     plan_course,
@@ -56,7 +57,7 @@ __all__ = [
     "ComponentInput", "CourseInput", "FOLLOW_UP_DAYS", "InjectionInput", "NeedsAcknowledgement", "PreparationInput",
     "SessionCheck", "SessionInput", "SessionRefused", "aftercare", "amend_session", "apply_signature",
     "canonical_content", "check_session", "complete_course", "content_digest", "course_defaults",
-    "course_readiness", "current_value", "live_sessions", "next_due", "plan_course", "protocol_ranges",
+    "course_readiness", "current_value", "due_after", "live_sessions", "next_due", "plan_course", "protocol_ranges",
     "reopen_course", "save_protocol_range", "save_session", "session_readiness", "sign_session", "signature_intact",
     "stop_course", "usual_range", "void_session",
 ]

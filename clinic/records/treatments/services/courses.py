@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -80,14 +80,18 @@ def live_sessions(course: Course) -> list[TreatmentSession]:
 
 def next_due(course: Course) -> date | None:
     """The next session's due date: the course start, then the last session plus the interval."""
-    if course.status in ("completed", "stopped"):
-        return None
     done = live_sessions(course)
-    if len(done) >= course.planned_sessions:
+    return due_after(course, len(done), done[-1].performed_at if done else None)
+
+
+def due_after(course: Course, done: int, last_at: datetime | None) -> date | None:
+    """``next_due`` from the count of live sessions and the time of the last one, for a list that reads
+    those in SQL instead of loading every session."""
+    if course.status in ("completed", "stopped") or done >= course.planned_sessions:
         return None
-    if not done:
+    if last_at is None:
         return course.starts_on
-    return clinic_day(done[-1].performed_at) + timedelta(days=course.interval_days)
+    return clinic_day(last_at) + timedelta(days=course.interval_days)
 
 
 def stop_course(course: Course, reason: str) -> None:
