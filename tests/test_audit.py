@@ -83,6 +83,45 @@ def test_if_the_audit_write_fails_the_change_is_not_committed(app: Flask, monkey
     assert audit_rows() == []
 
 
+def test_entries_are_chained_at_the_commit_and_a_savepoint_rolled_back_takes_its_own(app: Flask) -> None:
+    record_event("read_chart", record_type="patient", record_id=1)
+    with db.session.begin_nested():  # released: its entry stays with the transaction
+        record_event("read_chart", record_type="patient", record_id=2)
+    savepoint = db.session.begin_nested()
+    record_event("read_chart", record_type="patient", record_id=3)
+    create_user("rolled.back@example.test", "Rolled Back", "nurse", "a savepoint that never was")
+    db.session.flush()
+    savepoint.rollback()
+    assert audit_rows() == []  # nothing is chained before the commit
+    db.session.commit()
+    rows = audit_rows()
+    assert [(r.action, r.record_id) for r in rows] == [("read_chart", "1"), ("read_chart", "2")]
+    assert [r.seq for r in rows] == [1, 2]
+    assert verify_chain().ok
+
+
+@pytest.mark.commits
+def test_a_transaction_does_not_hold_the_chain_head_before_its_commit(app: Flask) -> None:
+    """A request that read a chart (and, on PostgreSQL, saved a change) does not hold the head while it
+    renders its page: another writer appends meanwhile instead of waiting for that request to end."""
+    record_event("read_chart", record_type="patient", record_id=1)
+    if ON_POSTGRES:  # on SQLite any write takes the database's one write lock, the head or not
+        create_user("still.open@example.test", "Still Open", "nurse", "a transaction not yet committed")
+        db.session.flush()
+    other_writer = audit_services.PendingEvent("read_chart", "patient", "2", None, None, audit_services.SYSTEM,
+                                               None, None)
+    with db.engine.connect() as other:
+        if ON_POSTGRES:
+            other.execute(sa.text("SET lock_timeout = '2s'"))
+        else:
+            other.execute(sa.text("PRAGMA busy_timeout = 2000"))
+        assert audit_services.chain_entries(other, [other_writer]) == 1
+        other.commit()
+    db.session.commit()
+    assert [(r.record_id, r.seq) for r in audit_rows("read_chart")] == [("2", 1), ("1", 2)]
+    assert verify_chain().ok
+
+
 def test_a_sign_in_request_is_audited_with_request_id_and_address(client, staff) -> None:
     client.sign_in(staff["doctor"].email, "correct horse battery staple doctor")
     login = audit_rows("login")[-1]

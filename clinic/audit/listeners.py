@@ -1,9 +1,10 @@
 """Automatic auditing of every model change, so no feature can forget it.
 
 After each flush (when new rows have their ids and attribute history is still
-there), one audit row is appended per created, changed, voided or locked
+there), one audit entry is recorded per created, changed, voided or locked
 object; deletes are caught row by row as the flush emits them. Either way the
-row goes on the same connection, and therefore in the same transaction.
+entry is chained in the same transaction, just before it commits
+(``services.append_event``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Mapper, Session, object_session
 
 from clinic.audit.anchors import register_anchor_listeners
-from clinic.audit.services import REDACTED, append_event
+from clinic.audit.services import REDACTED, append_event, register_commit_listeners
 from clinic.core.models import Base, VoidableMixin
 
 
@@ -108,6 +109,7 @@ def _load_old_values_on_set(mapper: Mapper[Any], class_: type) -> None:
 
 def register_listeners() -> None:
     register_anchor_listeners()
+    register_commit_listeners()
     if not event.contains(Session, "after_flush", _audit_flush):
         event.listen(Session, "after_flush", _audit_flush)
     if not event.contains(Mapper, "after_delete", _audit_delete):

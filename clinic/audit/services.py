@@ -1,7 +1,7 @@
 """Appending to and verifying the audit trail.
 
-Every append happens on the caller's connection, inside the caller's
-transaction: a change and its audit row are committed together or not at all.
+Every entry is appended inside the caller's transaction, just before it
+commits: a change and its audit rows are committed together or not at all.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, g, has_app_context, has_request_context, request
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from clinic.audit.anchors import read_anchors, remember_head
@@ -115,6 +116,30 @@ def _request_context_fields() -> tuple[str | None, str | None]:
     return getattr(g, "request_id", None), request.remote_addr
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """An entry as it was recorded, waiting for its transaction's commit to be chained."""
+
+    action: str
+    record_type: str | None
+    record_id: str | None
+    changes: str | None
+    reason: str | None
+    actor: Actor
+    request_id: str | None
+    client_addr: str | None
+
+
+# session.info keys: the entries waiting for the commit, where each open savepoint began in that list,
+# and whether this commit holds the head already (entries of a later flush are then appended at once).
+_QUEUE = "audit_queue"
+_SAVEPOINT_MARKS = "audit_savepoint_marks"
+_APPENDING = "audit_appending"
+# A transaction's entries go in one statement with the head's move, up to this many; more (a bulk
+# import) go as one batch and a separate move.
+_ONE_STATEMENT_ROWS = 100
+
+
 def append_event(
     connection: sa.Connection,
     action: str,
@@ -125,60 +150,115 @@ def append_event(
     reason: str | None = None,
     actor: Actor | None = None,
     session: Session | None = None,
-) -> int:
-    """Append one row to the chain on ``connection``; returns its sequence number. ``session``, when the
-    row is appended for one, anchors the new head outside the database once it commits."""
-    actor = actor or current_actor()
+) -> None:
+    """Record one entry in the transaction of ``session`` (or of ``connection`` when there is none).
+
+    With a session the entry is kept until the transaction commits and is then chained with the others
+    of that transaction, just before the commit, in the same transaction: the change and its entries
+    still land together or not at all, and the chain's head is locked only for the few milliseconds of
+    that commit rather than from a request's first write (or chart read) to its end. Without a session
+    the entry is chained at once.
+    """
+    request_id, client_addr = _request_context_fields()
+    entry = PendingEvent(
+        action=action, record_type=record_type, record_id=None if record_id is None else str(record_id),
+        changes=canonical_changes(changes), reason=reason, actor=actor or current_actor(),
+        request_id=request_id, client_addr=client_addr,
+    )
+    if session is None or session.info.get(_APPENDING):
+        chain_entries(connection, [entry], session)
+    else:
+        session.info.setdefault(_QUEUE, []).append(entry)
+
+
+def chain_entries(connection: sa.Connection, entries: list[PendingEvent], session: Session | None = None) -> int:
+    """Append ``entries`` to the chain on ``connection``, in order; returns the last sequence number.
+    ``session``, when they are appended for one, anchors the new head outside the database once it commits."""
     # Taking the head row first serialises appends (row lock on PostgreSQL,
     # the database write lock on SQLite) and keeps the sequence gapless.
-    seq: int
+    last_seq: int
     prev_hash: str
-    seq, prev_hash = connection.execute(
+    last_seq, prev_hash = connection.execute(
         sa.update(_chain_table)
         .where(_chain_table.c.id == 1)
-        .values(last_seq=_chain_table.c.last_seq + 1)
+        .values(last_seq=_chain_table.c.last_seq + len(entries))
         .returning(_chain_table.c.last_seq, _chain_table.c.last_hash)
     ).one()
-    request_id, client_addr = _request_context_fields()
-    row = {
-        "seq": seq,
-        "at": utcnow(),
-        "user_id": actor.user_id,
-        "user_email": actor.email,
-        "role": actor.role,
-        "action": action,
-        "record_type": record_type,
-        "record_id": None if record_id is None else str(record_id),
-        "changes": canonical_changes(changes),
-        "reason": reason,
-        "request_id": request_id,
-        "client_addr": client_addr,
-        "prev_hash": prev_hash,
-    }
-    row["hash"] = compute_hash(current_app.config["AUDIT_HMAC_KEY"], row)
-    move_head = sa.update(_chain_table).where(_chain_table.c.id == 1).values(last_hash=row["hash"])
-    if connection.dialect.name == "postgresql":
+    key = current_app.config["AUDIT_HMAC_KEY"]
+    at = utcnow()
+    rows: list[dict[str, Any]] = []
+    for seq, entry in enumerate(entries, start=last_seq - len(entries) + 1):
+        row: dict[str, Any] = {
+            "seq": seq, "at": at, "user_id": entry.actor.user_id, "user_email": entry.actor.email,
+            "role": entry.actor.role, "action": entry.action, "record_type": entry.record_type,
+            "record_id": entry.record_id, "changes": entry.changes, "reason": entry.reason,
+            "request_id": entry.request_id, "client_addr": entry.client_addr, "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = compute_hash(key, row)
+        rows.append(row)
+    move_head = sa.update(_chain_table).where(_chain_table.c.id == 1).values(last_hash=prev_hash)
+    if connection.dialect.name == "postgresql" and len(rows) <= _ONE_STATEMENT_ROWS:
         # The head stays locked until the transaction commits, so every round trip made while holding it
-        # is one that no other writer can make: the row and the head's new hash go in one statement.
-        connection.execute(move_head.add_cte(sa.insert(_event_table).values(**row).cte("appended")))
+        # is one that no other writer can make: the rows and the head's new hash go in one statement.
+        connection.execute(move_head.add_cte(sa.insert(_event_table).values(rows).cte("appended")))
     else:
-        connection.execute(sa.insert(_event_table).values(**row))
+        connection.execute(sa.insert(_event_table), rows)
         connection.execute(move_head)
     if session is not None:
-        remember_head(session, seq, str(row["hash"]))
-    return seq
+        remember_head(session, last_seq, prev_hash)
+    return last_seq
 
 
-def record_event(action: str, *, session: Session | None = None, **event: Any) -> int:
-    """Audit something that is not a row change (login, forbidden attempt, chart read...); ``event`` takes
-    ``append_event``'s keywords (record_type, record_id, changes, reason, actor)."""
+def _chain_before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: its entries wait for the transaction's commit
+    session.flush()  # the last changes' entries join the queue first
+    queued: list[PendingEvent] | None = session.info.pop(_QUEUE, None)
+    session.info[_APPENDING] = True
+    if queued:
+        chain_entries(session.connection(), queued, session)
+
+
+def _mark_savepoint(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        session.info.setdefault(_SAVEPOINT_MARKS, {})[id(transaction)] = len(session.info.get(_QUEUE, ()))
+
+
+def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
+    """A savepoint rolled back takes the entries recorded since it began with it."""
+    if not previous_transaction.nested:
+        return
+    mark = session.info.get(_SAVEPOINT_MARKS, {}).pop(id(previous_transaction), None)
+    queue = session.info.get(_QUEUE)
+    if mark is not None and queue:
+        del queue[mark:]
+
+
+def _forget_queue(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed: nothing may carry over
+        for key in (_QUEUE, _SAVEPOINT_MARKS, _APPENDING):
+            session.info.pop(key, None)
+
+
+def register_commit_listeners() -> None:
+    """Entries recorded in a session are chained when, and only when, its transaction commits."""
+    for name, listener in (("before_commit", _chain_before_commit), ("after_transaction_create", _mark_savepoint),
+                           ("after_soft_rollback", _drop_rolled_back),
+                           ("after_transaction_end", _forget_queue)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
+
+
+def record_event(action: str, *, session: Session | None = None, **fields: Any) -> None:
+    """Audit something that is not a row change (login, forbidden attempt, chart read...), in the current
+    transaction; ``fields`` takes ``append_event``'s keywords (record_type, record_id, changes, reason, actor)."""
     session = session or db.session()
-    return append_event(session.connection(), action, session=session, **event)
+    append_event(session.connection(), action, session=session, **fields)
 
 
-def record_chart_read(patient: Any) -> int:
+def record_chart_read(patient: Any) -> None:
     """Every view of a patient's chart leaves a row (HIPAA 164.312(b))."""
-    return record_event("read_chart", record_type="patient", record_id=patient.id)
+    record_event("read_chart", record_type="patient", record_id=patient.id)
 
 
 # --- verification -----------------------------------------------------------

@@ -317,9 +317,10 @@ def reauthenticate(user: User, password: str, code: str | None = None, *, purpos
         window_start = utcnow() - current_app.config["LOGIN_WINDOW"]
         last_login = db.session.scalar(sa.select(sa.func.max(AuditEvent.at)).where(
             AuditEvent.action == "login", AuditEvent.user_id == user.id, AuditEvent.at > window_start))
-        failures = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        earlier = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "reauth_failed", AuditEvent.user_id == user.id,
             AuditEvent.at > max(window_start, last_login or window_start)))
+        failures = (earlier or 0) + 1  # this one is in the trail once the request commits
         if failures >= current_app.config["REAUTH_MAX_FAILURES"]:
             # Someone at an unlocked screen guessing the password: the session ends, sign-in throttling takes over.
             end_all_sessions(user)
