@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, overload
 
-from flask import flash
+from flask import flash, g, has_app_context
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from wtforms import DateTimeLocalField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length, StopValidation
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from clinic.core.clock import from_clinic_time
 from clinic.core.errors import ClinicError
@@ -44,6 +45,54 @@ class ChoiceField(SelectField):
         if self.data is None:
             raise StopValidation(self.message)
         super().pre_validate(form)
+
+
+class SharedChoicesSelect(Select):
+    """A select whose long list of choices many rows of one form share: a lot for each component of each
+    preparation, an area for each injection row. WTForms renders every option of every row anew (each one
+    converted, compared, escaped: hundreds of lots on a chain's shelf, several rows); this renders the list
+    once per request and marks each row's own choice. The field's ``choices`` must be the one list object
+    the rows share; the rendering is the same as ``Select``'s."""
+
+    def __call__(self, field: Any, **kwargs: Any) -> Markup:
+        kwargs.setdefault("id", field.id)
+        flags = getattr(field, "flags", {})
+        for name in self.validation_attrs:
+            if name not in kwargs and getattr(flags, name, False):
+                kwargs[name] = True
+        parts, position = _shared_options(field)
+        chosen = position.get("" if field.data is None else str(field.data))
+        body = [html if index != chosen else html.replace("<option ", "<option selected ", 1)
+                for index, html in enumerate(parts)]
+        # Every value went through html_params and every label through escape, as in WTForms' Select.
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{''.join(body)}</select>")  # noqa: S704
+
+
+def _shared_options(field: Any) -> tuple[list[str], dict[str, int]]:
+    """The options of ``field.choices`` as HTML (groups included), and where each value's option is."""
+    cache: dict[int, Any] = g.setdefault("shared_select_options", {}) if has_app_context() else {}
+    choices = field.choices
+    cached = cache.get(id(choices))
+    if cached is not None and cached[0] is choices:
+        return cached[1], cached[2]
+    parts: list[str] = []
+    position: dict[str, int] = {}
+    group: object = None
+    for choice in field._choices_from_input(choices) or []:  # wtforms' own reading of a choices list
+        if choice.optgroup != group:
+            if group is not None:
+                parts.append("</optgroup>")
+            if choice.optgroup is not None:
+                parts.append(f"<optgroup {html_params(label=choice.optgroup)}>")
+            group = choice.optgroup
+        value = str(choice.value) if isinstance(choice.value, bool) else choice.value
+        position.setdefault("" if value is None else str(value), len(parts))
+        parts.append(f"<option {html_params(value=value, **(choice.render_kw or {}))}>"
+                     f"{escape(choice.label or choice.value)}</option>")
+    if group is not None:
+        parts.append("</optgroup>")
+    cache[id(choices)] = (choices, parts, position)  # the list is kept, so its id is not reused meanwhile
+    return parts, position
 
 
 def show_error(form: FlaskForm | None, error: ClinicError) -> None:

@@ -25,7 +25,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from clinic.auth.forms import ConfirmPasswordForm
-from clinic.core.forms import CheckboxesField, LocalDateTimeField, optional_int, whole_number
+from clinic.core.forms import CheckboxesField, LocalDateTimeField, SharedChoicesSelect, optional_int, whole_number
 from clinic.core.submissions import SubmissionKeyField
 from clinic.records.treatments.models import NEEDLE_GAUGES, SKIN_PREPARATIONS, TECHNIQUES
 
@@ -72,7 +72,8 @@ class ReopenCourseForm(FlaskForm):
 
 
 class ComponentRow(Form):
-    lot_id = SelectField("Lot", coerce=optional_int, validators=[Optional()], validate_choice=False)
+    lot_id = SelectField("Lot", coerce=optional_int, validators=[Optional()], validate_choice=False,
+                         widget=SharedChoicesSelect())
     units = IntegerField("Units opened", default=1, validators=[Optional(), NumberRange(1, 50)],
                          render_kw={"inputmode": "numeric", "min": 1})
     volume_ml = DecimalField("ml drawn", places=2, validators=[Optional()], render_kw={"inputmode": "decimal",
@@ -85,8 +86,9 @@ class PreparationRow(Form):
 
 
 class InjectionRow(Form):
-    area_code = SelectField("Area", validators=[Optional()], validate_choice=False)
-    preparation = SelectField("Preparation", coerce=optional_int, validators=[Optional()], validate_choice=False)
+    area_code = SelectField("Area", validators=[Optional()], validate_choice=False, widget=SharedChoicesSelect())
+    preparation = SelectField("Preparation", coerce=optional_int, validators=[Optional()], validate_choice=False,
+                              widget=SharedChoicesSelect())
     technique = SelectField("Technique", choices=_choices(TECHNIQUES, blank="As the session"),
                             validators=[Optional()])
     depth_mm = DecimalField("Depth (mm)", places=1, validators=[Optional()],
