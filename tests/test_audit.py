@@ -460,3 +460,55 @@ def test_the_audit_page_reads_changes_as_field_old_and_new_in_words(auditor_clie
     assert page.status_code == 200
     assert "<strong>Full name</strong>: " in body and "→ Samira Okafor" in body
     assert '{"full_name"' not in body  # not the raw JSON
+
+
+# --- values in words (from the click-through) ------------------------------------------------------
+
+
+def test_the_audit_page_names_people_records_and_codes_and_keeps_the_stored_value(
+        course, stock, staff, auditor_client, admin_client) -> None:
+    from datetime import UTC, datetime
+
+    from clinic.records.followups import services as followups
+    from clinic.records.followups.models import FollowUpTask
+    from clinic.records.treatments import services as treatments
+    from tests.conftest import PASSWORDS
+    from tests.factories import save
+
+    session = save(course, stock, staff["doctor"], acknowledged=["first_time_no_patch_test"])
+    treatments.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    task = db.session.scalars(sa.select(FollowUpTask).where(FollowUpTask.session_id == session.id)).first()
+    followups.record_attempt(task, staff["nurse"], followups.AttemptInput(
+        datetime.now(UTC), "phone", reached=True, patient_report="All well", no_side_effects=True),
+        now=datetime.now(UTC))
+    db.session.commit()
+    nurse = staff["nurse"]
+    url = f"/audit?record_type=follow_up_task&record_id={task.id}&action=update"
+    body = auditor_client.get(url).get_data(as_text=True)
+    assert (f'<strong>Closed by</strong>: — → <span title="Stored value: id {nurse.id}">{nurse.full_name}</span> '
+            f'<small class="raw-value">(id {nurse.id})</small>') in body
+    assert ('<strong>Status</strong>: <span title="Stored value: due">Open</span> <small class="raw-value">(due)'
+            '</small> → <span title="Stored value: done">Done</span>') in body
+    assert "Closed by (id)" not in body
+    created = auditor_client.get(f"/audit?record_type=follow_up_task&record_id={task.id}&action=create")
+    patient = course.patient
+    assert f"{patient.first_name} {patient.last_name} ({patient.record_number})" in created.get_data(as_text=True)
+    assert f"session {session.number}, Skin rejuvenation" in created.get_data(as_text=True)
+    lot = stock["ha"]
+    lots = auditor_client.get(f"/audit?record_type=lot&record_id={lot.id}&action=create").get_data(as_text=True)
+    assert f'<span title="Stored value: id {lot.product_id}">{lot.product.name}</span>' in lots
+    # Admins see a user's role in words, and never a patient's name.
+    users = admin_client.get(f"/audit?record_type=user&record_id={nurse.id}&action=create").get_data(as_text=True)
+    assert '<strong>Role</strong>: <span title="Stored value: nurse">Nurse</span>' in users
+
+
+def test_every_code_the_audit_page_words_is_a_column_of_the_models(app) -> None:
+    from clinic.extensions import Model
+    from clinic.shell.audit_labels import _CODE_LABELS
+
+    columns = {(t.name, c.name) for t in Model.metadata.tables.values() for c in t.columns}
+    names = {column for _, column in columns}
+    missing = [(table, column) for table, column in _CODE_LABELS
+               if (table is None and column not in names) or (table is not None and (table, column) not in columns)]
+    assert missing == []

@@ -161,3 +161,24 @@ def test_the_demo_course_report_shows_charts_and_a_photo_pair(runner, app) -> No
     assert client.sign_in(doctor.email, "demo doctor passphrase").status_code == 302
     page = client.get(f"/courses/{course_id}/report").get_data(as_text=True)
     assert page.count('<svg class="measure-chart"') >= 3 and 'class="photo-pair"' in page
+
+
+def test_the_report_says_when_the_screening_went_out_of_date_after_a_history_change(course, staff, doctor_client,
+                                                                                    page_queries) -> None:
+    from tests.factories import record_history
+
+    url = f"/courses/{course.id}/report"
+    unchanged = page_queries(doctor_client, url)
+    page = doctor_client.get(url).get_data(as_text=True)
+    assert 'id="screening-out-of-date"' not in page and "out of date" not in page
+    record_history(course.patient, staff["nurse"], notes="Prefers morning appointments")  # nothing that matters
+    assert 'id="screening-out-of-date"' not in doctor_client.get(url).get_data(as_text=True)
+    record_history(course.patient, staff["nurse"], condition_codes=["autoimmune_disease"])
+    page = doctor_client.get(url).get_data(as_text=True).replace("&#39;", "'")
+    status = page[page.index('id="report-status"'):page.index('<h3>Signatures</h3>')]
+    assert '<strong class="badge badge-warn">out of date</strong>' in status
+    warning = status[status.index('id="screening-out-of-date"'):]
+    assert "Screening out of date:</strong> The history changed since the screening:" in warning
+    assert "autoimmune" in warning.lower() and "Screen again before the next session." in warning
+    # The changed history is read in one statement, whatever its length.
+    assert page_queries(doctor_client, url) == unchanged + 1

@@ -489,3 +489,71 @@ def test_the_aftercare_sheet_takes_the_expected_durations_from_the_catalogue(sig
         "expected_max_hours": "36", "sort_order": "10", "active": "y"})
     assert "Redness of the skin (6–36 hours)" in nurse_client.get(
         f"/sessions/{signed.id}/aftercare").get_data(as_text=True)
+
+
+# --- "no side effects" while one is still open on record -------------------------------------------
+
+
+def _call(task, **fields) -> dict[str, object]:
+    return {"attempted_at": datetime.now().strftime("%Y-%m-%dT%H:%M"), "channel": "phone", "reached": "yes",
+            "patient_report": "All fine, the bruise is still there.", "side_effects": "none",
+            "version": task.version, **fields}
+
+
+def test_no_new_side_effects_with_one_still_open_asks_the_nurse_naming_it(signed, staff, nurse_client) -> None:
+    task = _task(signed)
+    effect = _effect(signed, staff["nurse"], datetime.now(UTC), type_code="bruising")
+    _effect(signed, staff["nurse"], datetime.now(UTC), type_code="redness", outcome="resolved",
+            resolved_on=date.today())
+    refused = nurse_client.submit(f"/follow-ups/{task.id}", _call(task))
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    ongoing = page[page.index('id="still-ongoing"'):page.index("</fieldset>", page.index('id="still-ongoing"'))]
+    assert f'name="acknowledged" value="ongoing:{effect.id}"' in ongoing and "Bruising" in ongoing
+    assert "Redness" not in ongoing  # resolved: nothing to confirm
+    assert (f'href="/side-effects/{effect.id}/update?back=/follow-ups/{task.id}"') in ongoing
+    assert "All fine, the bruise is still there." in page  # what was typed stays
+    db.session.expire_all()
+    task = db.session.get(FollowUpTask, task.id)
+    assert task.is_open and task.attempts == []
+
+
+def test_the_nurse_confirms_it_is_still_ongoing_and_the_call_says_so(signed, staff, nurse_client) -> None:
+    task = _task(signed)
+    effect = _effect(signed, staff["nurse"], datetime.now(UTC), type_code="bruising")
+    saved = nurse_client.submit(f"/follow-ups/{task.id}", _call(task, acknowledged=f"ongoing:{effect.id}"))
+    assert saved.status_code == 302
+    db.session.expire_all()
+    task = db.session.get(FollowUpTask, task.id)
+    assert task.status == "done" and task.no_side_effects is True
+    assert task.attempts[0].note.startswith("Still ongoing, nothing new: Bruising (since ")
+    page = nurse_client.get(f"/follow-ups/{task.id}").get_data(as_text=True)
+    assert "no new side effects" in page and "Still ongoing, nothing new: Bruising" in page
+
+
+def test_a_side_effect_updated_to_resolved_or_voided_asks_nothing(signed, staff, nurse_client) -> None:
+    task = _task(signed)
+    effect = _effect(signed, staff["nurse"], datetime.now(UTC), type_code="bruising")
+    update = nurse_client.submit(f"/side-effects/{effect.id}/update?back=/follow-ups/{task.id}", {
+        "type_code": "bruising", "injection_ids": str(signed.injections[0].id), "onset_hours": "0", "grade": "1",
+        "action": "none", "causality": "probable", "outcome": "resolved", "resolved_on": date.today().isoformat(),
+        "version": effect.version, "back": f"/follow-ups/{task.id}"})
+    assert update.status_code == 302 and update.location == f"/follow-ups/{task.id}"
+    assert nurse_client.submit(f"/follow-ups/{task.id}", _call(task)).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(FollowUpTask, task.id).attempts[0].note == ""
+
+
+def test_side_effects_to_record_with_one_still_open_asks_nothing(signed, staff) -> None:
+    task = _task(signed)
+    _effect(signed, staff["nurse"], datetime.now(UTC), type_code="bruising")
+    with pytest.raises(followups.StillOngoing):
+        followups.record_attempt(task, staff["nurse"], followups.AttemptInput(
+            datetime.now(UTC), "phone", reached=True, patient_report="Fine", no_side_effects=True),
+            now=datetime.now(UTC))
+    db.session.rollback()
+    task = _task(signed)
+    followups.record_attempt(task, staff["nurse"], followups.AttemptInput(
+        datetime.now(UTC), "phone", reached=True, patient_report="A new lump", no_side_effects=False),
+        now=datetime.now(UTC))
+    assert task.status == "done"

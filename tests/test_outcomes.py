@@ -130,6 +130,38 @@ def test_a_value_that_cannot_be_right_is_refused_beside_its_box_and_nothing_is_w
     assert _measures(course.id) == []  # not even the valid wrinkle grade
 
 
+def test_every_wrong_box_gets_its_own_message_at_once_with_the_summary_at_the_top(doctor_client, course) -> None:
+    response = doctor_client.submit(f"/courses/{course.id}/measures/new", {
+        "timepoint": "session", "measured_on": (date.today() + timedelta(days=1)).isoformat(),
+        "value_satisfaction": "seven", "value_wrinkle_grade": "99"})
+    page = response.get_data(as_text=True).replace("&#39;", "'")
+    assert response.status_code == 400
+    assert '<small id="value_satisfaction-error" class="field-error" role="alert">Patient satisfaction: give a number' in page
+    assert '<small id="value_wrinkle_grade-error" class="field-error" role="alert">' in page
+    assert '<small id="measured_on-error" class="field-error" role="alert">This day is in the future.' in page
+    assert '<small id="session_id-error"' in page  # "at a session" names no session
+    assert "4 things to fix before this can be saved" in page
+    for target in ("value_satisfaction", "value_wrinkle_grade", "measured_on", "session_id"):
+        assert f'href="#{target}"' in page
+    assert _measures(course.id) == []
+
+
+def test_gais_is_not_offered_at_baseline_and_refused_there_if_posted(doctor_client, course) -> None:
+    baseline = doctor_client.get(f"/courses/{course.id}/measures/new?timepoint=baseline").get_data(as_text=True)
+    assert 'id="measure-gais_clinician" data-timepoint-not="baseline" hidden disabled>' in baseline
+    assert "it is not given at it" in baseline
+    later = doctor_client.get(f"/courses/{course.id}/measures/new?timepoint=end").get_data(as_text=True)
+    assert 'id="measure-gais_clinician" data-timepoint-not="baseline">' in later
+    refused = doctor_client.submit(f"/courses/{course.id}/measures/new", {
+        "timepoint": "baseline", "measured_on": course.starts_on.isoformat(), "value_gais_clinician": "improved",
+        "value_wrinkle_grade": "3"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert '<small id="value_gais_clinician-error" class="field-error" role="alert">' in page
+    assert 'id="measure-gais_clinician" data-timepoint-not="baseline">' in page  # in view, beside its message
+    assert _measures(course.id) == []
+
+
 def test_a_circumference_in_inches_is_refused_with_the_unit_it_needs(staff) -> None:
     patient = register(staff["nurse"], first="Clara", last="Petit")
     record_history(patient, staff["nurse"])

@@ -448,3 +448,33 @@ def test_a_lot_with_50_receipts_discards_and_holds_costs_what_one_with_2_does(
     assert db.session.scalar(sa.select(sa.func.count(LotReceipt.id)).where(LotReceipt.lot_id == lot.id)) == MANY
     assert db.session.scalar(sa.select(sa.func.count(LotDiscard.id))) == MANY
 
+
+
+# --- the audit trail -------------------------------------------------------------------------------
+
+
+def test_the_audit_trail_names_people_and_records_for_the_same_cost_for_2_and_for_50_rows(
+        signed, stock, staff, auditor_client, page_queries) -> None:
+    """Each row names a different closer, patient, session, product and lot: still one statement per kind."""
+    task = _task(signed)
+    lot = stock["ha"]
+
+    def add(n: int) -> None:
+        for nurse in _colleagues(staff["nurse"], n):
+            number = next(_numbers)
+            product = _copy(lot.product, name=f"QB product {number}", gtin=None)
+            _copy(lot, product=product, lot_number=f"QB{number}")
+            _copy(task, status="done", closed_by=nurse, closed_at=datetime.now(UTC))
+        db.session.flush()
+
+    pages = ("/audit?record_type=follow_up_task", "/audit?record_type=lot", "/audit")
+    add(FEW)
+    _commit()
+    few = [page_queries(auditor_client, url) for url in pages]
+    add(MANY - FEW)
+    _commit()
+    many = [page_queries(auditor_client, url) for url in pages]
+    assert few == many and max(many) <= QUERY_BUDGET, (few, many)
+    page = auditor_client.get("/audit?record_type=follow_up_task").get_data(as_text=True)
+    assert page.count("Closed by</strong>: <span title=\"Stored value: id ") >= MANY
+    assert auditor_client.get("/audit?record_type=lot").get_data(as_text=True).count("QB product ") >= MANY

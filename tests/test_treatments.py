@@ -724,6 +724,74 @@ def test_a_range_no_column_can_hold_is_refused_beside_its_field(admin_client) ->
     assert refused.status_code == 400 and "No usual range at the chair goes above 1000" in refused.get_data(as_text=True)
 
 
+def _new_range(**fields: str) -> dict[str, str]:
+    return {"measure": "depth_mm", "indication_code": "acne", "area_code": "chin", "low": "1", "high": "2.5",
+            "source": "Clinic protocol, March 2026", "active": "y", **fields}
+
+
+def test_an_admin_adds_a_range_once_and_the_session_form_uses_it(admin_client) -> None:
+    from clinic.records.catalogue.models import ProtocolRange
+
+    listing = admin_client.get("/admin/protocol-ranges").get_data(as_text=True)
+    assert 'href="/admin/protocol-ranges/new"' in listing
+    form = admin_client.get("/admin/protocol-ranges/new").get_data(as_text=True)
+    assert '<option value="acne">Acne</option>' in form and '<option value="chin">Chin</option>' in form
+    assert '<option value="depth_mm">Depth (mm)</option>' in form
+    key = re.search(r'name="submission" type="hidden" value="([^"]+)"', form).group(1)
+    first = admin_client.submit("/admin/protocol-ranges/new", {**_new_range(), "submission": key})
+    again = admin_client.submit("/admin/protocol-ranges/new", {**_new_range(), "submission": key})
+    assert first.status_code == again.status_code == 302
+    assert first.location == again.location == "/admin/protocol-ranges"
+    added = db.session.scalars(sa.select(ProtocolRange).where(ProtocolRange.indication_code == "acne",
+                                                             ProtocolRange.area_code == "chin")).all()
+    assert [(r.measure, r.text, r.source, r.active) for r in added] == [
+        ("depth_mm", "1–2.5 mm", "Clinic protocol, March 2026", True)]
+    created = [r for r in audit_rows("create") if r.record_type == "protocol_range"]
+    assert len(created) == 1 and '"area_code":' in created[0].changes
+    ranges = services.protocol_ranges("acne")
+    assert services.usual_range(ranges, "depth_mm", "chin").text == "1–2.5 mm"
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"low": "3", "high": "1"}, "high", "The upper end cannot be below the lower end."),
+    ({"low": "0"}, "low", "Give the lower end, above zero."),
+    ({"high": "abc"}, "high", "Not a valid decimal value."),
+    ({"high": "5000"}, "high", "No usual range at the chair goes above 1000."),
+    ({"measure": "points"}, "measure", "Not a valid choice."),
+    ({"indication_code": "botox"}, "indication_code", "Not a valid choice."),
+    ({"indication_code": "", "area_code": ""}, "measure", "There is already a depth range for this indication and "
+                                                          "area (1–4 mm): correct that one instead."),
+])
+def test_a_range_that_cannot_be_added_is_refused_beside_its_field_and_kept(admin_client, fields, field,
+                                                                           message) -> None:
+    from clinic.records.catalogue.models import ProtocolRange
+
+    before = db.session.scalar(sa.select(sa.func.count(ProtocolRange.id)))
+    refused = admin_client.submit("/admin/protocol-ranges/new", _new_range(**fields))
+    page = refused.get_data(as_text=True).replace("&#39;", "'")
+    assert refused.status_code == 400
+    assert f'<small id="{field}-error" class="field-error" role="alert">{message}</small>' in page
+    assert 'value="Clinic protocol, March 2026"' in page  # what was typed stays
+    assert db.session.scalar(sa.select(sa.func.count(ProtocolRange.id))) == before
+
+
+@pytest.mark.parametrize("role", ["doctor", "nurse", "auditor", "admin"])
+def test_only_admins_add_a_range(clients, role) -> None:
+    from clinic.records.catalogue.models import ProtocolRange
+
+    before = db.session.scalar(sa.select(sa.func.count(ProtocolRange.id)))
+    shown = clients[role].get("/admin/protocol-ranges/new")
+    sent = clients[role].submit("/admin/protocol-ranges/new", _new_range())
+    listing = clients[role].get("/admin/protocol-ranges").get_data(as_text=True)
+    added = db.session.scalar(sa.select(sa.func.count(ProtocolRange.id))) - before
+    if role == "admin":
+        assert (shown.status_code, sent.status_code, added) == (200, 302, 1)
+        assert "Add a range" in listing
+    else:
+        assert (shown.status_code, sent.status_code, added) == (403, 403, 0)
+        assert "Add a range" not in listing
+
+
 def _zone(page: str, code: str) -> tuple[str, str]:
     """The read-only zone chart's zone for an area and its label ("" if none): templates/treatments/_zone_chart.html."""
     chart = page[page.index('id="zone-chart"'):]

@@ -110,6 +110,7 @@ MATRIX: Final[dict[str, dict[str, Allowed]]] = {
     "treatments.reopen_course": {"POST": DOCTORS},
     # The usual ranges at the chair: every role reads them, admins keep them.
     "treatments.list_protocol_ranges": {"GET": ALL_ROLES},
+    "treatments.new_protocol_range": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
     "treatments.edit_protocol_range": {"GET": CATALOGUE_ADMINS, "POST": CATALOGUE_ADMINS},
     "treatments.new_session": {"GET": DOCTORS, "POST": DOCTORS},
     "treatments.edit_session": {"GET": DOCTORS, "POST": DOCTORS},

@@ -18,6 +18,15 @@ class FieldError(ClinicError):
         super().__init__(message)
 
 
+class FieldErrors(ClinicError):
+    """Several fields broken at once: each message goes beside its own field, all of them in one answer,
+    so the person fixes everything in one go rather than one refusal at a time."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__(" ".join(str(e) for e in errors))
+
+
 class RecordLockedError(ClinicError):
     """A signed or locked record was about to change outside an amendment."""
 

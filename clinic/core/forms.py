@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from clinic.core.clock import from_clinic_time
-from clinic.core.errors import ClinicError
+from clinic.core.errors import ClinicError, FieldErrors
 from clinic.core.http import LARGEST_ID
 
 
@@ -96,7 +96,11 @@ def _shared_options(field: Any) -> tuple[list[str], dict[str, int]]:
 
 
 def show_error(form: FlaskForm | None, error: ClinicError) -> None:
-    """Put a service's message next to the field it names, or at the top of the page."""
+    """Put a service's message next to the field it names, or at the top of the page (each of several)."""
+    if isinstance(error, FieldErrors):
+        for each in error.errors:
+            show_error(form, each)
+        return
     name = getattr(error, "field", None)
     target = getattr(form, name, None) if name else None
     if target is not None and hasattr(target, "errors"):

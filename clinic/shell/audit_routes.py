@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from clinic.auth.models import Role, User
 from clinic.extensions import Model, db
 from clinic.records.patients.models import Patient
 from clinic.shell.audit_forms import ACTION_LABELS, AuditFilterForm
+from clinic.shell.audit_labels import Labeller
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -81,39 +81,17 @@ def list_events() -> tuple[str, int]:
     else:
         status = 400
     next_before = events[page_size - 1].seq if len(events) > page_size else None
+    events = events[:page_size]
+    hidden_types = clinical_record_types() if current_user.role == Role.ADMIN else frozenset()
+    # Names for the ids and labels for the codes in the page's changes: one statement per kind of record.
+    labeller = Labeller(clinical=current_user.role != Role.ADMIN).load(
+        (e.record_type, e.changes) for e in events if e.record_type not in hidden_types)
     args = {k: v for k, v in request.args.items() if k != "before" and v}
     return render_template(
-        "audit/events.html", form=form, events=events[:page_size], next_before=next_before,
+        "audit/events.html", form=form, events=events, next_before=next_before,
         filter_args=args, action_labels=dict(ACTION_LABELS), verify_form=ActionForm(),
-        hidden_types=clinical_record_types() if current_user.role == Role.ADMIN else frozenset(),
-        change_lines=change_lines,
+        hidden_types=hidden_types, change_lines=labeller.lines,
     ), status
-
-
-# Columns whose names do not read as words on their own.
-_FIELD_WORDS = {"dob": "date of birth", "sha256": "SHA-256", "ml": "ml", "mm": "mm", "id": "(id)"}
-
-
-def change_lines(changes: str | None) -> list[tuple[str, str, str]]:
-    """An audit row's changes as lines a person reads: ("First name", "Amélie", "Amelia"); an empty old
-    value (a created record) or new value (a removed one) reads as "—"."""
-    if not changes:
-        return []
-    try:
-        parsed = json.loads(changes)
-    except ValueError:
-        return [("Changes", changes, "")]
-
-    def words(field: str) -> str:
-        text = " ".join(_FIELD_WORDS.get(part, part) for part in field.split("_"))
-        return text[:1].upper() + text[1:]
-
-    def value(raw: object) -> str:
-        if raw is None or raw == "":
-            return "—"
-        return {"true": "yes", "false": "no"}.get(str(raw), str(raw))
-
-    return [(words(field), value(old), value(new)) for field, (old, new) in sorted(parsed.items())]
 
 
 @bp.post("/verify", endpoint="verify_chain")

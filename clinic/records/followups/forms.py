@@ -13,6 +13,7 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TelField,
     TextAreaField,
@@ -45,11 +46,13 @@ class AttemptForm(FlaskForm):
     patient_report = TextAreaField("What the patient reports", validators=[Optional(), Length(max=4000)],
                                    render_kw={"rows": 3}, description="Reached: in their words, even briefly.")
     side_effects = RadioField("Side effects", default="none", choices=[
-        SelectChoice("none", "No side effects"),
+        SelectChoice("none", "No new side effects"),
         SelectChoice("some", "Side effects to record (the form opens next)")])
     reschedule_to = DateField("Try again on", validators=[Optional()],
                               description="Not reached: empty means the next working day.")
     note = TextAreaField("Note", validators=[Optional(), Length(max=4000)], render_kw={"rows": 2})
+    # Side effects still open on record that the nurse confirms are still ongoing with nothing new.
+    acknowledged = SelectMultipleField("Still ongoing, nothing new", validators=[Optional()], validate_choice=False)
     version = HiddenField()
 
 

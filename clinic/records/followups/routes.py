@@ -16,8 +16,9 @@ from wtforms import SelectChoice
 from clinic.audit.services import record_chart_read
 from clinic.core.clock import clinic_today, form_now, in_clinic_zone
 from clinic.core.forms import VoidForm, local_to_utc, submitted_version
+from clinic.core.http import return_to
 from clinic.core.submissions import claim, done
-from clinic.core.transaction import attempt
+from clinic.core.transaction import attempt, run_service, show_refusal
 from clinic.core.views import void_from_form
 from clinic.extensions import db
 from clinic.inventory.models import Lot
@@ -65,7 +66,8 @@ def _attempt_input(form: AttemptForm) -> services.AttemptInput:
     return services.AttemptInput(
         attempted_at=local_to_utc(form.attempted_at.data), channel=form.channel.data,
         reached=form.reached.data == "yes", note=form.note.data or "", reschedule_to=form.reschedule_to.data,
-        patient_report=form.patient_report.data or "", no_side_effects=form.side_effects.data == "none")
+        patient_report=form.patient_report.data or "", no_side_effects=form.side_effects.data == "none",
+        acknowledged=list(form.acknowledged.data or []))
 
 
 # What the follow-up page shows, loaded with the task: its patient, session, course and indication in one
@@ -87,13 +89,19 @@ def show_follow_up(task_id: int) -> Response | tuple[str, int]:
                            .options(*_follow_up_page_options()))
     form = AttemptForm()
     status = 200
+    ongoing: list[SideEffect] = []
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
-            done = attempt(form, services.record_attempt, task, current_user, _attempt_input(form), now=_now(),
-                           expected_version=submitted_version(form.version))
+            done = run_service(services.record_attempt, task, current_user, _attempt_input(form), now=_now(),
+                               expected_version=submitted_version(form.version))
             if done.ok:
                 return _after_attempt(task, form)
+            if isinstance(done.error, services.StillOngoing):
+                # Named with a link each, to update or to confirm as still ongoing (read again: rolled back).
+                ongoing = services.open_side_effects(task.patient_id)
+            elif done.error is not None:
+                show_refusal(form, done.error)
             if done.conflict:
                 status = 409
                 form.version.data = task.version
@@ -105,7 +113,8 @@ def show_follow_up(task_id: int) -> Response | tuple[str, int]:
     return render_template("followups/follow_up.html", task=task, form=form, side_effects=side_effects,
                            session=task.session, patient=task.patient,
                            reviews=queries.reviews_of(follow_up_id=task.id),
-                           reported=[s for s in side_effects if s.follow_up_id == task.id]), status
+                           reported=[s for s in side_effects if s.follow_up_id == task.id], ongoing=ongoing,
+                           ongoing_code=services.ongoing_code), status
 
 
 def _after_attempt(task: FollowUpTask, form: AttemptForm) -> Response:
@@ -227,7 +236,7 @@ def update_side_effect(side_effect_id: int) -> Response | tuple[str, int]:
                             now=_now(), expected_version=submitted_version(form.version))
             if saved.ok:
                 flash(f"{side_effect.name}: version {len(side_effect.versions)} saved.", "success")
-                return redirect(url_for("followups.show_side_effect", side_effect_id=side_effect.id))
+                return redirect(return_to() or url_for("followups.show_side_effect", side_effect_id=side_effect.id))
             if saved.conflict:
                 status = 409
                 form.version.data = side_effect.version

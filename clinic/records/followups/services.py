@@ -6,11 +6,13 @@ are parameters so that the rules can be checked at a frozen hour.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from clinic.auth.models import Role, User
 from clinic.core.clock import clinic_day
@@ -22,6 +24,7 @@ from clinic.records.followups.models import (
     CAUSALITY,
     CHANNELS,
     MAX_FAILED_ATTEMPTS,
+    OPEN_OUTCOMES,
     OUTCOMES,
     FlagReview,
     FollowUpAttempt,
@@ -63,9 +66,36 @@ class AttemptInput:
     note: str = ""
     # Not reached: the day to try again (default: the next working day).
     reschedule_to: date | None = None
-    # Reached: what the patient says, and whether they have no side effect at all.
+    # Reached: what the patient says, and whether they have no new side effect.
     patient_report: str = ""
     no_side_effects: bool = False
+    # Side effects still open that the nurse confirms are still ongoing with nothing new ("ongoing:<id>").
+    acknowledged: Sequence[str] = ()
+
+
+class StillOngoing(ClinicError):
+    """"No side effects" while the patient has side effects on record that are not resolved: the nurse
+    updates them, records the call differently, or confirms each is still ongoing with nothing new."""
+
+    def __init__(self, open_effects: list[SideEffect]) -> None:
+        super().__init__("The patient has side effects still ongoing on record: update each one, or confirm it is "
+                         "still ongoing with nothing new.")
+        self.side_effects = open_effects
+
+
+def ongoing_code(side_effect: SideEffect) -> str:
+    """The code a nurse acknowledges a still-open side effect with."""
+    return f"ongoing:{side_effect.id}"
+
+
+def open_side_effects(patient_id: int) -> list[SideEffect]:
+    """The patient's side effects not resolved (ongoing or resolving) and not voided, oldest first, with their
+    kind and session (one statement)."""
+    return list(db.session.scalars(
+        sa.select(SideEffect).where(SideEffect.patient_id == patient_id, SideEffect.not_voided(),
+                                    SideEffect.outcome.in_(OPEN_OUTCOMES))
+        .order_by(SideEffect.onset_at, SideEffect.id)
+        .options(joinedload(SideEffect.type), joinedload(SideEffect.session))))
 
 
 def record_attempt(task: FollowUpTask, by: User, entry: AttemptInput, *, now: datetime,
@@ -94,6 +124,15 @@ def record_attempt(task: FollowUpTask, by: User, entry: AttemptInput, *, now: da
         task.patient_report = required_text(entry.patient_report, "patient_report",
                                             "Write what the patient reports, even briefly.")
         task.no_side_effects = entry.no_side_effects
+        if entry.no_side_effects:
+            # "No side effects" must not sit beside one still open on record: each is confirmed as still
+            # ongoing with nothing new (said so on the attempt), or updated first.
+            still_open = open_side_effects(task.patient_id)
+            if any(ongoing_code(e) not in set(entry.acknowledged) for e in still_open):
+                raise StillOngoing(still_open)
+            if still_open:
+                attempt.note = " ".join(filter(None, [attempt.note, "Still ongoing, nothing new: " + "; ".join(
+                    f"{e.name} (since {clinic_day(e.onset_at):%d %b %Y})" for e in still_open) + "."]))
         task.status, task.closed_at, task.closed_by_id = "done", now, by.id
     elif failed_before + 1 >= MAX_FAILED_ATTEMPTS:
         task.status, task.closed_at, task.closed_by_id = "not_reached", now, by.id

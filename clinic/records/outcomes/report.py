@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, lazyload
 
 from clinic.core.clock import clinic_day
+from clinic.core.findings import Finding
 from clinic.extensions import db
 from clinic.inventory.models import Lot, Product
 from clinic.records.catalogue.models import Area, area_labels
@@ -25,10 +26,11 @@ from clinic.records.followups.models import SideEffect
 from clinic.records.followups.queries import side_effects_of
 from clinic.records.outcomes.charts import LineChart, line_chart
 from clinic.records.outcomes.models import GAIS, MeasureDefinition, OutcomeMeasure
-from clinic.records.patients.models import Patient
+from clinic.records.patients.models import HistoryVersion, Patient
 from clinic.records.photos.models import VIEWS, Photo
 from clinic.records.photos.services import Occasion, current_photo_consent, occasion_of
-from clinic.records.screening.models import Screening
+from clinic.records.screening.models import ContraindicationRule, Screening, ScreeningAnswer
+from clinic.records.screening.services import screening_validity
 from clinic.records.treatments.models import (
     Course,
     CourseArea,
@@ -141,6 +143,9 @@ class CourseReport:
     photo_consent_withdrawn: Consent | None
     treatment_consent: Consent | None
     screening: Screening | None
+    # Why the screening no longer holds today (expired, or the medical history changed since), as the
+    # treatment gate says it; empty while it holds.
+    screening_out_of_date: list[Finding] = field(default_factory=list)
     signatures: list[SessionSignature] = field(default_factory=list)
 
     @property
@@ -298,12 +303,31 @@ def load_course_report(course: Course, today: date, areas: str | None = None) ->
     photos = [p for p in photos if p.session_id not in voided_ids]
     treatment = [c for c in consents if c.text_version.form.indication_code == course.indication_code
                  and c.in_force_on(today)]
-    screening = db.session.scalars(
-        sa.select(Screening).where(Screening.patient_id == course.patient_id,
-                                   Screening.indication_code == course.indication_code, Screening.not_voided())
+    # The newest live screening for the indication, with whether a doctor overrode it and its answers
+    # (their rules) joined, and the id of the newest history version in the same statement: the history
+    # itself is read only when it changed since the screening (one statement, its lists joined).
+    latest_history_id = (sa.select(HistoryVersion.id).where(HistoryVersion.patient_id == course.patient_id)
+                         .order_by(HistoryVersion.number.desc()).limit(1).scalar_subquery())
+    found = db.session.execute(
+        sa.select(Screening, latest_history_id).where(
+            Screening.patient_id == course.patient_id, Screening.indication_code == course.indication_code,
+            Screening.not_voided())
         .order_by(Screening.screened_on.desc(), Screening.id.desc()).limit(1)
-        # Whether a doctor overrode it, in the same statement; its areas are not shown.
-        .options(joinedload(Screening.overrides), lazyload(Screening.area_links))).unique().first()
+        .options(joinedload(Screening.overrides), lazyload(Screening.area_links),
+                 joinedload(Screening.answers).joinedload(ScreeningAnswer.rule).options(
+                     lazyload(ContraindicationRule.indication_links), lazyload(ContraindicationRule.area_links)))
+    ).unique().first()
+    screening, history_id = found if found is not None else (None, None)
+    out_of_date: list[Finding] = []
+    if screening is not None:
+        history = None
+        if history_id is not None and history_id != screening.history_version_id:
+            history = db.session.scalars(
+                sa.select(HistoryVersion).where(HistoryVersion.id == history_id)
+                .options(joinedload(HistoryVersion.conditions), joinedload(HistoryVersion.medications),
+                         joinedload(HistoryVersion.treatments), lazyload(HistoryVersion.allergies))).unique().one()
+        # As the treatment gate judges it: too old, voided, or the history now raises a new concern.
+        out_of_date = screening_validity(screening, course.patient, history, today).reasons
     return CourseReport(
         course=course, areas=area_labels(course.area_codes) if areas is None else areas,
         sessions=_session_lines(course, live), voided_sessions=[s for s in sessions if s.is_voided],
@@ -314,4 +338,5 @@ def load_course_report(course: Course, today: date, areas: str | None = None) ->
         photo_count=len(photos), photo_consent=photo_consent,
         photo_consent_withdrawn=None if photo_consent or not photo_consents else photo_consents[-1],
         treatment_consent=treatment[-1] if treatment else None, screening=screening,
+        screening_out_of_date=out_of_date,
         signatures=[s.signature for s in live if s.signature is not None])

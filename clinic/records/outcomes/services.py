@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from clinic.auth.models import User
-from clinic.core.errors import ClinicError, FieldError
+from clinic.core.errors import ClinicError, FieldError, FieldErrors
 from clinic.core.services import check_version, required_text, stored, void_record
 from clinic.extensions import db
 from clinic.records.catalogue.models import Indication
@@ -128,42 +128,65 @@ def _session_of(course: Course, session_id: int | None, timepoint: str) -> Treat
 def check_occasion(course: Course, timepoint: str, session_id: int | None, day: date | None, *, today: date,
                    day_field: str = "measured_on") -> TreatmentSession | None:
     """When a measure or photo was taken: a known timepoint, a live session of this course, a day within the
-    course and not in the future. Gives the session, if one was named."""
+    course and not in the future. Gives the session, if one was named; refuses every wrong box at once."""
     if course.patient.is_voided:
         raise ClinicError("This patient was registered in error (voided).")
+    problems: list[FieldError] = []
+    session = None
     if timepoint not in TIMEPOINTS:
-        raise FieldError("timepoint", "Choose when it was taken.")
-    if timepoint == "maintenance" and course.status not in ("completed", "stopped"):
-        raise FieldError("timepoint", "Maintenance visits come after the course is closed.")
-    session = _session_of(course, session_id, timepoint)
+        problems.append(FieldError("timepoint", "Choose when it was taken."))
+    elif timepoint == "maintenance" and course.status not in ("completed", "stopped"):
+        problems.append(FieldError("timepoint", "Maintenance visits come after the course is closed."))
+    try:
+        session = _session_of(course, session_id, timepoint)
+    except FieldError as error:
+        problems.append(error)
     if day is None:
-        raise FieldError(day_field, "Give the day it was taken.")
-    if day < course.starts_on:
-        raise FieldError(day_field, f"This is before the course started ({course.starts_on:%d %b %Y}).")
-    if day > today:
-        raise FieldError(day_field, "This day is in the future.")
+        problems.append(FieldError(day_field, "Give the day it was taken."))
+    elif day < course.starts_on:
+        problems.append(FieldError(day_field, f"This is before the course started ({course.starts_on:%d %b %Y})."))
+    elif day > today:
+        problems.append(FieldError(day_field, "This day is in the future."))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise FieldErrors(problems)
     return session
 
 
 def record_measures(course: Course, by: User, entry: MeasuresInput, *, today: date) -> list[OutcomeMeasure]:
-    """Every value typed for one occasion, stored together or not at all."""
-    session = check_occasion(course, entry.timepoint, entry.session_id, entry.measured_on, today=today)
+    """Every value typed for one occasion, stored together or not at all. Every wrong box is named at once
+    (``FieldErrors``), each beside its field, not one per try."""
+    problems: list[FieldError] = []
+    session = None
+    try:
+        session = check_occasion(course, entry.timepoint, entry.session_id, entry.measured_on, today=today)
+    except FieldErrors as errors:
+        problems.extend(errors.errors)
+    except FieldError as error:
+        problems.append(error)
     definitions = {d.code: d for d in db.session.scalars(sa.select(MeasureDefinition))}
     indication = course.indication
     made = []
     for value in entry.values:
         field_name = f"value_{value.code}"
         definition = definitions.get(value.code)
-        if definition is None or not definition.active or not definition.applies_to(course.indication_code):
-            name = definition.name if definition is not None else "This measure"
-            raise FieldError(field_name, f"{name} is not measured for {indication.name.lower()}.")
-        if not (value.value or "").strip():
+        try:
+            if definition is None or not definition.active or not definition.applies_to(course.indication_code):
+                name = definition.name if definition is not None else "This measure"
+                raise FieldError(field_name, f"{name} is not measured for {indication.name.lower()}.")
+            if not (value.value or "").strip():
+                continue
+            if definition.kind == "gais" and entry.timepoint == "baseline":
+                raise FieldError(field_name, f"{definition.name} compares with the baseline: it is not given at it.")
+            reading = read_value(definition, value.value, field_name)
+        except FieldError as error:
+            problems.append(error)
             continue
-        if definition.kind == "gais" and entry.timepoint == "baseline":
-            raise FieldError(field_name, f"{definition.name} compares with the baseline: it is not given at it.")
         if len(value.site or "") > SITE_MAX:
-            raise FieldError(f"site_{value.code}", f"Keep where it was measured under {SITE_MAX} characters.")
-        reading = read_value(definition, value.value, field_name)
+            problems.append(FieldError(f"site_{value.code}",
+                                       f"Keep where it was measured under {SITE_MAX} characters."))
+            continue
         made.append(OutcomeMeasure(
             course_id=course.id, patient_id=course.patient_id, session_id=session.id if session else None,
             definition=definition, definition_code=definition.code, timepoint=entry.timepoint,
@@ -171,6 +194,10 @@ def record_measures(course: Course, by: User, entry: MeasuresInput, *, today: da
             unit=definition.unit if definition.is_number else "",
             scale=GAIS_SCALE if definition.kind == "gais" else "",
             site=(value.site or "").strip(), recorded_by_id=by.id))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise FieldErrors(problems)
     if not made:
         raise ClinicError("Enter at least one measure.")
     for measure in made:

@@ -237,8 +237,9 @@ def edit_history(patient_id: int) -> Response | tuple[str, int]:
         (form.medications if action == "add_medication" else form.treatments).append_entry()
         for each in form:
             each.errors = []
+        # The new row takes the focus, so typing goes on there rather than at the top of the page.
         return render_template("patients/history_form.html", form=form, patient=patient, current=current,
-                               treatment_kinds=TREATMENT_KINDS), 200
+                               treatment_kinds=TREATMENT_KINDS, added=action.removeprefix("add_")), 200
     status = 400
     if form.validate_on_submit():
 

@@ -66,6 +66,17 @@ class ProtocolRangeForm(FlaskForm):
     active = BooleanField("In use (shown as a hint, warned about when outside)")
 
 
+class NewProtocolRangeForm(ProtocolRangeForm):
+    """A usual range for a measure, an indication and an area (the choices come from the catalogues)."""
+
+    submission = SubmissionKeyField()
+    measure = SelectField("Measure", validators=[DataRequired("Choose the measure.")])
+    indication_code = SelectField("Indication", description="“Any” holds for every indication without its own.")
+    area_code = SelectField("Area", description="“Any” holds for every area without its own.")
+    source = StringField("Source", validators=[Optional(), Length(max=300)],
+                         description="Where the range comes from, e.g. the clinic's protocol of March 2026.")
+
+
 class ReopenCourseForm(FlaskForm):
     reason = TextAreaField("Why it is reopened", validators=[DataRequired("Say why the course is reopened."),
                                                               Length(max=2000)], render_kw={"rows": 2})

@@ -16,10 +16,16 @@ from clinic.core.submissions import claim, done
 from clinic.core.transaction import attempt
 from clinic.extensions import db
 from clinic.inventory.models import Product
-from clinic.records.catalogue.models import Area, Indication, ProtocolRange
+from clinic.records.catalogue.models import PROTOCOL_MEASURES, Area, Indication, ProtocolRange
 from clinic.records.patients.models import Patient
 from clinic.records.treatments import services
-from clinic.records.treatments.forms import CourseForm, ProtocolRangeForm, ReopenCourseForm, StopCourseForm
+from clinic.records.treatments.forms import (
+    CourseForm,
+    NewProtocolRangeForm,
+    ProtocolRangeForm,
+    ReopenCourseForm,
+    StopCourseForm,
+)
 from clinic.records.treatments.models import Course, CourseProduct, TreatmentSession
 from clinic.records.treatments.routes.blueprint import bp
 
@@ -131,6 +137,39 @@ def list_protocol_ranges() -> str:
     indications = dict(db.session.execute(sa.select(Indication.code, Indication.name)).tuples().all())
     areas = dict(db.session.execute(sa.select(Area.code, Area.name)).tuples().all())
     return render_template("treatments/protocol_ranges.html", rows=rows, indications=indications, areas=areas)
+
+
+def _range_choices(form: NewProtocolRangeForm) -> None:
+    form.measure.choices = [SelectChoice("", "Choose…")] + [
+        SelectChoice(code, f"{label} ({unit})") for code, (label, unit) in PROTOCOL_MEASURES.items()]
+    form.indication_code.choices = [SelectChoice("", "Any indication")] + [
+        SelectChoice(i.code, i.name) for i in db.session.scalars(
+            sa.select(Indication).where(Indication.active.is_(True)).order_by(Indication.sort_order))]
+    form.area_code.choices = [SelectChoice("", "Any area")] + [
+        SelectChoice(a.code, a.name) for a in db.session.scalars(
+            sa.select(Area).where(Area.active.is_(True)).order_by(Area.sort_order))]
+
+
+@bp.route("/admin/protocol-ranges/new", methods=["GET", "POST"])
+def new_protocol_range() -> Response | tuple[str, int]:
+    """An admin adds a usual range: for a measure, and an indication or an area when it is narrower."""
+    form = NewProtocolRangeForm()
+    _range_choices(form)
+    if request.method == "GET":
+        form.active.data = True
+        return render_template("treatments/protocol_range_new.html", form=form), 200
+    if form.validate_on_submit():
+        if (first := claim(form.submission)) is not None:
+            return first
+        entry = services.ProtocolRangeInput(
+            measure=form.measure.data, low=form.low.data, high=form.high.data,
+            indication_code=form.indication_code.data or None, area_code=form.area_code.data or None,
+            source=form.source.data or "", active=bool(form.active.data))
+        added = attempt(form, services.add_protocol_range, entry)
+        if added.ok:
+            flash(f"{added.value.label} range added: {added.value.text}.", "success")
+            return done(form.submission, url_for("treatments.list_protocol_ranges"))
+    return render_template("treatments/protocol_range_new.html", form=form), 400
 
 
 @bp.route("/admin/protocol-ranges/<int:range_id>", methods=["GET", "POST"])

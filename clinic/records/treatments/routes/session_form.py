@@ -223,6 +223,7 @@ def _session_page(form: SessionForm, course: Course, session: TreatmentSession |
         previous=previous, after_previous=after_previous, readiness=readiness, usual_hint=usual_hint,
         face_areas={a.code for a in areas if a.region == "face"}, area_names={a.code: a.name for a in areas},
         points_hint="Usual: 50–150 points for a full face, shared among its areas.",
+        added=context.get("added"),
     ), status
 
 
@@ -234,7 +235,8 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
         (form.injections if action == "add_injection" else form.preparations).append_entry()
         for field in form:
             field.errors = []
-        return _session_page(form, course, session, 200)
+        # The new row takes the focus, so typing goes on there rather than at the top of the page.
+        return _session_page(form, course, session, 200, added=action.removeprefix("add_"))
     _session_choices(form, course, session, _active_areas())
     if not form.validate_on_submit():
         return _session_page(form, course, session, 400)

@@ -24,6 +24,8 @@ from clinic.records.treatments.services.checks import (
 )
 from clinic.records.treatments.services.courses import (
     CourseInput,
+    ProtocolRangeInput,
+    add_protocol_range,
     complete_course,
     course_defaults,
     due_after,
@@ -55,7 +57,8 @@ from clinic.records.treatments.services.signing import (
 __all__ = [
     "AMENDABLE_COMPONENT_FIELDS", "AMENDABLE_INJECTION_FIELDS", "AMENDABLE_SESSION_FIELDS", "AftercareItem",
     "ComponentInput", "CourseInput", "FOLLOW_UP_DAYS", "InjectionInput", "NeedsAcknowledgement", "PreparationInput",
-    "SessionCheck", "SessionInput", "SessionRefused", "aftercare", "amend_session", "apply_signature",
+    "ProtocolRangeInput", "SessionCheck", "SessionInput", "SessionRefused", "add_protocol_range", "aftercare",
+    "amend_session", "apply_signature",
     "canonical_content", "check_session", "complete_course", "content_digest", "course_defaults",
     "course_readiness", "current_value", "due_after", "live_sessions", "next_due", "plan_course", "protocol_ranges",
     "reopen_course", "save_protocol_range", "save_session", "session_readiness", "sign_session", "signature_intact",

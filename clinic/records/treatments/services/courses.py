@@ -16,7 +16,7 @@ from clinic.core.errors import ClinicError, FieldError
 from clinic.core.services import required_text, stored
 from clinic.extensions import db
 from clinic.inventory.models import Product
-from clinic.records.catalogue.models import Area, Indication, ProtocolRange
+from clinic.records.catalogue.models import PROTOCOL_MEASURES, Area, Indication, ProtocolRange
 from clinic.records.patients.models import Patient
 from clinic.records.treatments.models import Course, CourseArea, CourseProduct, TreatmentSession
 
@@ -128,16 +128,58 @@ def complete_course(course: Course) -> None:
 # What a range's column holds (8 digits, 3 after the point), with room to spare: a depth in mm, a gauge,
 # a volume in ml.
 PROTOCOL_RANGE_MAX = Decimal("1000")
+SOURCE_MAX = 300  # the column's length
 
 
-def save_protocol_range(row: ProtocolRange, low: Decimal, high: Decimal, active: bool) -> ProtocolRange:
-    """An admin corrects a usual range (the catalogue's, seeded from DESIGN.md); the audit keeps the old one."""
+def _check_range_ends(low: Decimal | None, high: Decimal | None) -> None:
     if low is None or low <= 0:
         raise FieldError("low", "Give the lower end, above zero.")
     if high is None or high < low:
         raise FieldError("high", "The upper end cannot be below the lower end.")
     if high > PROTOCOL_RANGE_MAX:
         raise FieldError("high", f"No usual range at the chair goes above {PROTOCOL_RANGE_MAX}.")
+
+
+def save_protocol_range(row: ProtocolRange, low: Decimal, high: Decimal, active: bool) -> ProtocolRange:
+    """An admin corrects a usual range (the catalogue's, seeded from DESIGN.md); the audit keeps the old one."""
+    _check_range_ends(low, high)
     row.low, row.high, row.active = low, high, active
     db.session.flush()
     return row
+
+
+@dataclass
+class ProtocolRangeInput:
+    measure: str
+    low: Decimal | None
+    high: Decimal | None
+    indication_code: str | None = None  # None: any indication
+    area_code: str | None = None  # None: any area
+    source: str = ""
+    active: bool = True
+
+
+def add_protocol_range(entry: ProtocolRangeInput) -> ProtocolRange:
+    """An admin adds a usual range for a measure, and for an indication or an area if it is narrower; one
+    range per measure, indication and area (a second is refused: the first is corrected instead)."""
+    if entry.measure not in PROTOCOL_MEASURES:
+        raise FieldError("measure", "Choose the measure.")
+    if entry.indication_code and db.session.get(Indication, entry.indication_code) is None:
+        raise FieldError("indication_code", "Choose an indication of the catalogue.")
+    if entry.area_code and db.session.get(Area, entry.area_code) is None:
+        raise FieldError("area_code", "Choose an area of the catalogue.")
+    _check_range_ends(entry.low, entry.high)
+    assert entry.low is not None and entry.high is not None  # checked just above
+    if len(entry.source or "") > SOURCE_MAX:
+        raise FieldError("source", f"Keep the source under {SOURCE_MAX} characters.")
+    same = db.session.scalar(sa.select(ProtocolRange).where(
+        ProtocolRange.measure == entry.measure,
+        ProtocolRange.indication_code.is_(None) if not entry.indication_code
+        else ProtocolRange.indication_code == entry.indication_code,
+        ProtocolRange.area_code.is_(None) if not entry.area_code else ProtocolRange.area_code == entry.area_code))
+    if same is not None:
+        raise FieldError("measure", f"There is already a {same.label.lower()} range for this indication and area "
+                                    f"({same.text}{'' if same.active else ', not in use'}): correct that one instead.")
+    return stored(ProtocolRange(measure=entry.measure, indication_code=entry.indication_code or None,
+                                area_code=entry.area_code or None, low=entry.low, high=entry.high,
+                                source=(entry.source or "").strip(), active=entry.active))
