@@ -289,6 +289,23 @@ class SignInActivity:
     failures_since: int
 
 
+@dataclass(frozen=True)
+class AccountCounts:
+    """The admin's home cards."""
+    active: int
+    without_two_step: int  # active accounts that sign in with a password alone
+    deactivated: int
+
+
+def account_counts() -> AccountCounts:
+    """Staff accounts counted in one statement."""
+    active = User.deactivated_at.is_(None)
+    row = db.session.execute(sa.select(
+        sa.func.count().filter(active), sa.func.count().filter(active, User.totp_enabled_at.is_(None)),
+        sa.func.count().filter(User.deactivated_at.is_not(None))).select_from(User)).one()
+    return AccountCounts(*(int(n) for n in row))
+
+
 def recent_sign_in_activity(user: User) -> SignInActivity:
     """The sign-in before this one and failed attempts since, so people notice misuse (one statement)."""
     previous_login = (sa.select(AuditEvent.at).where(AuditEvent.action == "login", AuditEvent.user_id == user.id)

@@ -157,9 +157,12 @@ def record_sent(side_effect: SideEffect, by: User, *, sent_on: date, sent_to: st
     return report
 
 
+UNREPORTED_SHOWN = 100  # the auditor's home lists this many at most, oldest first
+
+
 def serious_not_reported() -> list[SideEffect]:
     """Serious (or grade 3+) side effects with no vigilance report sent yet, oldest first (auditor's home)."""
     sent = sa.select(VigilanceReport.side_effect_id).where(VigilanceReport.sent_at.is_not(None))
     return list(db.session.scalars(
         sa.select(SideEffect).where(reportable_where(), SideEffect.id.not_in(sent))
-        .options(selectinload(SideEffect.type)).order_by(SideEffect.onset_at).limit(100)))
+        .options(selectinload(SideEffect.type)).order_by(SideEffect.onset_at).limit(UNREPORTED_SHOWN)))

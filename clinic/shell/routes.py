@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, render_template
@@ -10,13 +11,14 @@ from flask_login import current_user
 
 from clinic.auth.models import Role
 from clinic.auth.permissions import can
-from clinic.auth.services import recent_sign_in_activity
+from clinic.auth.services import account_counts, recent_sign_in_activity
 from clinic.core.clock import clinic_today
 from clinic.extensions import db
-from clinic.records.followups.queries import doctor_flags, nurse_worklist, urgent_follow_ups
+from clinic.records.followups.queries import doctor_flags, nurse_worklist, urgent_follow_ups, worklist_counts
 from clinic.records.outcomes.queries import courses_missing_end_measures
 from clinic.reports.queries import recent_lot_signal
-from clinic.reports.services import serious_not_reported
+from clinic.reports.services import UNREPORTED_SHOWN, serious_not_reported
+from clinic.shell import dashboard
 from clinic.shell.worklist import doctor_worklist
 from clinic.tracing.recalls import open_recall_summaries
 
@@ -37,23 +39,32 @@ ROLE_DUTIES = {
 
 @bp.get("/")
 def home() -> str:
-    """The signed-in person's start page: their role, their sign-in history, their work."""
+    """The signed-in person's start page: their day at a glance (count cards), their work, their sign-ins."""
     today = clinic_today()
-    is_doctor = current_user.role == Role.DOCTOR
-    is_auditor = current_user.role == Role.AUDITOR
+    role = current_user.role
+    open_recalls = open_recall_summaries() if can(current_user, "tracing.list_recalls") else []
+    page: dict[str, Any] = {"worklist": None, "flags": None, "missing_end_measures": None, "follow_ups": None,
+                            "urgent_follow_ups": [], "lot_signal": None, "unreported": []}
+    if role == Role.DOCTOR:
+        page |= {"worklist": doctor_worklist(current_user, today), "flags": doctor_flags(datetime.now(UTC)),
+                 "missing_end_measures": courses_missing_end_measures(current_user.id)}
+        cards = dashboard.doctor_cards(page["worklist"], page["flags"])
+    elif role == Role.NURSE:
+        page |= {"follow_ups": nurse_worklist(today), "urgent_follow_ups": urgent_follow_ups(today)}
+        cards = dashboard.nurse_cards(worklist_counts(today))
+    elif role == Role.AUDITOR:
+        page |= {"lot_signal": recent_lot_signal(today), "unreported": serious_not_reported()}
+        cards = dashboard.auditor_cards(page["lot_signal"], page["unreported"], UNREPORTED_SHOWN, open_recalls)
+    else:
+        cards = dashboard.admin_cards(account_counts())
     return render_template(
         "shell/home.html",
-        duties=ROLE_DUTIES[current_user.role],
-        open_recalls=open_recall_summaries() if can(current_user, "tracing.list_recalls") else [],
+        duties=ROLE_DUTIES[role],
+        cards=cards,
+        open_recalls=open_recalls,
         sign_ins=recent_sign_in_activity(current_user),
-        worklist=doctor_worklist(current_user, today) if is_doctor else None,
-        flags=doctor_flags(datetime.now(UTC)) if is_doctor else None,
-        missing_end_measures=courses_missing_end_measures(current_user.id) if is_doctor else None,
-        follow_ups=nurse_worklist(today) if current_user.role == Role.NURSE else None,
-        urgent_follow_ups=urgent_follow_ups(today) if current_user.role == Role.NURSE else [],
-        lot_signal=recent_lot_signal(today) if is_auditor else None,
-        unreported=serious_not_reported() if is_auditor else [],
         today=today,
+        **page,
     )
 
 

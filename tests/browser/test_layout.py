@@ -7,11 +7,13 @@ phone the menu folds behind a "Menu" button that opens it. Screenshots are kept 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.test_sign_in import sign_in_as
 
@@ -86,3 +88,46 @@ def test_on_a_phone_the_menu_opens_from_its_button(page: Page) -> None:
         page.set_viewport_size({"width": width, "height": 900})
         expect(nav.get_by_role("link", name="Patients", exact=True)).to_be_visible()
         expect(nav.get_by_text("Menu")).to_be_hidden()
+
+
+HOME_CARDS = {"doctor": ["sessions-today", "drafts", "overdue-courses", "flags"],
+              "nurse": ["urgent", "overdue-follow-ups", "due-today", "upcoming"],
+              "auditor": ["lots-flagged", "unreported", "recalls-pending"],
+              "admin": ["active-accounts", "no-two-step", "deactivated"]}
+
+
+@pytest.mark.parametrize("role", list(HOME_CARDS))
+def test_the_home_pages_count_cards_fit_a_phone_and_lead_to_their_lists(page: Page, role: str,
+                                                                         screenshot_dir: Path) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in_as(page, role)
+    cards = page.locator("#count-cards .count-card")
+    expect(cards).to_have_count(len(HOME_CARDS[role]))
+    assert [cards.nth(i).get_attribute("id") for i in range(cards.count())] == [
+        f"count-{key}" for key in HOME_CARDS[role]]
+    try:  # polled: the first paint after signing in can come before the phone's width applies
+        page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth", timeout=5000)
+    except PlaywrightTimeout:
+        wide = page.evaluate("""() => [...document.querySelectorAll('main *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5)
+            .map(e => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)""")
+        pytest.fail(f"the {role}'s home is wider than a phone: {wide}")
+    boxes = [cards.nth(i).bounding_box() for i in range(cards.count())]
+    assert all(box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390 for box in boxes), boxes
+    assert boxes[0]["y"] == boxes[1]["y"], "two cards a row on a phone"  # type: ignore[index]
+    page.screenshot(path=str(screenshot_dir / f"home-cards-{role}-phone.png"))
+    for key in HOME_CARDS[role]:
+        card = page.locator(f"#count-{key}")
+        href = card.get_attribute("href") or ""
+        shown = card.locator(".count-number").inner_text()
+        card.click()
+        path, _, anchor = href.partition("#")
+        if path:
+            expect(page).to_have_url(re.compile(re.escape(path) + r"(#.*)?$"))
+        if anchor:
+            target = page.locator(f"#{anchor}")
+            if key in ("sessions-today", "drafts") or shown != "0":
+                expect(target).to_be_attached()
+            if key in ("sessions-today", "drafts"):  # the doctor's lists are whole: as many entries as counted
+                expect(target.locator("li")).to_have_count(int(shown))
+        page.goto("/")
