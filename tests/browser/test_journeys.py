@@ -47,17 +47,24 @@ AREA = ("cheeks",)
 INDICATION_NAME = "Skin rejuvenation (mesoglow, skin booster)"
 SESSION_COLUMNS = ("Depth mm", "Volume ml", "Points", "Bolus ml", "Needle")
 
-# Where an element is cut off: by the screen's edge, or by a box around it that scrolls or clips sideways.
+# Why an element is not whole on screen: past the screen's edge, cut off by a box around it, or in a box
+# that scrolls sideways (a table wider than the screen, scrolled inside itself, hides some of its columns).
 _CLIPPED = """element => {
   const box = element.getBoundingClientRect();
-  if (box.left < -1 || box.right > window.innerWidth + 1) return `beyond the screen (${box.left}–${box.right})`;
+  if (box.left < -1 || box.right > window.innerWidth + 1) return `past the screen's edge (${box.left}–${box.right})`;
   for (let outer = element.parentElement; outer; outer = outer.parentElement) {
     if (getComputedStyle(outer).overflowX === 'visible') continue;
     const frame = outer.getBoundingClientRect();
     if (box.left < frame.left - 1 || box.right > frame.right + 1) return `cut off by a <${outer.localName}>`;
+    if (outer.scrollWidth > outer.clientWidth + 1) return `in a <${outer.localName}> that scrolls sideways`;
   }
   return '';
 }"""
+
+# The first elements that reach past the screen's right edge, for the message of a failed step.
+_TOO_WIDE = """() => [...document.body.querySelectorAll('*')]
+  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5)
+  .map(e => `<${e.localName}${e.id ? ' id=' + e.id : ''}${e.className ? ' class=' + e.className : ''}>`)"""
 
 
 class Journey:
@@ -74,13 +81,15 @@ class Journey:
 
     def step(self, name: str, *key: Locator, shot: bool = False) -> None:
         """The page fits the screen and each key element is visible, whole, within it."""
+        self.page.wait_for_load_state()  # its stylesheets too: a heading can be there before them
         for element in key:
             expect(element).to_be_visible()
-            element.scroll_into_view_if_needed()
+            element.scroll_into_view_if_needed()  # a table scrolled sideways to it still counts as cut off below
             clipped = element.evaluate(_CLIPPED)
             assert not clipped, f"{self.role} at {self.size}, {name}: {element} is {clipped}"
         overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{self.role} at {self.size}, {name}: the page is {overflow} px wider than the screen"
+        assert overflow <= 0, (f"{self.role} at {self.size}, {name}: the page is {overflow} px wider than the screen; "
+                               f"past its edge: {self.page.evaluate(_TOO_WIDE)}")
         if shot:
             label = name.replace(" ", "-")
             self.page.screenshot(path=str(self.screenshot_dir / f"journey-{self.role}-{label}-{self.size}.png"),
@@ -252,6 +261,7 @@ def test_auditor_traces_a_lot_then_reads_recalls_reports_and_the_audit_trail(
     page.get_by_role("button", name="Trace", exact=True).click()
     first = page.locator("#trace-rows tbody tr").first
     journey.step("trace", page.locator("#trace-result h2"), page.locator("#trace-totals"),
+                 page.locator("#trace-rows thead").get_by_role("link", name="Patient"),  # sorting, as cards too
                  first.locator('td[data-label="Patient"] a'), first.locator('td[data-label="From lot ml"]'),
                  shot=True)
 
