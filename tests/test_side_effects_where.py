@@ -269,7 +269,7 @@ def _cells_by_record(page: str, table_id: str) -> dict[str, set[str]]:
     cells: dict[str, set[str]] = {}
     for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]:
         record = re.search(r"<code>([^<]+)</code>", row)
-        cell = re.search(r'<td class="side-effects">(.*?)</td>', row, re.S)
+        cell = re.search(r'<td class="side-effects"[^>]*>(.*?)</td>', row, re.S)
         if record and cell:
             cells.setdefault(record.group(1), set()).add(text_of(cell.group(1)).strip())
     return cells

@@ -100,8 +100,9 @@ def save_draft(page: Page) -> None:
 
 
 def injection_cells(page: Page, area: str) -> Locator:
+    """An injection's cells. On a tablet the table reads as cards, a cell named with its column ("Area: Cheeks")."""
     return page.locator("#injections").get_by_role("row").filter(
-        has=page.get_by_role("cell", name=area, exact=True)
+        has=page.get_by_role("cell", name=re.compile(rf"^(Area: )?{re.escape(area)}$"))
     ).get_by_role("cell")
 
 
