@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from clinic.extensions import db
+from clinic.core.lists import Listing, load_lists
 from clinic.records.catalogue.models import Indication
 from clinic.records.consent.models import Consent, ConsentForm, ConsentTextVersion
 from clinic.records.followups.models import SideEffect
@@ -17,7 +16,8 @@ from clinic.records.gate import (
     GateResult,
     PatientFacts,
     check_treatment_allowed,
-    latest_history,
+    history_from,
+    history_listings,
     screening_answers,
     screening_lists,
 )
@@ -78,32 +78,28 @@ def alerts_for(patient_ids: list[int]) -> dict[int, list[Badge]]:
 
 def load_chart(patient: Patient, today: date) -> Chart:
     """Everything the chart shows, loaded with a fixed number of queries per planned treatment."""
-    history = latest_history(patient.id)
-    screenings = list(db.session.scalars(
-        sa.select(Screening).where(Screening.patient_id == patient.id)
-        .order_by(Screening.screened_on.desc(), Screening.id.desc())
-        .options(screening_answers(), *screening_lists(), joinedload(Screening.indication),
-                 joinedload(Screening.screened_by))
-    ).unique())
-    consents = list(db.session.scalars(
-        sa.select(Consent).where(Consent.patient_id == patient.id).order_by(Consent.signed_at.desc())
-        .options(joinedload(Consent.text_version).joinedload(ConsentTextVersion.form)
-                 .joinedload(ConsentForm.indication), joinedload(Consent.witness))
-    ))
-    patch_tests = list(db.session.scalars(
-        sa.select(PatchTest).where(PatchTest.patient_id == patient.id).order_by(PatchTest.applied_at.desc())
-        .options(joinedload(PatchTest.product), joinedload(PatchTest.ingredient))
-    ))
+    *history_lists, screenings, consents, patch_tests, courses = load_lists(
+        *history_listings(patient.id),
+        Listing(Screening, [Screening.patient_id == patient.id],
+                order_by=lambda alias: [alias.screened_on.desc(), alias.id.desc()],
+                options=lambda alias: [screening_answers(alias), *screening_lists(alias),
+                                       joinedload(alias.indication), joinedload(alias.screened_by)]),
+        Listing(Consent, [Consent.patient_id == patient.id], order_by=lambda alias: [alias.signed_at.desc()],
+                options=lambda alias: [joinedload(alias.text_version).joinedload(ConsentTextVersion.form)
+                                       .joinedload(ConsentForm.indication), joinedload(alias.witness)]),
+        Listing(PatchTest, [PatchTest.patient_id == patient.id], order_by=lambda alias: [alias.applied_at.desc()],
+                options=lambda alias: [joinedload(alias.product), joinedload(alias.ingredient)]),
+        Listing(Course, [Course.patient_id == patient.id],
+                order_by=lambda alias: [alias.starts_on.desc(), alias.id.desc()],
+                options=lambda alias: [selectinload(alias.sessions).joinedload(TreatmentSession.signature),
+                                       joinedload(alias.indication), joinedload(alias.area_links)]),
+    )
+    history = history_from(history_lists)
     # The treatments planned: those with a live screening or consent (their indications came with them).
     planned_indications = {s.indication for s in screenings if not s.is_voided}
     planned_indications |= {c.text_version.form.indication for c in consents
                             if c.text_version.form.indication is not None and not c.is_voided}
     indications = sorted(planned_indications, key=lambda i: (i.sort_order, i.code))
-    courses = db.session.scalars(
-        sa.select(Course).where(Course.patient_id == patient.id).order_by(Course.starts_on.desc(), Course.id.desc())
-        .options(selectinload(Course.sessions).joinedload(TreatmentSession.signature),
-                 joinedload(Course.indication), joinedload(Course.area_links))
-    ).unique().all()
     summaries = [
         CourseSummary(course, len(live_sessions(course)),
                       sum(1 for s in course.sessions if not s.is_voided and not s.is_signed), next_due(course))
@@ -113,7 +109,7 @@ def load_chart(patient: Patient, today: date) -> Chart:
     facts = PatientFacts.from_records(history, consents, screenings, patch_tests)  # one load for every badge
     planned = []
     for indication in indications:
-        areas = next((s.area_codes for s in screenings
+        areas: set[str] = next((s.area_codes for s in screenings
                       if s.indication_code == indication.code and not s.is_voided), set())
         planned.append(PlannedTreatment(indication, check_treatment_allowed(
             patient, indication.code, sorted(areas), [], today, first_treatment=not treated_before, facts=facts)))

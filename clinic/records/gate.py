@@ -8,22 +8,33 @@ whatever the size of the record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import ORMOption
 
 from clinic.core.findings import Finding
+from clinic.core.lists import Listing, load_lists
 from clinic.extensions import db
 from clinic.inventory.models import Product, ProductIngredient
 from clinic.records.catalogue.models import Indication
 from clinic.records.codes import WarningCode
 from clinic.records.consent.models import Consent, ConsentTextVersion
 from clinic.records.consent.services import consent_in_force
-from clinic.records.patients.models import HistoryAllergy, HistoryCondition, HistoryVersion, PatchTest, Patient
+from clinic.records.patients.models import (
+    HistoryAllergy,
+    HistoryCondition,
+    HistoryMedication,
+    HistoryTreatment,
+    HistoryVersion,
+    PatchTest,
+    Patient,
+)
 from clinic.records.screening.models import ContraindicationRule, Screening, ScreeningAnswer
 from clinic.records.screening.services import evaluate_screening, screening_validity
 
@@ -48,6 +59,7 @@ class PatientFacts:
     screenings: list[Screening]  # live ones, newest first, with answers, rules and overrides
     has_negative_patch_test: bool
     treated_before: bool | None = None  # a live session on record (besides the one being checked); None: not read
+    products: dict[int, Product] | None = None  # the products to check, with their ingredients; None: not read
 
     @classmethod
     def from_records(cls, history: HistoryVersion | None, consents: Iterable[Consent],
@@ -59,47 +71,76 @@ class PatientFacts:
                    any(t.result == "negative" and not t.is_voided for t in patch_tests))
 
 
-def screening_answers() -> ORMOption:
+def screening_answers(screening: Any = Screening) -> ORMOption:
     """The loader option for screenings' answers: their rules joined, without the indications and areas a
-    rule is limited to (the gate reads the answers, not the rule's scope; loaded, they cost two queries)."""
-    return selectinload(Screening.answers).joinedload(ScreeningAnswer.rule).options(
+    rule is limited to (the gate reads the answers, not the rule's scope; loaded, they cost two queries).
+    ``screening``: the entity or its alias in a ``load_lists`` statement."""
+    return selectinload(screening.answers).joinedload(ScreeningAnswer.rule).options(
         lazyload(ContraindicationRule.indication_links), lazyload(ContraindicationRule.area_links))
 
 
-def screening_lists() -> tuple[ORMOption, ...]:
+def screening_lists(screening: Any = Screening) -> tuple[ORMOption, ...]:
     """A screening's areas and overrides joined to it: a few rows each, one statement saved apiece."""
-    return joinedload(Screening.area_links), joinedload(Screening.overrides)
+    return joinedload(screening.area_links), joinedload(screening.overrides)
+
+
+def history_listings(patient_id: int) -> list[Listing]:
+    """The patient's latest history version and its four lists, as ``load_lists`` listings (a page
+    adds its own lists to the same statement); ``history_from`` puts the result together."""
+    latest = (sa.select(HistoryVersion.id).where(HistoryVersion.patient_id == patient_id)
+              .order_by(HistoryVersion.number.desc()).limit(1).scalar_subquery())
+    by_id: Callable[[Any], list[Any]] = lambda alias: [alias.id]  # noqa: E731  (the relationships' order)
+    return [
+        Listing(HistoryVersion, [HistoryVersion.id == latest]),
+        Listing(HistoryCondition, [HistoryCondition.version_id == latest], order_by=by_id,
+                options=lambda alias: [joinedload(alias.condition)]),
+        Listing(HistoryMedication, [HistoryMedication.version_id == latest], order_by=by_id),
+        Listing(HistoryAllergy, [HistoryAllergy.version_id == latest], order_by=by_id,
+                options=lambda alias: [joinedload(alias.ingredient)]),
+        Listing(HistoryTreatment, [HistoryTreatment.version_id == latest], order_by=by_id),
+    ]
+
+
+HISTORY_LISTS = ("conditions", "medications", "allergies", "treatments")
+
+
+def history_from(lists: Sequence[list[Any]]) -> HistoryVersion | None:
+    """The history version loaded by ``history_listings``, its lists set as loaded (no query on reading)."""
+    versions, *children = lists
+    if not versions:
+        return None
+    version: HistoryVersion = versions[0]
+    for name, records in zip(HISTORY_LISTS, children, strict=True):
+        set_committed_value(version, name, records)
+    return version
 
 
 def latest_history(patient_id: int) -> HistoryVersion | None:
-    return db.session.scalar(
-        sa.select(HistoryVersion).where(HistoryVersion.patient_id == patient_id)
-        .order_by(HistoryVersion.number.desc()).limit(1)
-        .options(selectinload(HistoryVersion.conditions).joinedload(HistoryCondition.condition),
-                 selectinload(HistoryVersion.medications),
-                 selectinload(HistoryVersion.allergies).joinedload(HistoryAllergy.ingredient),
-                 selectinload(HistoryVersion.treatments))
-    )
+    return history_from(load_lists(*history_listings(patient_id)))
 
 
-def load_patient_facts(patient: Patient, *, sessions: sa.Exists | None = None) -> PatientFacts:
-    """The gate's facts in a fixed number of queries, whatever the size of the record. ``sessions``: an
-    EXISTS over the patient's other live sessions (the sessions package knows them), read in the same
-    statement as the patch tests, for ``first_treatment``."""
-    consents = db.session.scalars(
-        sa.select(Consent).where(Consent.patient_id == patient.id, Consent.voided_at.is_(None))
-        .options(joinedload(Consent.text_version).joinedload(ConsentTextVersion.form))
+def load_patient_facts(patient: Patient, *, sessions: sa.Exists | None = None,
+                       product_ids: Iterable[int] = ()) -> PatientFacts:
+    """The gate's facts in a fixed number of queries, whatever the size of the record: the history,
+    consents, screenings and the products to check in one statement, the screenings' answers, and the
+    flags. ``sessions``: an EXISTS over the patient's other live sessions (the sessions package knows
+    them), read in the same statement as the patch tests, for ``first_treatment``."""
+    *history, consents, screenings, products = load_lists(
+        *history_listings(patient.id),
+        Listing(Consent, [Consent.patient_id == patient.id, Consent.voided_at.is_(None)],
+                order_by=lambda alias: [alias.id],
+                options=lambda alias: [joinedload(alias.text_version).joinedload(ConsentTextVersion.form)]),
+        Listing(Screening, [Screening.patient_id == patient.id, Screening.voided_at.is_(None)],
+                order_by=lambda alias: [alias.screened_on.desc(), alias.id.desc()],
+                options=lambda alias: [screening_answers(alias), *screening_lists(alias)]),
+        Listing(Product, [Product.id.in_(sorted(set(product_ids)))],
+                options=lambda alias: [joinedload(alias.ingredients).joinedload(ProductIngredient.ingredient)]),
     )
-    screenings = db.session.scalars(
-        sa.select(Screening).where(Screening.patient_id == patient.id, Screening.voided_at.is_(None))
-        .order_by(Screening.screened_on.desc(), Screening.id.desc())
-        .options(screening_answers(), *screening_lists())
-    ).unique()
     negative = sa.exists().where(PatchTest.patient_id == patient.id, PatchTest.result == "negative",
                                  PatchTest.voided_at.is_(None))
     flags = db.session.execute(sa.select(negative, sessions if sessions is not None else sa.null())).one()
-    return PatientFacts(latest_history(patient.id), list(consents), list(screenings), bool(flags[0]),
-                        None if flags[1] is None else bool(flags[1]))
+    return PatientFacts(history_from(history), consents, screenings, bool(flags[0]),
+                        None if flags[1] is None else bool(flags[1]), {product.id: product for product in products})
 
 
 def _product_id(product: Product | int) -> int:
@@ -112,8 +153,10 @@ def _product_id(product: Product | int) -> int:
     return product_id
 
 
-def _products(product_ids: Iterable[int]) -> list[Product]:
+def _products(product_ids: Iterable[int], loaded: dict[int, Product] | None) -> list[Product]:
     ids = sorted(set(product_ids))
+    if loaded is not None and loaded.keys() >= set(ids):
+        return [loaded[product_id] for product_id in ids]
     if not ids:
         return []
     return list(db.session.scalars(
@@ -165,7 +208,7 @@ def check_treatment_allowed(patient: Patient, indication: str, areas: Sequence[s
 
     product_ids = [_product_id(p) for p in products]
     allergies = history.allergy_ingredient_ids if history else set()
-    for product in _products(product_ids):
+    for product in _products(product_ids, facts.products):
         clashes = [link.ingredient.name for link in product.ingredients if link.ingredient_id in allergies]
         if clashes:
             result.reasons.append(Finding(

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
@@ -14,6 +15,7 @@ from clinic.auth.models import Role, User
 from clinic.core.clock import clinic_today, form_now, in_clinic_zone
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import local_to_utc, show_error, submitted_version
+from clinic.core.lists import Listing, load_lists
 from clinic.core.submissions import claim, remember
 from clinic.core.transaction import run_service
 from clinic.extensions import db
@@ -23,7 +25,13 @@ from clinic.records.catalogue.models import Area, area_catalogue
 from clinic.records.followups.queries import after_previous_session
 from clinic.records.treatments import services
 from clinic.records.treatments.forms import SessionForm
-from clinic.records.treatments.models import Course, Preparation, PreparationComponent, TreatmentSession
+from clinic.records.treatments.models import (
+    Course,
+    InjectionLog,
+    Preparation,
+    PreparationComponent,
+    TreatmentSession,
+)
 from clinic.records.treatments.routes.blueprint import bp
 
 
@@ -59,7 +67,7 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
         sa.select(Lot).join(Product, Product.id == Lot.product_id)
         .where(sa.or_(sa.and_(Lot.recalled_at.is_(None), Lot.expiry_date >= today, Lot.units_on_hand > 0),
                       Lot.id.in_(held)))
-        .order_by(Product.name, Lot.expiry_date).options(contains_eager(Lot.product), selectinload(Lot.holds)))
+        .order_by(Product.name, Lot.expiry_date).options(contains_eager(Lot.product), joinedload(Lot.holds))).unique()
     # Only lots a session may use (a draft keeps offering the lots it already holds, even if since recalled).
     offered = [lot for lot in lots
                if lot.id in held or lot_statuses(lot, today, lot.units_on_hand) == ["available"]]
@@ -302,9 +310,14 @@ def edit_session(session_id: int) -> Response | tuple[str, int]:
     """Change a draft; a signed session is amended instead."""
     session = db.session.scalars(sa.select(TreatmentSession).where(TreatmentSession.id == session_id).options(
         joinedload(TreatmentSession.course).options(*_course_shown()), joinedload(TreatmentSession.signature),
-        selectinload(TreatmentSession.injections),
-        selectinload(TreatmentSession.preparations).joinedload(Preparation.components)
-        .joinedload(PreparationComponent.lot))).unique().one_or_none() or abort(404)
+    )).unique().one_or_none() or abort(404)
+    # The draft's preparations and injection rows in one statement.
+    preparations, injections = load_lists(
+        Listing(Preparation, [Preparation.session_id == session.id], order_by=lambda alias: [alias.id],
+                options=lambda alias: [joinedload(alias.components).joinedload(PreparationComponent.lot)]),
+        Listing(InjectionLog, [InjectionLog.session_id == session.id], order_by=lambda alias: [alias.id]))
+    set_committed_value(session, "preparations", preparations)
+    set_committed_value(session, "injections", injections)
     if session.is_signed or session.is_voided:
         flash("A signed or voided session cannot be edited; a signed one is corrected by an amendment.", "error")
         return redirect(url_for("treatments.show_session", session_id=session.id))

@@ -211,10 +211,6 @@ def _other_sessions(patient: Patient, excluding: int | None) -> sa.Exists:
     return query.exists()
 
 
-def _first_treatment(patient: Patient, excluding: int | None) -> bool:
-    return not db.session.scalar(sa.select(_other_sessions(patient, excluding)))
-
-
 def check_interval(course: Course, entry: SessionInput, session: TreatmentSession | None) -> list[Finding]:
     """Sooner than the course's minimum interval after the previous session: a warning."""
     on = clinic_day(entry.performed_at)
@@ -320,9 +316,10 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
         check.reasons.extend(r for r in check_lot_usable(cream, on).reasons if r.code != LOT_DEPLETED)
 
     products = sorted({lots[lot_id].product_id for lot_id in drawn_units})
-    first = _first_treatment(patient, session.id if session else None)
+    facts = load_patient_facts(patient, sessions=_other_sessions(patient, session.id if session else None),
+                               product_ids=products)
     gate = check_treatment_allowed(patient, course.indication_code, sorted(set(areas_done)) or course.area_codes,
-                                   products, on, first_treatment=first)
+                                   products, on, first_treatment=not facts.treated_before, facts=facts)
     check.reasons.extend(r for r in gate.reasons if r.code in NOT_READY_IS_A_DRAFT)
     check.not_ready.extend(r for r in gate.reasons if r.code not in NOT_READY_IS_A_DRAFT)
     check.warnings.extend(gate.warnings)
@@ -337,7 +334,7 @@ def course_readiness(course: Course, on: date | None = None) -> GateResult:
     allergies to the planned products, patch test. Shown at the top of the session form and the course."""
     patient = db.session.get_one(Patient, course.patient_id)
     products = [link.product_id for link in course.planned_products]
-    facts = load_patient_facts(patient, sessions=_other_sessions(patient, None))
+    facts = load_patient_facts(patient, sessions=_other_sessions(patient, None), product_ids=products)
     return check_treatment_allowed(patient, course.indication_code, course.area_codes, products,
                                    on or clinic_today(), first_treatment=not facts.treated_before, facts=facts)
 
@@ -351,7 +348,7 @@ def session_readiness(session: TreatmentSession) -> GateResult:
     areas = sorted({injection.area_code for injection in session.injections})
     products = sorted({component.lot.product_id for preparation in session.preparations
                        for component in preparation.components})
-    facts = load_patient_facts(patient, sessions=_other_sessions(patient, session.id))
+    facts = load_patient_facts(patient, sessions=_other_sessions(patient, session.id), product_ids=products)
     return check_treatment_allowed(patient, course.indication_code, areas or course.area_codes, products,
                                    clinic_day(session.performed_at), first_treatment=not facts.treated_before,
                                    facts=facts)

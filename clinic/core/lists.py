@@ -1,0 +1,58 @@
+"""Several lists of records in one statement.
+
+A page that shows a patient's record shows many short lists of different kinds (the history's
+conditions and medications, screenings, consents, patch tests, courses...). Loaded one statement
+each, the round trips alone cost more than the rows. ``load_lists`` reads them all at once: each
+list is a filtered subquery of its own table, and the subqueries are put side by side with
+``FULL OUTER JOIN ... ON false``, so each result row carries the columns of exactly one list and
+NULLs for every other. The ORM reads an entity whose primary key is NULL as None, so each row
+yields one record of one list; the lists come back as ORM objects in the session's identity map,
+with their eager loads, exactly as their own queries would have given them.
+
+Each list is ordered by its own columns: the statement orders by every list's columns in turn,
+and within one list the other lists' columns are all NULL (equal), so its own order decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlalchemy.orm.interfaces import ORMOption
+
+from clinic.extensions import db
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One list: the rows of ``entity`` matching ``where``; ``order_by`` and ``options`` (loader options)
+    are given the entity's alias in the combined statement, as ``lambda a: [a.id]``."""
+
+    entity: type[Any]
+    where: Sequence[sa.ColumnElement[bool]]
+    order_by: Callable[[Any], Sequence[sa.ColumnElement[Any]]] = lambda alias: ()
+    options: Callable[[Any], Sequence[ORMOption]] = lambda alias: ()
+
+
+def load_lists(*listings: Listing) -> list[list[Any]]:
+    """The records of each listing, in its order, in one statement."""
+    aliases = []
+    joined: sa.FromClause | None = None
+    for listing in listings:
+        subquery = sa.select(listing.entity).where(*listing.where).subquery()
+        alias = aliased(listing.entity, subquery)
+        aliases.append(alias)
+        joined = subquery if joined is None else joined.join(subquery, sa.false(), full=True)
+    assert joined is not None
+    statement = sa.select(*aliases).select_from(joined)
+    for listing, alias in zip(listings, aliases, strict=True):
+        statement = statement.order_by(*listing.order_by(alias)).options(*listing.options(alias))
+    lists: list[list[Any]] = [[] for _ in listings]
+    for row in db.session.execute(statement).unique():
+        for position, record in enumerate(row):
+            if record is not None:
+                lists[position].append(record)
+    return lists
