@@ -1,0 +1,39 @@
+"""``load_lists``: several lists of records in one statement give what their own queries would."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from clinic.core.lists import Listing, load_lists
+from clinic.extensions import db
+from clinic.inventory.models import Ingredient, Product, ProductIngredient
+from clinic.records.catalogue.models import Area, Condition
+
+
+def test_each_list_comes_back_whole_in_its_own_order_in_one_statement(app, stock, count_queries) -> None:
+    expected = (
+        list(db.session.scalars(sa.select(Area).where(Area.region == "face")
+                                .order_by(Area.sort_order.desc(), Area.code))),
+        [],
+        list(db.session.scalars(sa.select(Condition).order_by(Condition.name))),
+        list(db.session.scalars(sa.select(Product).order_by(Product.name.desc()))),
+    )
+    assert expected[0] and expected[2] and len(expected[3]) >= 2  # the catalogues are seeded, the stock received
+    db.session.expire_all()
+    with count_queries() as statements:
+        areas, nothing, conditions, products = load_lists(
+            Listing(Area, [Area.region == "face"], order_by=lambda area: [area.sort_order.desc(), area.code]),
+            Listing(Ingredient, [Ingredient.id < 0]),
+            Listing(Condition, [], order_by=lambda condition: [condition.name]),
+            # A joined collection repeats its product's row: each product still comes back once.
+            Listing(Product, [], order_by=lambda product: [product.name.desc()],
+                    options=lambda product: [joinedload(product.ingredients)
+                                             .joinedload(ProductIngredient.ingredient)]),
+        )
+        ingredient_names = [[link.ingredient.name for link in product.ingredients] for product in products]
+    assert len(statements) == 1
+    assert (areas, nothing, conditions, products) == expected
+    assert all(ingredient_names) and all(
+        names == [link.ingredient.name for link in product.ingredients]
+        for names, product in zip(ingredient_names, expected[3], strict=True))
