@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from clinic.core.lists import Listing, load_lists
+from clinic.core.lists import Listing, ListsQuery, load_lists
 from clinic.extensions import db
 from clinic.inventory.models import Ingredient, Product, ProductIngredient
 from clinic.records.catalogue.models import Area, Condition
@@ -37,3 +37,26 @@ def test_each_list_comes_back_whole_in_its_own_order_in_one_statement(app, stock
     assert all(ingredient_names) and all(
         names == [link.ingredient.name for link in product.ingredients]
         for names, product in zip(ingredient_names, expected[3], strict=True))
+
+
+def test_a_query_built_once_answers_for_each_value_of_its_parameters(app, count_queries) -> None:
+    built = []
+
+    def listings() -> list[Listing]:
+        built.append(1)
+        region = sa.bindparam("region")
+        return [Listing(Area, [Area.region == region], order_by=lambda area: [area.code]),
+                Listing(Condition, [Condition.code.in_(sa.bindparam("codes", expanding=True))],
+                        order_by=lambda condition: [condition.code])]
+
+    query = ListsQuery(listings)
+    some_condition = db.session.scalars(sa.select(Condition.code).order_by(Condition.code)).first()
+    for region in ("face", "body"):
+        expected = list(db.session.scalars(sa.select(Area).where(Area.region == region).order_by(Area.code)))
+        assert expected
+        with count_queries() as statements:
+            areas, conditions = query.load(region=region, codes=[some_condition])
+        assert areas == expected and [c.code for c in conditions] == [some_condition]
+        assert len(statements) == 1
+    assert query.load(region="nowhere", codes=[]) == [[], []]
+    assert len(built) == 1

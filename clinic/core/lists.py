@@ -37,8 +37,7 @@ class Listing:
     options: Callable[[Any], Sequence[ORMOption]] = lambda alias: ()
 
 
-def load_lists(*listings: Listing) -> list[list[Any]]:
-    """The records of each listing, in its order, in one statement."""
+def _combined(listings: Sequence[Listing]) -> sa.Select[Any]:
     aliases = []
     joined: sa.FromClause | None = None
     for listing in listings:
@@ -50,9 +49,35 @@ def load_lists(*listings: Listing) -> list[list[Any]]:
     statement = sa.select(*aliases).select_from(joined)
     for listing, alias in zip(listings, aliases, strict=True):
         statement = statement.order_by(*listing.order_by(alias)).options(*listing.options(alias))
-    lists: list[list[Any]] = [[] for _ in listings]
-    for row in db.session.execute(statement).unique():
+    return statement
+
+
+def _split(rows: Any, count: int) -> list[list[Any]]:
+    lists: list[list[Any]] = [[] for _ in range(count)]
+    for row in rows:
         for position, record in enumerate(row):
             if record is not None:
                 lists[position].append(record)
     return lists
+
+
+def load_lists(*listings: Listing) -> list[list[Any]]:
+    """The records of each listing, in its order, in one statement."""
+    return _split(db.session.execute(_combined(listings)).unique(), len(listings))
+
+
+class ListsQuery:
+    """A ``load_lists`` statement for a page opened all day: built once, on first use, from listings whose
+    criteria name bind parameters (``sa.bindparam("patient_id")``), and run with their values. Building
+    the statement (aliases, adapted columns, loader options) costs more than running it."""
+
+    def __init__(self, build: Callable[[], Sequence[Listing]]) -> None:
+        self._build = build
+        self._statement: tuple[sa.Select[Any], int] | None = None
+
+    def load(self, **params: Any) -> list[list[Any]]:
+        if self._statement is None:  # built after the mappers are configured; two threads building is harmless
+            listings = self._build()
+            self._statement = (_combined(listings), len(listings))
+        statement, count = self._statement
+        return _split(db.session.execute(statement, params).unique(), count)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from clinic.core.lists import Listing, load_lists
+from clinic.core.lists import Listing, ListsQuery
 from clinic.records.catalogue.models import Indication
 from clinic.records.consent.models import Consent, ConsentForm, ConsentTextVersion
 from clinic.records.followups.models import SideEffect
@@ -76,24 +77,33 @@ def alerts_for(patient_ids: list[int]) -> dict[int, list[Badge]]:
     return alerts
 
 
-def load_chart(patient: Patient, today: date) -> Chart:
-    """Everything the chart shows, loaded with a fixed number of queries per planned treatment."""
-    *history_lists, screenings, consents, patch_tests, courses = load_lists(
-        *history_listings(patient.id),
-        Listing(Screening, [Screening.patient_id == patient.id],
+def _chart_listings() -> list[Listing]:
+    patient_id: sa.BindParameter[int] = sa.bindparam("patient_id")
+    return [
+        *history_listings(),
+        Listing(Screening, [Screening.patient_id == patient_id],
                 order_by=lambda alias: [alias.screened_on.desc(), alias.id.desc()],
                 options=lambda alias: [screening_answers(alias), *screening_lists(alias),
                                        joinedload(alias.indication), joinedload(alias.screened_by)]),
-        Listing(Consent, [Consent.patient_id == patient.id], order_by=lambda alias: [alias.signed_at.desc()],
+        Listing(Consent, [Consent.patient_id == patient_id], order_by=lambda alias: [alias.signed_at.desc()],
                 options=lambda alias: [joinedload(alias.text_version).joinedload(ConsentTextVersion.form)
                                        .joinedload(ConsentForm.indication), joinedload(alias.witness)]),
-        Listing(PatchTest, [PatchTest.patient_id == patient.id], order_by=lambda alias: [alias.applied_at.desc()],
+        Listing(PatchTest, [PatchTest.patient_id == patient_id], order_by=lambda alias: [alias.applied_at.desc()],
                 options=lambda alias: [joinedload(alias.product), joinedload(alias.ingredient)]),
-        Listing(Course, [Course.patient_id == patient.id],
+        Listing(Course, [Course.patient_id == patient_id],
                 order_by=lambda alias: [alias.starts_on.desc(), alias.id.desc()],
                 options=lambda alias: [selectinload(alias.sessions).joinedload(TreatmentSession.signature),
                                        joinedload(alias.indication), joinedload(alias.area_links)]),
-    )
+    ]
+
+
+# The history, screenings, consents, patch tests and courses in one statement.
+_CHART_LISTS = ListsQuery(_chart_listings)
+
+
+def load_chart(patient: Patient, today: date) -> Chart:
+    """Everything the chart shows, loaded with a fixed number of queries per planned treatment."""
+    *history_lists, screenings, consents, patch_tests, courses = _CHART_LISTS.load(patient_id=patient.id)
     history = history_from(history_lists)
     # The treatments planned: those with a live screening or consent (their indications came with them).
     planned_indications = {s.indication for s in screenings if not s.is_voided}

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.interfaces import ORMOption
 
 from clinic.core.findings import Finding
-from clinic.core.lists import Listing, load_lists
+from clinic.core.lists import Listing, ListsQuery
 from clinic.extensions import db
 from clinic.inventory.models import Product, ProductIngredient
 from clinic.records.catalogue.models import Indication
@@ -84,10 +84,11 @@ def screening_lists(screening: Any = Screening) -> tuple[ORMOption, ...]:
     return joinedload(screening.area_links), joinedload(screening.overrides)
 
 
-def history_listings(patient_id: int) -> list[Listing]:
-    """The patient's latest history version and its four lists, as ``load_lists`` listings (a page
-    adds its own lists to the same statement); ``history_from`` puts the result together."""
-    latest = (sa.select(HistoryVersion.id).where(HistoryVersion.patient_id == patient_id)
+def history_listings() -> list[Listing]:
+    """The latest history version of the patient named by the bind parameter ``patient_id``, and its four
+    lists, as ``load_lists`` listings (a page adds its own lists to the same statement); ``history_from``
+    puts the result together."""
+    latest = (sa.select(HistoryVersion.id).where(HistoryVersion.patient_id == sa.bindparam("patient_id"))
               .order_by(HistoryVersion.number.desc()).limit(1).scalar_subquery())
     by_id: Callable[[Any], list[Any]] = lambda alias: [alias.id]  # noqa: E731  (the relationships' order)
     return [
@@ -115,8 +116,29 @@ def history_from(lists: Sequence[list[Any]]) -> HistoryVersion | None:
     return version
 
 
+_HISTORY = ListsQuery(history_listings)
+
+
 def latest_history(patient_id: int) -> HistoryVersion | None:
-    return history_from(load_lists(*history_listings(patient_id)))
+    return history_from(_HISTORY.load(patient_id=patient_id))
+
+
+def _facts_listings() -> list[Listing]:
+    patient_id: sa.BindParameter[int] = sa.bindparam("patient_id")
+    return [
+        *history_listings(),
+        Listing(Consent, [Consent.patient_id == patient_id, Consent.voided_at.is_(None)],
+                order_by=lambda alias: [alias.id],
+                options=lambda alias: [joinedload(alias.text_version).joinedload(ConsentTextVersion.form)]),
+        Listing(Screening, [Screening.patient_id == patient_id, Screening.voided_at.is_(None)],
+                order_by=lambda alias: [alias.screened_on.desc(), alias.id.desc()],
+                options=lambda alias: [screening_answers(alias), *screening_lists(alias)]),
+        Listing(Product, [Product.id.in_(sa.bindparam("product_ids", expanding=True))],
+                options=lambda alias: [joinedload(alias.ingredients).joinedload(ProductIngredient.ingredient)]),
+    ]
+
+
+_FACTS = ListsQuery(_facts_listings)
 
 
 def load_patient_facts(patient: Patient, *, sessions: sa.Exists | None = None,
@@ -125,17 +147,8 @@ def load_patient_facts(patient: Patient, *, sessions: sa.Exists | None = None,
     consents, screenings and the products to check in one statement, the screenings' answers, and the
     flags. ``sessions``: an EXISTS over the patient's other live sessions (the sessions package knows
     them), read in the same statement as the patch tests, for ``first_treatment``."""
-    *history, consents, screenings, products = load_lists(
-        *history_listings(patient.id),
-        Listing(Consent, [Consent.patient_id == patient.id, Consent.voided_at.is_(None)],
-                order_by=lambda alias: [alias.id],
-                options=lambda alias: [joinedload(alias.text_version).joinedload(ConsentTextVersion.form)]),
-        Listing(Screening, [Screening.patient_id == patient.id, Screening.voided_at.is_(None)],
-                order_by=lambda alias: [alias.screened_on.desc(), alias.id.desc()],
-                options=lambda alias: [screening_answers(alias), *screening_lists(alias)]),
-        Listing(Product, [Product.id.in_(sorted(set(product_ids)))],
-                options=lambda alias: [joinedload(alias.ingredients).joinedload(ProductIngredient.ingredient)]),
-    )
+    *history, consents, screenings, products = _FACTS.load(patient_id=patient.id,
+                                                            product_ids=sorted(set(product_ids)))
     negative = sa.exists().where(PatchTest.patient_id == patient.id, PatchTest.result == "negative",
                                  PatchTest.voided_at.is_(None))
     flags = db.session.execute(sa.select(negative, sessions if sessions is not None else sa.null())).one()

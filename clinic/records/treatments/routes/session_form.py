@@ -15,7 +15,7 @@ from clinic.auth.models import Role, User
 from clinic.core.clock import clinic_today, form_now, in_clinic_zone
 from clinic.core.errors import ClinicError, FieldError, VersionConflictError
 from clinic.core.forms import local_to_utc, show_error, submitted_version
-from clinic.core.lists import Listing, load_lists
+from clinic.core.lists import Listing, ListsQuery
 from clinic.core.submissions import claim, remember
 from clinic.core.transaction import run_service
 from clinic.extensions import db
@@ -305,6 +305,16 @@ def new_session(course_id: int) -> Response | tuple[str, int]:
     return _handle_session_post(course, None)
 
 
+def _draft_listings() -> list[Listing]:
+    session_id: sa.BindParameter[int] = sa.bindparam("session_id")
+    return [Listing(Preparation, [Preparation.session_id == session_id], order_by=lambda alias: [alias.id],
+                    options=lambda alias: [joinedload(alias.components).joinedload(PreparationComponent.lot)]),
+            Listing(InjectionLog, [InjectionLog.session_id == session_id], order_by=lambda alias: [alias.id])]
+
+
+_DRAFT_ROWS = ListsQuery(_draft_listings)
+
+
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 def edit_session(session_id: int) -> Response | tuple[str, int]:
     """Change a draft; a signed session is amended instead."""
@@ -312,10 +322,7 @@ def edit_session(session_id: int) -> Response | tuple[str, int]:
         joinedload(TreatmentSession.course).options(*_course_shown()), joinedload(TreatmentSession.signature),
     )).unique().one_or_none() or abort(404)
     # The draft's preparations and injection rows in one statement.
-    preparations, injections = load_lists(
-        Listing(Preparation, [Preparation.session_id == session.id], order_by=lambda alias: [alias.id],
-                options=lambda alias: [joinedload(alias.components).joinedload(PreparationComponent.lot)]),
-        Listing(InjectionLog, [InjectionLog.session_id == session.id], order_by=lambda alias: [alias.id]))
+    preparations, injections = _DRAFT_ROWS.load(session_id=session.id)
     set_committed_value(session, "preparations", preparations)
     set_committed_value(session, "injections", injections)
     if session.is_signed or session.is_voided:
