@@ -87,8 +87,10 @@ def _shared_options(field: Any) -> tuple[list[str], dict[str, int]]:
             group = choice.optgroup
         value = str(choice.value) if isinstance(choice.value, bool) else choice.value
         position.setdefault("" if value is None else str(value), len(parts))
-        parts.append(f"<option {html_params(value=value, **(choice.render_kw or {}))}>"
-                     f"{escape(choice.label or choice.value)}</option>")
+        # html_params' own output for a plain value, without its general handling per option.
+        attributes = (f'value="{escape(value)}"' if not choice.render_kw and isinstance(value, (str, int))
+                      else html_params(value=value, **(choice.render_kw or {})))
+        parts.append(f"<option {attributes}>{escape(choice.label or choice.value)}</option>")
     if group is not None:
         parts.append("</optgroup>")
     cache[id(choices)] = (choices, parts, position)  # the list is kept, so its id is not reused meanwhile

@@ -6,9 +6,9 @@ caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -392,16 +392,56 @@ STATUS_LABELS = {
 
 def lot_statuses(lot: Lot, on_date: date, on_hand: int) -> list[str]:
     """Every status that applies on a date, most serious first ("available" when none)."""
+    return _statuses(lot.recalled_at is not None, lot.open_hold is not None, lot.expiry_date, on_date, on_hand)
+
+
+def _statuses(recalled: bool, quarantined: bool, expiry_date: date, on_date: date, on_hand: int) -> list[str]:
     statuses = []
-    if lot.recalled_at is not None:
+    if recalled:
         statuses.append("recalled")
-    if lot.open_hold is not None:
+    if quarantined:
         statuses.append("quarantined")
-    if lot.expiry_date < on_date:  # usable through its expiry date, not after
+    if expiry_date < on_date:  # usable through its expiry date, not after
         statuses.append("expired")
     if on_hand <= 0:
         statuses.append("depleted")
     return statuses or ["available"]
+
+
+@dataclass(frozen=True)
+class ShelfLot:
+    """A lot as a list of choices shows it: its columns, not the entity (a chain's shelf holds hundreds)."""
+
+    id: int
+    lot_number: str
+    expiry_date: date
+    recalled_at: datetime | None
+    quarantined: bool
+    units_on_hand: int  # the lot's kept count
+    product_name: str
+    product_kind: str
+
+    def statuses(self, on_date: date) -> list[str]:
+        return _statuses(self.recalled_at is not None, self.quarantined, self.expiry_date, on_date,
+                         self.units_on_hand)
+
+
+def lots_on_the_shelf(on_date: date, *, also: Iterable[int] = ()) -> list[ShelfLot]:
+    """The lots a session may use on ``on_date`` (not recalled, quarantined, expired or used up, by their
+    kept count of units on hand), with the lots ``also`` names whatever their status (a draft keeps offering
+    the lots it holds), by product name and expiry. Each is checked again by ``lot_statuses``' rule."""
+    held = sorted(set(also))
+    quarantined = sa.exists().where(LotHold.lot_id == Lot.id, LotHold.released_at.is_(None))
+    rows = db.session.execute(
+        sa.select(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.recalled_at, quarantined.label("quarantined"),
+                  Lot.units_on_hand, Product.name, Product.kind)
+        .join(Product, Product.id == Lot.product_id)
+        .where(sa.or_(sa.and_(Lot.recalled_at.is_(None), Lot.expiry_date >= on_date, Lot.units_on_hand > 0,
+                              ~quarantined),
+                      Lot.id.in_(held)))
+        .order_by(Product.name, Lot.expiry_date))
+    lots = [ShelfLot(*row) for row in rows]
+    return [lot for lot in lots if lot.id in held or lot.statuses(on_date) == ["available"]]
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 from werkzeug.wrappers import Response
@@ -19,8 +19,7 @@ from clinic.core.lists import Listing, ListsQuery
 from clinic.core.submissions import claim, remember
 from clinic.core.transaction import run_service
 from clinic.extensions import db
-from clinic.inventory.models import Lot, Product
-from clinic.inventory.services import lot_statuses
+from clinic.inventory.services import ShelfLot, lots_on_the_shelf
 from clinic.records.catalogue.models import Area, area_catalogue
 from clinic.records.followups.queries import after_previous_session
 from clinic.records.treatments import services
@@ -44,11 +43,11 @@ def _course_shown() -> tuple[_AbstractLoad, ...]:
             selectinload(Course.sessions).joinedload(TreatmentSession.signature))
 
 
-def _lot_label(lot: Lot) -> str:
-    label = f"{lot.product.name} — lot {lot.lot_number}, exp. {lot.expiry_date:%d %b %Y}"
+def _lot_label(lot: ShelfLot) -> str:
+    label = f"{lot.product_name} — lot {lot.lot_number}, exp. {lot.expiry_date:%d %b %Y}"
     if lot.recalled_at:
         return f"{label}, recalled {in_clinic_zone(lot.recalled_at):%d %b %Y}"
-    if lot.open_hold is not None:  # only a draft that holds it still offers it: say why saving will refuse it
+    if lot.quarantined:  # only a draft that holds it still offers it: say why saving will refuse it
         return f"{label}, quarantined"
     return f"{label}, {lot.units_on_hand} left"
 
@@ -60,19 +59,11 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
              if isinstance(c.form.lot_id.data, int)}
     if session and session.anaesthetic_lot_id:
         held.add(session.anaesthetic_lot_id)
-    today = clinic_today()
-    # Lots not recalled, expired nor used up (or held by the draft), by their kept count of units on hand:
-    # a chain's years of used-up lots are never summed. Saving counts the chosen lots' rows exactly.
-    lots = db.session.scalars(
-        sa.select(Lot).join(Product, Product.id == Lot.product_id)
-        .where(sa.or_(sa.and_(Lot.recalled_at.is_(None), Lot.expiry_date >= today, Lot.units_on_hand > 0),
-                      Lot.id.in_(held)))
-        .order_by(Product.name, Lot.expiry_date).options(contains_eager(Lot.product), joinedload(Lot.holds))).unique()
-    # Only lots a session may use (a draft keeps offering the lots it already holds, even if since recalled).
-    offered = [lot for lot in lots
-               if lot.id in held or lot_statuses(lot, today, lot.units_on_hand) == ["available"]]
-    creams = [lot for lot in offered if lot.product.kind == "anaesthetic_cream"]
-    products = [lot for lot in offered if lot.product.kind != "anaesthetic_cream"]
+    # Lots a session may use, by their kept count of units on hand (a chain's years of used-up lots are never
+    # summed; saving counts the chosen lots' rows exactly), and the lots the draft holds whatever their status.
+    offered = lots_on_the_shelf(clinic_today(), also=held)
+    creams = [lot for lot in offered if lot.product_kind == "anaesthetic_cream"]
+    products = [lot for lot in offered if lot.product_kind != "anaesthetic_cream"]
     lot_choices = [SelectChoice("", "Choose a lot…")] + [SelectChoice(lot.id, _lot_label(lot)) for lot in products]
     form.anaesthetic_lot_id.choices = [SelectChoice("", "None")] + [
         SelectChoice(lot.id, _lot_label(lot)) for lot in creams]
