@@ -47,6 +47,8 @@ def _fresh_demo_database(database: str) -> None:
         engine.dispose()
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     environment = {**os.environ, "DATABASE_URL": database}
+    # A fresh clone has no demo secrets yet: written once under instance/, as `make run` does.
+    subprocess.run([sys.executable, "-m", "config", "demo-secrets"], cwd=REPO, check=True, capture_output=True)
     for command in (["db", "upgrade"], ["demo", "seed"]):
         subprocess.run([*flask, *command], cwd=REPO, env=environment, check=True, capture_output=True)
 

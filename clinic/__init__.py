@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,10 +78,12 @@ def register_config(app: Flask, config: Config | str | None) -> None:
         config = load_config(config)
     app.config.from_object(config)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # psycopg would otherwise prepare repeated queries server-side, and a generic
-        # plan can ignore the trigram index that patient search relies on.
+        # psycopg would otherwise prepare every repeated query server-side, and a generic plan can
+        # ignore the trigram index that patient search relies on. A threshold never reached (rather than
+        # None, which refuses even a request to prepare) leaves preparing to the statements that ask for
+        # it (clinic.core.lists.PREPARED).
         options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
-        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
+        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": sys.maxsize}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if app.config.get("TRUSTED_PROXIES"):
         trusted = int(app.config["TRUSTED_PROXIES"])

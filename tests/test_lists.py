@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
@@ -9,6 +10,7 @@ from clinic.core.lists import Listing, ListsQuery, load_lists
 from clinic.extensions import db
 from clinic.inventory.models import Ingredient, Product, ProductIngredient
 from clinic.records.catalogue.models import Area, Condition
+from tests.conftest import ON_POSTGRES
 
 
 def test_each_list_comes_back_whole_in_its_own_order_in_one_statement(app, stock, count_queries) -> None:
@@ -60,3 +62,18 @@ def test_a_query_built_once_answers_for_each_value_of_its_parameters(app, count_
         assert len(statements) == 1
     assert query.load(region="nowhere", codes=[]) == [[], []]
     assert len(built) == 1
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="server-side prepared statements are PostgreSQL's")
+def test_on_postgresql_a_page_lists_statement_is_prepared_and_no_other_is(app) -> None:
+    query = ListsQuery(lambda: [Listing(Area, [Area.region == sa.bindparam("region")]),
+                                Listing(Condition, [])])
+    search = sa.select(Area.code).where(Area.name.ilike("%fore%"))
+    for region in ("face", "body", "face"):
+        query.load(region=region)
+        db.session.execute(search).all()
+    prepared = db.session.scalars(sa.text("SELECT statement FROM pg_prepared_statements")).all()
+    # Once, used again for each region (the connection may hold other pages' lists from earlier tests).
+    assert len([text for text in prepared if "FULL OUTER JOIN" in text and "area.region" in text]) == 1
+    # Not the repeated search: its plan must see its own pattern.
+    assert not [text for text in prepared if "ILIKE" in text.upper()], prepared
