@@ -274,10 +274,12 @@ class Nurse(Staff):
         if not page or not injection_ids:
             return
         token = f"load17-{uuid.uuid4().hex}"
+        # Onset at the session's time: the prepared sessions may be only hours old, and an onset hours
+        # after them could lie in the future, which the form rightly refuses.
         location = self.post(url, "side effects: save", [
             ("csrf_token", csrf(page)), ("submission", (inputs(page, "submission") or [""])[0]),
             ("type_code", self.rng.choice(("redness", "swelling", "bruising", "tenderness"))),
-            ("injection_ids", self.rng.choice(injection_ids)), ("onset_hours", "0" if task_id else "6"), ("grade", "1"),
+            ("injection_ids", self.rng.choice(injection_ids)), ("onset_hours", "0"), ("grade", "1"),
             ("action", "none"), ("causality", "possible"), ("outcome", "ongoing"), ("note", token)],
             "/follow-ups/" if task_id else "/side-effects/")
         if location:
