@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shlex
 import signal
 import subprocess
@@ -270,6 +271,26 @@ def run_locust(classes: list[str], users: int, duration: int, port: int, plan: P
     return [tuple(row) for row in json.loads(timings.read_text())]  # type: ignore[misc]
 
 
+def process_cpu(server_group: int) -> dict[str, float]:
+    """CPU seconds used so far by the server (gunicorn's process group), PostgreSQL's processes and this
+    run's finished children (locust), read from /proc (Linux): where a phase's two cores went."""
+    used = {"gunicorn": 0.0, "postgres": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        kind = ("gunicorn" if int(stat[2]) == server_group
+                else "postgres" if command.startswith((b"postgres", b"/usr/lib/postgresql")) else None)
+        if kind:
+            used[kind] += (int(stat[11]) + int(stat[12])) / tick
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used["locust"] = children.ru_utime + children.ru_stime
+    return used
+
+
 def _pct(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] if ordered else float("nan")
@@ -369,6 +390,14 @@ def report(app: Any, out: Path) -> bool:
     errors = sum(t[2] for t in mix)
     print(f"\noverall {mix_rate:.1f} req/s (sign-ins left out), /health {health_rate:.1f} req/s, "
           f"ratio {mix_rate / health_rate:.3f} (target ≥ 0.25); errors {errors} (target 0)")
+    if meta.get("cpu_seconds"):
+        # The mix's phase lasts the duration plus locust's start and stop: near enough for a share.
+        cores = {kind: used / duration for kind, used in meta["cpu_seconds"].items()}
+        requests = len(mix)
+        print(f"CPU during the mix ({os.cpu_count()} cores): "
+              + ", ".join(f"{kind} {share:.2f} cores ({meta['cpu_seconds'][kind] / requests * 1000:.1f} ms a request)"
+                          for kind, share in cores.items())
+              + f"; {sum(cores.values()):.2f} in all")
     tasks = Counter(_kind(t[0]) for t in mix if not t[0].startswith(("sign in", "follow-ups: worklist")))
     print("requests per kind, share: "
           + ", ".join(f"{k} {v / sum(tasks.values()):.0%}" for k, v in tasks.most_common()))
@@ -426,13 +455,16 @@ def main() -> None:
     load_before = os.getloadavg()
     try:
         run_locust(["Health"], args.users, args.duration, args.port, plan_file, writes, out / "timings-health.json")
+        before = process_cpu(server.pid)
         run_locust(["Doctor", "Nurse", "Auditor"], args.users, args.duration, args.port, plan_file, writes,
                    out / "timings-mix.json", no_draft_form=args.no_draft_form)
+        after = process_cpu(server.pid)
+        cpu = {kind: after[kind] - before[kind] for kind in after}
     finally:
         stop_server(server)
     (out / "meta.json").write_text(json.dumps({
         "users": args.users, "duration": args.duration, "no_draft_form": args.no_draft_form, "sizes": sizes,
-        "load_before": load_before[0], "load_after": os.getloadavg()[0],
+        "load_before": load_before[0], "load_after": os.getloadavg()[0], "cpu_seconds": cpu,
         "command": command[next(i for i, part in enumerate(command) if part.endswith("gunicorn")):]}))
     sys.exit(0 if report(app, out) else 1)
 

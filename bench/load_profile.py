@@ -3,7 +3,8 @@
     python -m bench.load_profile --plan /tmp/clinic-load-XXXX/plan.json [--database URL] [--repeat 5]
 
 Signs in as the load run's accounts (the plan bench.load wrote) with Flask's test client, GETs one page of
-each kind ``--repeat`` times, and prints per page the median whole time, the statements sent, the time they
+each kind ``--repeat`` times, and prints per page the median whole time, the CPU it cost this process (the
+app's Python, the driver included) and PostgreSQL's processes (mean), the statements sent, the time they
 took in the database driver, and the slowest statement (its first words and median ms).
 """
 
@@ -21,7 +22,7 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
-from bench.load import PASSWORD, _app
+from bench.load import PASSWORD, _app, process_cpu
 from clinic.extensions import db
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -80,12 +81,14 @@ def main() -> None:
     def _after(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
         statements.append((" ".join(statement.split())[:140], (time.perf_counter() - started.pop(id(cursor))) * 1000))
 
-    print("| page | whole ms (median) | statements | in the driver ms | slowest statement (median ms) "
-          "| most repeated statement (times per request) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| page | whole ms (median) | Python CPU ms | PostgreSQL CPU ms | statements | in the driver ms "
+          "| slowest statement (median ms) | most repeated statement (times per request) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for role, name, url in pages:
         wholes, counts, sql = [], [], []
         slowest: dict[str, list[float]] = defaultdict(list)
+        clients[role].get(url())  # once before: its statements prepared, its templates compiled
+        python_cpu, postgres_cpu = time.process_time(), process_cpu(-1)["postgres"]
         for _ in range(args.repeat):
             statements.clear()
             t0 = time.perf_counter()
@@ -96,9 +99,12 @@ def main() -> None:
             sql.append(sum(ms for _, ms in statements))
             for text, ms in statements:
                 slowest[text].append(ms)
+        python_cpu = (time.process_time() - python_cpu) / args.repeat * 1000
+        postgres_cpu = (process_cpu(-1)["postgres"] - postgres_cpu) / args.repeat * 1000
         top = max(slowest.items(), key=lambda kv: sum(kv[1]))
         often = max(slowest.items(), key=lambda kv: len(kv[1]))
-        print(f"| {name} | {statistics.median(wholes):.0f} | {statistics.median(counts):.0f} | "
+        print(f"| {name} | {statistics.median(wholes):.0f} | {python_cpu:.0f} | {postgres_cpu:.0f} "
+              f"| {statistics.median(counts):.0f} | "
               f"{statistics.median(sql):.0f} | `{top[0]}` ({statistics.median(top[1]):.0f}) "
               f"| `{often[0]}` ({len(often[1]) / args.repeat:.0f}) |")
 
