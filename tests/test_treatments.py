@@ -848,3 +848,22 @@ def test_the_doctors_home_lists_the_50_longest_overdue_courses_and_says_how_many
     page = doctor_client.get("/").get_data(as_text=True)
     assert "Late00 Patient" in page and "Late49 Patient" in page and "Late50 Patient" not in page
     assert "at least 3 more courses are overdue" in page
+
+
+@pytest.mark.parametrize("consent_in_force", [True, False])
+def test_a_saved_drafts_readiness_is_what_the_gate_says_of_it_read_afresh(
+        course, stock, staff, patient, consent_in_force, count_queries) -> None:
+    if not consent_in_force:
+        services_withdraw(patient_consent(patient), staff)
+    with count_queries() as statements:
+        saved = services.save_draft(course, entry(stock), staff["doctor"])
+    afresh = services.session_readiness(saved.session)
+    assert [r.code for r in saved.readiness.reasons] == [r.code for r in afresh.reasons]
+    assert [w.code for w in saved.readiness.warnings] == [w.code for w in afresh.warnings]
+    assert bool(saved.readiness.reasons) is not consent_in_force
+    # The gate's facts (history, consents, screenings, products: one statement) read once for the checks
+    # and the readiness; read afresh, they cost that statement again.
+    with count_queries() as again:
+        services.session_readiness(saved.session)
+    facts = [statement for statement in again if "FULL OUTER JOIN" in statement]
+    assert len(facts) == 1 and statements.count(facts[0]) == 1

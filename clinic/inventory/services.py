@@ -426,19 +426,20 @@ class ShelfLot:
                          self.units_on_hand)
 
 
-def lots_on_the_shelf(on_date: date, *, also: Iterable[int] = ()) -> list[ShelfLot]:
+def lots_on_the_shelf(on_date: date, *, also: Iterable[int] = (), usable: bool = True) -> list[ShelfLot]:
     """The lots a session may use on ``on_date`` (not recalled, quarantined, expired or used up, by their
     kept count of units on hand), with the lots ``also`` names whatever their status (a draft keeps offering
-    the lots it holds), by product name and expiry. Each is checked again by ``lot_statuses``' rule."""
+    the lots it holds), by product name and expiry. Each is checked again by ``lot_statuses``' rule.
+    ``usable=False``: only the lots ``also`` names (a submitted form's choices, checked before saving)."""
     held = sorted(set(also))
     quarantined = sa.exists().where(LotHold.lot_id == Lot.id, LotHold.released_at.is_(None))
+    usable_on_date = sa.and_(Lot.recalled_at.is_(None), Lot.expiry_date >= on_date, Lot.units_on_hand > 0,
+                             ~quarantined)
     rows = db.session.execute(
         sa.select(Lot.id, Lot.lot_number, Lot.expiry_date, Lot.recalled_at, quarantined.label("quarantined"),
                   Lot.units_on_hand, Product.name, Product.kind)
         .join(Product, Product.id == Lot.product_id)
-        .where(sa.or_(sa.and_(Lot.recalled_at.is_(None), Lot.expiry_date >= on_date, Lot.units_on_hand > 0,
-                              ~quarantined),
-                      Lot.id.in_(held)))
+        .where(sa.or_(usable_on_date, Lot.id.in_(held)) if usable else Lot.id.in_(held))
         .order_by(Product.name, Lot.expiry_date))
     lots = [ShelfLot(*row) for row in rows]
     return [lot for lot in lots if lot.id in held or lot.statuses(on_date) == ["available"]]

@@ -52,7 +52,11 @@ def _lot_label(lot: ShelfLot) -> str:
     return f"{label}, {lot.units_on_hand} left"
 
 
-def _session_choices(form: SessionForm, course: Course, session: TreatmentSession | None, areas: list[Area]) -> None:
+def _session_choices(form: SessionForm, course: Course, session: TreatmentSession | None, areas: list[Area],
+                     *, shown: bool = True) -> None:
+    """The form's choices. ``shown=False`` for a submitted form about to be checked: its chosen lots are
+    choices whatever their status (the service says why one cannot be used), so the rest of the shelf,
+    hundreds of lots, is read only when the form is shown again."""
     held = {c.lot_id for p in (session.preparations if session else []) for c in p.components}
     # What the doctor just chose stays chosen (and named) on a refused form, whatever its status now.
     held |= {c.form.lot_id.data for p in form.preparations.entries for c in p.form.components.entries
@@ -61,7 +65,9 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
         held.add(session.anaesthetic_lot_id)
     # Lots a session may use, by their kept count of units on hand (a chain's years of used-up lots are never
     # summed; saving counts the chosen lots' rows exactly), and the lots the draft holds whatever their status.
-    offered = lots_on_the_shelf(clinic_today(), also=held)
+    if isinstance(form.anaesthetic_lot_id.data, int):
+        held.add(form.anaesthetic_lot_id.data)
+    offered = lots_on_the_shelf(clinic_today(), also=held, usable=shown)
     creams = [lot for lot in offered if lot.product_kind == "anaesthetic_cream"]
     products = [lot for lot in offered if lot.product_kind != "anaesthetic_cream"]
     lot_choices = [SelectChoice("", "Choose a lot…")] + [SelectChoice(lot.id, _lot_label(lot)) for lot in products]
@@ -236,7 +242,7 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
             field.errors = []
         # The new row takes the focus, so typing goes on there rather than at the top of the page.
         return _session_page(form, course, session, 200, added=action.removeprefix("add_"))
-    _session_choices(form, course, session, _active_areas())
+    _session_choices(form, course, session, _active_areas(), shown=False)
     if not form.validate_on_submit():
         return _session_page(form, course, session, 400)
     entry, rows = _session_input(form)
@@ -244,12 +250,11 @@ def _handle_session_post(course: Course, session: TreatmentSession | None) -> Re
         return _session_page(form, course, session, 400, row_errors=dict([rows.unmatched]))
     if session is None and (first := claim(form.submission)) is not None:
         return first
-    outcome = run_service(services.save_session, course, entry, current_user, session=session,
+    outcome = run_service(services.save_draft, course, entry, current_user, session=session,
                           expected_version=submitted_version(form.version))
     if outcome.result is None:
         return _refused_session_page(outcome.error, form, course, session, rows)
-    saved = outcome.result
-    blocks = services.session_readiness(saved).reasons
+    saved, blocks = outcome.result.session, outcome.result.readiness.reasons
     if blocks:
         flash(f"Session {saved.number} saved as a draft. It cannot be signed until this is in order: "
               + " ".join(b.message for b in blocks), "warning")

@@ -44,7 +44,7 @@ from clinic.records.treatments.services.inputs import (
     SessionInput,
     SessionRefused,
 )
-from clinic.records.treatments.services.sessions import save_session, void_session
+from clinic.records.treatments.services.sessions import SavedDraft, save_draft, save_session, void_session
 from clinic.records.treatments.services.signing import (
     FOLLOW_UP_DAYS,
     apply_signature,
@@ -61,6 +61,7 @@ __all__ = [
     "amend_session", "apply_signature",
     "canonical_content", "check_session", "complete_course", "content_digest", "course_defaults",
     "course_readiness", "current_value", "due_after", "live_sessions", "next_due", "plan_course", "protocol_ranges",
-    "reopen_course", "save_protocol_range", "save_session", "session_readiness", "sign_session", "signature_intact",
+    "reopen_course", "save_protocol_range", "SavedDraft", "save_draft", "save_session", "session_readiness",
+    "sign_session", "signature_intact",
     "stop_course", "usual_range", "void_session",
 ]

@@ -22,7 +22,7 @@ from clinic.inventory.models import Lot
 from clinic.inventory.services import LOT_DEPLETED, LOT_RECALLED, check_lot_usable, lot_stock
 from clinic.records.catalogue.models import Area, ProtocolRange
 from clinic.records.codes import WarningCode
-from clinic.records.gate import GateResult, check_treatment_allowed, load_patient_facts
+from clinic.records.gate import GateResult, PatientFacts, check_treatment_allowed, load_patient_facts
 from clinic.records.patients.models import Patient
 from clinic.records.signals import lot_recalled_after
 from clinic.records.treatments.models import (
@@ -49,6 +49,7 @@ class SessionCheck:
     lots: dict[int, Lot] = field(default_factory=dict)
     # What the treatment gate says is missing for this patient: the draft is saved, signing is refused.
     not_ready: list[Finding] = field(default_factory=list)
+    facts: PatientFacts | None = None  # what the gate read, for the draft's readiness once it is saved
 
 
 def decimal_in(value: object, name: str, message: str) -> Decimal:
@@ -316,8 +317,8 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
         check.reasons.extend(r for r in check_lot_usable(cream, on).reasons if r.code != LOT_DEPLETED)
 
     products = sorted({lots[lot_id].product_id for lot_id in drawn_units})
-    facts = load_patient_facts(patient, sessions=_other_sessions(patient, session.id if session else None),
-                               product_ids=products)
+    others = _other_sessions(patient, session.id if session else None)
+    facts = check.facts = load_patient_facts(patient, sessions=others, product_ids=products)
     gate = check_treatment_allowed(patient, course.indication_code, sorted(set(areas_done)) or course.area_codes,
                                    products, on, first_treatment=not facts.treated_before, facts=facts)
     check.reasons.extend(r for r in gate.reasons if r.code in NOT_READY_IS_A_DRAFT)
@@ -339,16 +340,18 @@ def course_readiness(course: Course, on: date | None = None) -> GateResult:
                                    on or clinic_today(), first_treatment=not facts.treated_before, facts=facts)
 
 
-def session_readiness(session: TreatmentSession) -> GateResult:
+def session_readiness(session: TreatmentSession, *, facts: PatientFacts | None = None) -> GateResult:
     """The gate on what a draft holds (its areas and the products of its lots, on its day), run again at
     signing because consent, screening or history may have changed since it was saved: its reasons are
-    why the draft cannot be signed yet."""
+    why the draft cannot be signed yet. ``facts``: what the gate read for this draft in this transaction
+    (``save_draft`` has them from the checks it saved by)."""
     course = session.course
     patient = db.session.get_one(Patient, course.patient_id)
     areas = sorted({injection.area_code for injection in session.injections})
     products = sorted({component.lot.product_id for preparation in session.preparations
                        for component in preparation.components})
-    facts = load_patient_facts(patient, sessions=_other_sessions(patient, session.id), product_ids=products)
+    if facts is None:
+        facts = load_patient_facts(patient, sessions=_other_sessions(patient, session.id), product_ids=products)
     return check_treatment_allowed(patient, course.indication_code, areas or course.area_codes, products,
                                    clinic_day(session.performed_at), first_treatment=not facts.treated_before,
                                    facts=facts)

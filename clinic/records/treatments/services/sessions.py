@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from clinic.auth.models import Role, User
 from clinic.core.errors import ClinicError, RecordLockedError
 from clinic.core.services import check_version, void_record
 from clinic.extensions import db
+from clinic.records.gate import GateResult
 from clinic.records.signals import session_saved, session_voided
 from clinic.records.treatments.models import (
     Course,
@@ -19,7 +21,7 @@ from clinic.records.treatments.models import (
     PreparationComponent,
     TreatmentSession,
 )
-from clinic.records.treatments.services.checks import check_session
+from clinic.records.treatments.services.checks import SessionCheck, check_session, session_readiness
 from clinic.records.treatments.services.inputs import (
     NeedsAcknowledgement,
     SessionInput,
@@ -52,12 +54,31 @@ def _build_children(session: TreatmentSession, entry: SessionInput) -> None:
             ))
 
 
+@dataclass(frozen=True)
+class SavedDraft:
+    session: TreatmentSession
+    readiness: GateResult  # the gate on the saved draft: its reasons are why it cannot be signed yet
+
+
 def save_session(course: Course, entry: SessionInput, doctor: User, *, session: TreatmentSession | None = None,
                  expected_version: int | str | None = None, today: date | None = None) -> TreatmentSession:
     """Create a draft session, or replace a draft's content. Refused with every reason, or saved whole.
 
     ``expected_version`` is the draft's version when its form was opened: a later save by someone
     else refuses this one (optimistic locking)."""
+    return _save(course, entry, doctor, session, expected_version, today)[0]
+
+
+def save_draft(course: Course, entry: SessionInput, doctor: User, *, session: TreatmentSession | None = None,
+               expected_version: int | str | None = None, today: date | None = None) -> SavedDraft:
+    """``save_session``, and what the gate says of the saved draft, from the facts its checks read in this
+    transaction (reading them again would find the same: saving a draft changes none of them)."""
+    saved, check = _save(course, entry, doctor, session, expected_version, today)
+    return SavedDraft(saved, session_readiness(saved, facts=check.facts))
+
+
+def _save(course: Course, entry: SessionInput, doctor: User, session: TreatmentSession | None,
+          expected_version: int | str | None, today: date | None) -> tuple[TreatmentSession, SessionCheck]:
     if doctor.role != Role.DOCTOR:
         raise ClinicError("Only a doctor records sessions.")
     if session is not None and (session.is_signed or session.is_locked):
@@ -104,7 +125,7 @@ def save_session(course: Course, entry: SessionInput, doctor: User, *, session: 
     if course.status == "planned":
         course.status = "active"
     db.session.flush()
-    return session
+    return session, check
 
 
 def void_session(session: TreatmentSession, by: User, reason: str) -> None:
