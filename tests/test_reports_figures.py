@@ -151,6 +151,34 @@ def test_a_signed_session_is_counted_once_per_row_a_draft_is_not(course, stock, 
     assert counts == _independent_counts()
 
 
+def test_a_signature_and_a_new_side_effect_read_only_their_sessions_share_of_the_day(
+        course, stock, staff, count_queries) -> None:
+    earlier = _signed(course, stock, staff["doctor"], NOW - timedelta(hours=2), notes="earlier the same day")
+    session = save(course, stock, staff["doctor"], when=NOW - timedelta(hours=1), acknowledged=[*FIRST_TIME, "interval"])
+    with count_queries() as signing:
+        treatments.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    with count_queries() as recording:
+        _side_effect(session, staff["nurse"], 2)
+
+    def computed(statements: list[str]) -> list[str]:
+        return [statement for statement in statements if statement.lstrip().startswith("WITH counted")]
+
+    # Each reads one session's rows (its id in the statement), never the whole slice of the doctor's day,
+    # which grows with every session the doctor signs that day: once at signing, with and without the
+    # side effect at recording.
+    assert len(computed(signing)) == 1 and len(computed(recording)) == 2
+    assert all("treatment_session.id = " in statement for statement in computed(signing) + computed(recording))
+    assert _rollup_counts()[("all", "")] == (2, 1, 1) and _rollup_counts() == _independent_counts()
+    # A correction recomputes the slice, and what was added share by share is what it finds.
+    treatments.void_session(earlier, staff["doctor"], "Logged on the wrong patient")
+    db.session.commit()
+    assert _rollup_counts()[("all", "")] == (1, 1, 1) and _rollup_counts() == _independent_counts()
+    maintained = _table()
+    figures.rebuild()
+    assert _table() == maintained
+
+
 def test_two_side_effects_count_the_session_once_and_a_voided_one_not_at_all(course, stock, staff) -> None:
     session = save(course, stock, staff["doctor"])
     treatments.sign_session(session, staff["doctor"], PASSWORDS["doctor"])

@@ -16,7 +16,7 @@ from clinic.records.signals import (
     side_effect_changed,
 )
 from clinic.records.treatments.models import TreatmentSession
-from clinic.reports.figures import refresh_session
+from clinic.reports.figures import add_session_share, refresh_session
 from clinic.reports.queries import recent_lot_signal
 from clinic.reports.stats import as_percent
 
@@ -26,13 +26,21 @@ def follow_session(session: TreatmentSession, **_: object) -> None:
         refresh_session(session)
 
 
-def follow_side_effect(side_effect: SideEffect, **_: object) -> None:
-    if side_effect.session.is_signed:
+def count_signed_session(session: TreatmentSession, **_: object) -> None:
+    add_session_share(session)
+
+
+def follow_side_effect(side_effect: SideEffect, change: str = "", **_: object) -> None:
+    if not side_effect.session.is_signed:
+        return
+    if change == "recorded":
+        add_session_share(side_effect.session, new_side_effect=side_effect.id)
+    else:
         refresh_session(side_effect.session)
 
 
 def connect_listeners() -> None:
-    session_signed.connect(follow_session)
+    session_signed.connect(count_signed_session)
     session_amended.connect(follow_session)
     session_voided.connect(follow_session)
     side_effect_changed.connect(follow_side_effect)
