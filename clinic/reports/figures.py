@@ -1,5 +1,6 @@
 """The daily figures: computed in SQL from the records for one clinic day (and, when one session
-changed, only its doctor's and indication's slice of that day), replacing what was there.
+changed, only its doctor's and indication's slice of that day), replacing what was there; a session
+just signed, or given a new side effect, adds only its own share.
 
 The same statement serves the transactional upkeep (a signal from the records) and ``flask reports
 rebuild``, so the rollup and a fresh computation cannot drift apart by construction of two codes.
