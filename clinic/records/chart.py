@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from clinic.core.lists import Listing, ListsQuery
+from clinic.extensions import db
 from clinic.records.catalogue.models import Indication
 from clinic.records.consent.models import Consent, ConsentForm, ConsentTextVersion
 from clinic.records.followups.models import SideEffect
@@ -25,8 +26,8 @@ from clinic.records.gate import (
 from clinic.records.patients.models import HistoryVersion, PatchTest, Patient
 from clinic.records.screening.models import Screening
 from clinic.records.signals import patient_alerts
-from clinic.records.treatments.models import Course, TreatmentSession
-from clinic.records.treatments.services import live_sessions, next_due
+from clinic.records.treatments.models import Course, SessionSignature, TreatmentSession
+from clinic.records.treatments.services import due_after
 
 # Gate codes that mean the screening must be done again rather than the patient is blocked.
 SCREENING_OUT_OF_DATE = frozenset({"screening_expired", "screening_voided", "history_changed"})
@@ -54,6 +55,16 @@ class CourseSummary:
     next_due: date | None
 
 
+@dataclass(frozen=True)
+class RecentSession:
+    """A live session as the chart links to it (a call-in's side effect is recorded after one)."""
+
+    id: int
+    number: int
+    performed_at: datetime
+    course: Course
+
+
 @dataclass
 class Chart:
     patient: Patient
@@ -66,6 +77,7 @@ class Chart:
     alerts: list[Badge] = field(default_factory=list)  # what other packages flag (an open recall)
     badges: list[Badge] = field(default_factory=list)
     side_effects: list[SideEffect] = field(default_factory=list)  # newest onset first, voided ones marked
+    recent_sessions: list[RecentSession] = field(default_factory=list)  # the live ones, newest first
 
 
 def alerts_for(patient_ids: list[int]) -> dict[int, list[Badge]]:
@@ -92,8 +104,7 @@ def _chart_listings() -> list[Listing]:
                 options=lambda alias: [joinedload(alias.product), joinedload(alias.ingredient)]),
         Listing(Course, [Course.patient_id == patient_id],
                 order_by=lambda alias: [alias.starts_on.desc(), alias.id.desc()],
-                options=lambda alias: [selectinload(alias.sessions).joinedload(TreatmentSession.signature),
-                                       joinedload(alias.indication), joinedload(alias.area_links)]),
+                options=lambda alias: [joinedload(alias.indication), joinedload(alias.area_links)]),
     ]
 
 
@@ -110,11 +121,20 @@ def load_chart(patient: Patient, today: date) -> Chart:
     planned_indications |= {c.text_version.form.indication for c in consents
                             if c.text_version.form.indication is not None and not c.is_voided}
     indications = sorted(planned_indications, key=lambda i: (i.sort_order, i.code))
-    summaries = [
-        CourseSummary(course, len(live_sessions(course)),
-                      sum(1 for s in course.sessions if not s.is_voided and not s.is_signed), next_due(course))
-        for course in courses
-    ]
+    # The courses' sessions as columns (a patient's years of sessions, never loaded as records here).
+    live = db.session.execute(
+        sa.select(TreatmentSession.id, TreatmentSession.course_id, TreatmentSession.number,
+                  TreatmentSession.performed_at, SessionSignature.session_id.is_not(None))
+        .join(Course, Course.id == TreatmentSession.course_id)
+        .outerjoin(SessionSignature, SessionSignature.session_id == TreatmentSession.id)
+        .where(Course.patient_id == patient.id, TreatmentSession.voided_at.is_(None))
+        .order_by(TreatmentSession.performed_at.desc(), TreatmentSession.id.desc())).all()
+    by_id = {course.id: course for course in courses}
+    summaries = []
+    for course in courses:
+        mine = [row for row in live if row.course_id == course.id]
+        summaries.append(CourseSummary(course, len(mine), sum(1 for row in mine if not row[4]),
+                                       due_after(course, len(mine), mine[0].performed_at if mine else None)))
     treated_before = any(summary.done for summary in summaries)
     facts = PatientFacts.from_records(history, consents, screenings, patch_tests)  # one load for every badge
     planned = []
@@ -124,7 +144,9 @@ def load_chart(patient: Patient, today: date) -> Chart:
         planned.append(PlannedTreatment(indication, check_treatment_allowed(
             patient, indication.code, sorted(areas), [], today, first_treatment=not treated_before, facts=facts)))
     chart = Chart(patient, history, screenings, consents, patch_tests, planned, summaries,
-                  alerts_for([patient.id]).get(patient.id, []), side_effects=side_effects_of(patient_id=patient.id))
+                  alerts_for([patient.id]).get(patient.id, []), side_effects=side_effects_of(patient_id=patient.id),
+                  recent_sessions=[RecentSession(row.id, row.number, row.performed_at, by_id[row.course_id])
+                                   for row in live[:3]])
     chart.badges = _badges(chart)
     return chart
 
