@@ -246,7 +246,7 @@ def _add(table: sa.Table, fixed: dict[str, object], delta: Delta) -> None:
                                               table.c.sessions == 0))
 
 
-def _difference(new: Sequence[Mapping[str, Any]], old: Sequence[Mapping[str, Any]]) -> Delta:
+def _difference(new: Sequence[Mapping[Any, Any]], old: Sequence[Mapping[Any, Any]]) -> Delta:
     delta: Delta = {}
     for rows, sign in ((new, 1), (old, -1)):
         for row in rows:
