@@ -867,3 +867,19 @@ def test_a_saved_drafts_readiness_is_what_the_gate_says_of_it_read_afresh(
         services.session_readiness(saved.session)
     facts = [statement for statement in again if "FULL OUTER JOIN" in statement]
     assert len(facts) == 1 and statements.count(facts[0]) == 1
+
+
+def test_the_next_due_date_counts_from_the_latest_session_on_the_course_page_and_the_chart(
+        course, stock, staff) -> None:
+    from clinic.records.chart import load_chart
+
+    save(course, stock, staff["doctor"], when=NOW - timedelta(days=3))
+    # Logged afterwards for an earlier day: it gets the next number, but the course moved on from the first
+    # (the home page's overdue list, in SQL, takes the latest time too).
+    save(course, stock, staff["doctor"], when=NOW - timedelta(days=8), acknowledged=["interval"])
+    expected = services.due_after(course, 2, NOW - timedelta(days=3))
+    assert expected != services.due_after(course, 2, NOW - timedelta(days=8))
+    db.session.expire_all()
+    assert services.next_due(course) == expected
+    summary = next(s for s in load_chart(course.patient, TODAY).courses if s.course.id == course.id)
+    assert summary.next_due == expected

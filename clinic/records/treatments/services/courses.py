@@ -79,9 +79,10 @@ def live_sessions(course: Course) -> list[TreatmentSession]:
 
 
 def next_due(course: Course) -> date | None:
-    """The next session's due date: the course start, then the last session plus the interval."""
+    """The next session's due date: the course start, then the latest session plus the interval (by when
+    it was performed: a session logged afterwards for an earlier day does not move the course on)."""
     done = live_sessions(course)
-    return due_after(course, len(done), done[-1].performed_at if done else None)
+    return due_after(course, len(done), max((s.performed_at for s in done), default=None))
 
 
 def due_after(course: Course, done: int, last_at: datetime | None) -> date | None:
