@@ -883,3 +883,22 @@ def test_the_next_due_date_counts_from_the_latest_session_on_the_course_page_and
     assert services.next_due(course) == expected
     summary = next(s for s in load_chart(course.patient, TODAY).courses if s.course.id == course.id)
     assert summary.next_due == expected
+
+
+@pytest.mark.parametrize(("first", "then", "said"), [
+    ((3, 10), (3, 12), "The same day as the last session; the course's interval is"),
+    ((4, 12), (3, 12), "Only 1 day since the last session; the course's interval is"),
+    ((3, 12), (8, 12), "Only 5 days before session 1; the course's interval is"),
+])
+def test_a_session_too_close_to_another_says_how_close_in_words(course, stock, staff, first, then, said) -> None:
+    from datetime import time
+
+    from clinic.core.clock import clinic_zone
+
+    def at(days_ago: int, hour: int) -> datetime:  # a clinic day's wall-clock time, whatever the hour now
+        return datetime.combine(TODAY - timedelta(days=days_ago), time(hour), tzinfo=clinic_zone()) \
+            .astimezone(timezone.utc)
+
+    save(course, stock, staff["doctor"], when=at(*first))
+    check = services.check_session(course, entry(stock, when=at(*then)))
+    assert [w.message for w in check.warnings if w.code == "interval"][0].startswith(said)

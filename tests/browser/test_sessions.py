@@ -201,7 +201,7 @@ def test_doctor_logs_a_cocktail_session_on_the_diagram_signs_and_prints_aftercar
     # The gate asks for the warnings to be acknowledged: the course's interval is 14 days.
     warnings = page.locator("#gate-warnings")
     interval = re.compile(
-        r"^Only 0 days since the last session; the course's interval is 14 days\.$"
+        r"^The same day as the last session; the course's interval is 14 days\.$"
     )
     expect(warnings.get_by_role("checkbox", name=interval)).to_have_count(1)
     expect(page.get_by_role("heading", level=1)).to_have_text("Log a session")

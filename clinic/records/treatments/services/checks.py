@@ -224,11 +224,14 @@ def check_interval(course: Course, entry: SessionInput, session: TreatmentSessio
     days = abs((on - clinic_day(nearest.performed_at)).days)
     if days >= course.interval_days:
         return []
-    return [Finding(WarningCode.INTERVAL, f"Only {days} days since the last session; "
-                                          f"the course's interval is {course.interval_days} days.")
-            if nearest.performed_at <= entry.performed_at else
-            Finding(WarningCode.INTERVAL, f"Only {days} days before session {nearest.number}; "
-                                          f"the course's interval is {course.interval_days} days.")]
+    interval = f"the course's interval is {course.interval_days} days."
+    apart = "1 day" if days == 1 else f"{days} days"
+    if nearest.performed_at <= entry.performed_at:
+        said = ("The same day as the last session" if days == 0 else f"Only {apart} since the last session")
+    else:  # logged afterwards for an earlier time
+        said = (f"The same day as session {nearest.number}, before it" if days == 0
+                else f"Only {apart} before session {nearest.number}")
+    return [Finding(WarningCode.INTERVAL, f"{said}; {interval}")]
 
 
 def protocol_ranges(indication: str) -> dict[tuple[str, str | None], ProtocolRange]:
