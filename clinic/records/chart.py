@@ -124,7 +124,7 @@ def load_chart(patient: Patient, today: date) -> Chart:
     # The courses' sessions as columns (a patient's years of sessions, never loaded as records here).
     live = db.session.execute(
         sa.select(TreatmentSession.id, TreatmentSession.course_id, TreatmentSession.number,
-                  TreatmentSession.performed_at, SessionSignature.session_id.is_not(None))
+                  TreatmentSession.performed_at, SessionSignature.session_id.is_not(None).label("signed"))
         .join(Course, Course.id == TreatmentSession.course_id)
         .outerjoin(SessionSignature, SessionSignature.session_id == TreatmentSession.id)
         .where(Course.patient_id == patient.id, TreatmentSession.voided_at.is_(None))
@@ -133,7 +133,7 @@ def load_chart(patient: Patient, today: date) -> Chart:
     summaries = []
     for course in courses:
         mine = [row for row in live if row.course_id == course.id]
-        summaries.append(CourseSummary(course, len(mine), sum(1 for row in mine if not row[4]),
+        summaries.append(CourseSummary(course, len(mine), sum(1 for row in mine if not row.signed),
                                        due_after(course, len(mine), mine[0].performed_at if mine else None)))
     treated_before = any(summary.done for summary in summaries)
     facts = PatientFacts.from_records(history, consents, screenings, patch_tests)  # one load for every badge

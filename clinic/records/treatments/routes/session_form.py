@@ -61,12 +61,12 @@ def _session_choices(form: SessionForm, course: Course, session: TreatmentSessio
     # What the doctor just chose stays chosen (and named) on a refused form, whatever its status now.
     held |= {c.form.lot_id.data for p in form.preparations.entries for c in p.form.components.entries
              if isinstance(c.form.lot_id.data, int)}
+    if isinstance(form.anaesthetic_lot_id.data, int):
+        held.add(form.anaesthetic_lot_id.data)
     if session and session.anaesthetic_lot_id:
         held.add(session.anaesthetic_lot_id)
     # Lots a session may use, by their kept count of units on hand (a chain's years of used-up lots are never
     # summed; saving counts the chosen lots' rows exactly), and the lots the draft holds whatever their status.
-    if isinstance(form.anaesthetic_lot_id.data, int):
-        held.add(form.anaesthetic_lot_id.data)
     offered = lots_on_the_shelf(clinic_today(), also=held, usable=shown)
     creams = [lot for lot in offered if lot.product_kind == "anaesthetic_cream"]
     products = [lot for lot in offered if lot.product_kind != "anaesthetic_cream"]
