@@ -1,7 +1,8 @@
 """The mixed-load benchmark and the "nothing lost" check (issue 17, items 2 and 3; not a test).
 
     python -m bench.populate --patients 100000 --injections 10000000 --database URL
-    python -m bench.load [--users 16] [--duration 60] [--workers 2] [--database URL]   (or: make bench-load)
+    python -m bench.load [--users 16] [--duration 60] [--workers 2] [--think 0] [--database URL]
+                                                                                        (or: make bench-load)
 
 1. Prepares, through the services: bench accounts (half doctors, a quarter nurses, a quarter auditors, one
    per virtual user, production-cost password hashes), a product and a lot, ready courses (history, consent,
@@ -257,9 +258,9 @@ def start_server(database: str, port: int, workers: int, log: Path) -> subproces
 
 
 def run_locust(classes: list[str], users: int, duration: int, port: int, plan: Path, writes: Path,
-               timings: Path, no_draft_form: bool = False) -> list[tuple[str, float, int]]:
+               timings: Path, no_draft_form: bool = False, think: float = 0) -> list[tuple[str, float, int]]:
     env = {**os.environ, "LOAD17_PLAN": str(plan), "LOAD17_WRITES": str(writes), "LOAD17_TIMINGS": str(timings),
-           "LOAD17_NO_DRAFT_FORM": "1" if no_draft_form else ""}
+           "LOAD17_NO_DRAFT_FORM": "1" if no_draft_form else "", "LOAD17_THINK": str(think)}
     locust = Path(sys.executable).with_name("locust")
     log = timings.with_suffix(".log")
     with open(log, "w") as out:
@@ -372,8 +373,11 @@ def report(app: Any, out: Path) -> bool:
     health = [tuple(row) for row in json.loads((out / "timings-health.json").read_text())]
     mix = [tuple(row) for row in json.loads((out / "timings-mix.json").read_text())]
     duration = meta["duration"]
+    think = meta.get("think", 0)
+    pace = (f", each waiting 0.5–1.5 × {think:g} s after a request (the mix at a clinic's pace, not the server's "
+            "capacity)" if think else ", each in a closed loop (the server's capacity)")
     print(f"\n## bench.load: {meta['users']} users ({len(plan['accounts']['doctor'])} doctors, "
-          f"{len(plan['accounts']['nurse'])} nurses, {len(plan['accounts']['auditor'])} auditors), "
+          f"{len(plan['accounts']['nurse'])} nurses, {len(plan['accounts']['auditor'])} auditors){pace}, "
           f"{duration} s per phase{', drafts saved without opening the form' if meta['no_draft_form'] else ''}, "
           f"{os.cpu_count()} CPUs, load average {meta['load_before']:.2f} before, {meta['load_after']:.2f} after "
           "(1 min)")
@@ -388,8 +392,10 @@ def report(app: Any, out: Path) -> bool:
     show("by request", name_rows)
     show("baseline", health_rows)
     errors = sum(t[2] for t in mix)
-    print(f"\noverall {mix_rate:.1f} req/s (sign-ins left out), /health {health_rate:.1f} req/s, "
-          f"ratio {mix_rate / health_rate:.3f} (target ≥ 0.25); errors {errors} (target 0)")
+    ratio = (f"ratio {mix_rate / health_rate:.3f} (target ≥ 0.25)" if not think
+             else "no ratio: paced users measure latency, not capacity (run without --think for it)")
+    print(f"\noverall {mix_rate:.1f} req/s (sign-ins left out), /health {health_rate:.1f} req/s, {ratio}; "
+          f"errors {errors} (target 0)")
     if meta.get("cpu_seconds"):
         # The mix's phase lasts the duration plus locust's start and stop: near enough for a share.
         cores = {kind: used / duration for kind, used in meta["cpu_seconds"].items()}
@@ -430,6 +436,9 @@ def main() -> None:
     parser.add_argument("--no-draft-form", action="store_true",
                         help="save drafts without opening the session form first (it lists every lot in stock; "
                              "saving builds the same list, so this spares only the GET)")
+    parser.add_argument("--think", type=float, default=0, metavar="SECONDS",
+                        help="each user waits a random 0.5-1.5 x SECONDS after each request of the mix (staff "
+                             "reading the page); 0, the default, is a closed loop that measures capacity")
     parser.add_argument("--out", default=None, help="directory for the plan, writes, timings and server log")
     parser.add_argument("--report", metavar="DIR", help="only print the figures and check the writes of an "
                                                         "earlier run (its --out directory)")
@@ -457,13 +466,14 @@ def main() -> None:
         run_locust(["Health"], args.users, args.duration, args.port, plan_file, writes, out / "timings-health.json")
         before = process_cpu(server.pid)
         run_locust(["Doctor", "Nurse", "Auditor"], args.users, args.duration, args.port, plan_file, writes,
-                   out / "timings-mix.json", no_draft_form=args.no_draft_form)
+                   out / "timings-mix.json", no_draft_form=args.no_draft_form, think=args.think)
         after = process_cpu(server.pid)
         cpu = {kind: after[kind] - before[kind] for kind in after}
     finally:
         stop_server(server)
     (out / "meta.json").write_text(json.dumps({
-        "users": args.users, "duration": args.duration, "no_draft_form": args.no_draft_form, "sizes": sizes,
+        "users": args.users, "duration": args.duration, "no_draft_form": args.no_draft_form, "think": args.think,
+        "sizes": sizes,
         "load_before": load_before[0], "load_after": os.getloadavg()[0], "cpu_seconds": cpu,
         "command": command[next(i for i, part in enumerate(command) if part.endswith("gunicorn")):]}))
     sys.exit(0 if report(app, out) else 1)

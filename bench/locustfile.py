@@ -5,7 +5,9 @@ drafts to sign, search terms, lots) to the JSON file named by LOAD17_PLAN and re
 every acknowledged write (LOAD17_WRITES, one JSON line each) and every request's name, time and failure
 (LOAD17_TIMINGS), from which it computes the percentiles.
 
-Each user signs in once with an account of its own, then loops without pause (a closed loop). The weights
+Each user signs in once with an account of its own, then loops without pause (a closed loop: the server's
+capacity), or, with bench.load's --think T, waits a random 0.5–1.5 T seconds after each request, as staff
+reading a page do (a clinic's pace: the latency its staff feel at that many people). The weights
 below make the issue's mix over the whole run when half the users are doctors, a quarter nurses and a
 quarter auditors (bench.load picks those counts):
 
@@ -38,7 +40,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from locust import FastHttpUser, constant, events, task
+from locust import FastHttpUser, between, constant, events, task
 
 PLAN: dict[str, Any] = json.load(open(os.environ["LOAD17_PLAN"]))  # noqa: SIM115
 _writes = open(os.environ["LOAD17_WRITES"], "a", buffering=1)  # noqa: SIM115
@@ -52,6 +54,7 @@ WARNINGS = ("interval", "first_time_no_patch_test", "hyperpigmentation")
 # bench.load --no-draft-form: drafts are saved without GETting the form first (its CSRF token from the last
 # page, a one-time key of the form's shape made here), to see the rest of the mix without that page.
 NO_DRAFT_FORM = os.environ.get("LOAD17_NO_DRAFT_FORM") == "1"
+THINK_S = float(os.environ.get("LOAD17_THINK") or 0)
 CLINIC_ZONE = ZoneInfo(os.environ.get("CLINIC_TIMEZONE", "Europe/London"))
 
 
@@ -89,7 +92,7 @@ def csrf(page: str) -> str:
 
 class Staff(FastHttpUser):
     abstract = True
-    wait_time = constant(0)
+    wait_time = between(THINK_S / 2, THINK_S * 3 / 2) if THINK_S else constant(0)
     role = ""
     _taken: itertools.count[int]
 
