@@ -32,6 +32,7 @@ import os
 import random
 import re
 import secrets
+import time
 import uuid
 from collections import deque
 from datetime import datetime, timedelta
@@ -44,7 +45,7 @@ from locust import FastHttpUser, between, constant, events, task
 
 PLAN: dict[str, Any] = json.load(open(os.environ["LOAD17_PLAN"]))  # noqa: SIM115
 _writes = open(os.environ["LOAD17_WRITES"], "a", buffering=1)  # noqa: SIM115
-_timings: list[tuple[str, float, int]] = []
+_timings: list[tuple[str, float, int, float]] = []  # name, ms, failed, when it ended (epoch s)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 INPUT_RE = re.compile(r"<input\b[^>]*>", re.S)
@@ -61,7 +62,7 @@ CLINIC_ZONE = ZoneInfo(os.environ.get("CLINIC_TIMEZONE", "Europe/London"))
 @events.request.add_listener
 def _timed(request_type: str, name: str, response_time: float, response_length: int, exception: Any = None,
            **kwargs: Any) -> None:
-    _timings.append((name, response_time, 1 if exception else 0))
+    _timings.append((name, response_time, 1 if exception else 0, time.time()))
 
 
 @events.quitting.add_listener

@@ -36,10 +36,10 @@ from clinic.records.treatments.models import (
 from clinic.records.treatments.services.courses import live_sessions
 from clinic.records.treatments.services.inputs import SessionInput
 
-# Gate reasons that mean the patient is not ready (consent, screening, contraindications, allergies): a
-# draft is kept anyway, so that leaving to fix one loses nothing, and signing is what they block.
-# A voided patient has nothing to be ready for.
-NOT_READY_IS_A_DRAFT = frozenset({"patient_voided"})
+# Gate reasons that mean the patient is not ready (consent, screening, contraindications, allergies) keep a
+# draft anyway, so that leaving to fix one loses nothing; signing is what they block (the draft's readiness
+# shows them). A voided patient has nothing to be ready for: that one refuses the draft itself.
+REFUSES_A_DRAFT = frozenset({"patient_voided"})
 
 
 @dataclass
@@ -47,8 +47,6 @@ class SessionCheck:
     reasons: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
     lots: dict[int, Lot] = field(default_factory=dict)
-    # What the treatment gate says is missing for this patient: the draft is saved, signing is refused.
-    not_ready: list[Finding] = field(default_factory=list)
     facts: PatientFacts | None = None  # what the gate read, for the draft's readiness once it is saved
 
 
@@ -324,8 +322,7 @@ def check_session(course: Course, entry: SessionInput, *, session: TreatmentSess
     facts = check.facts = load_patient_facts(patient, sessions=others, product_ids=products)
     gate = check_treatment_allowed(patient, course.indication_code, sorted(set(areas_done)) or course.area_codes,
                                    products, on, first_treatment=not facts.treated_before, facts=facts)
-    check.reasons.extend(r for r in gate.reasons if r.code in NOT_READY_IS_A_DRAFT)
-    check.not_ready.extend(r for r in gate.reasons if r.code not in NOT_READY_IS_A_DRAFT)
+    check.reasons.extend(r for r in gate.reasons if r.code in REFUSES_A_DRAFT)
     check.warnings.extend(gate.warnings)
     check.warnings.extend(check_interval(course, entry, session))
     check.warnings.extend(check_protocol(course, entry))
