@@ -236,6 +236,14 @@ def register_patient(browser: Browser, ledger: Ledger, client: int, number: int,
             ledger.refused[f"patient {status}"] += 1
 
 
+def _refusals(answer: str) -> list[str]:
+    """What a refused session form said: the messages beside its fields and the gate's reasons above it."""
+    gate = re.search(r'id="gate-reasons".*?<ul>(.*?)</ul>', answer, re.S)
+    found = re.findall(r'class="field-error"[^>]*>(.*?)<', answer) + (re.findall(r"<li>(.*?)</li>", gate.group(1))
+                                                                     if gate else [])
+    return [html.unescape(reason)[:100] for reason in found[:3]]
+
+
 def save_session(browser: Browser, ledger: Ledger, course_id: int, planned: list[str], client: int, number: int,
                  rng: random.Random, sign: bool) -> bool:
     """Save a draft (and sign it); False when the course's patient is not ready to be signed for."""
@@ -274,8 +282,8 @@ def save_session(browser: Browser, ledger: Ledger, course_id: int, planned: list
             ledger.sessions.append((session_id, form["submission"], notes, rows))
         else:
             ledger.refused[f"session {status}"] += 1
-            for reason in re.findall(r'class="field-error"[^>]*>(.*?)<', answer)[:2]:
-                ledger.reasons[html.unescape(reason)[:100]] += 1
+            for reason in _refusals(answer):
+                ledger.reasons[reason] += 1
             return True
     return sign_session(browser, ledger, session_id) if sign else True
 
