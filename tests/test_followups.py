@@ -476,7 +476,10 @@ def test_a_call_with_side_effects_to_record_warns_until_one_is(signed, staff, nu
         "lump", 1, onset_hours=0, injection_ids=[signed.injections[0].id], causality="possible"),
         source="follow_up", now=datetime.now(UTC), follow_up=task)
     db.session.commit()
-    assert 'id="side-effects-missing"' not in nurse_client.get(f"/follow-ups/{task.id}").get_data(as_text=True)
+    page = nurse_client.get(f"/follow-ups/{task.id}").get_data(as_text=True)
+    assert 'id="side-effects-missing"' not in page
+    # The nurse's record of the call is not shown as something the patient sent in (found clicking through).
+    assert 'id="patient-reported"' not in page and "The patient reported" not in page
 
 
 def test_the_aftercare_sheet_takes_the_expected_durations_from_the_catalogue(signed, admin_client,

@@ -153,7 +153,8 @@ def test_something_else_needs_a_word_of_what(link) -> None:
 # --- reporting ------------------------------------------------------------------------------------
 
 
-def test_a_patient_reports_swelling_and_the_nurses_get_an_urgent_call_for_today(client, link, session) -> None:
+def test_a_patient_reports_swelling_and_the_nurses_get_an_urgent_call_for_today(client, link, session,
+                                                                              nurse_client) -> None:
     page = client.get(url(link))
     assert page.status_code == 200
     assert "Hello Amélie" in text(page) and "A small lump under the skin" in text(page)  # the patient's words
@@ -185,6 +186,10 @@ def test_a_patient_reports_swelling_and_the_nurses_get_an_urgent_call_for_today(
     assert row.urgent and row.reason == "patient_report" and row.bucket(today) == "today"
     assert row.reported.startswith(reported.type.plain_name)
     assert call.id not in {r.task_id for r in nurse_worklist(today).rows}, "not repeated below"
+    # The call's page shows what the patient sent, in their words, and the number to call back.
+    call_page = nurse_client.get(f"/follow-ups/{call.id}").get_data(as_text=True)
+    banner = call_page.split('id="patient-reported"')[1].split("</section>")[0]
+    assert "“Puffy around the cheeks”" in banner and "+44 20 7946 0958" in call_page
 
 
 def test_a_severe_report_tells_the_patient_to_call_now(app, client, link) -> None:

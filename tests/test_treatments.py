@@ -377,6 +377,8 @@ def test_a_doctor_logs_signs_and_amends_a_session_through_the_pages(doctor_clien
 
     wrong = doctor_client.submit(f"/sessions/{session.id}/sign", {"password": "guess"})
     assert wrong.status_code == 400 and "did not match" in wrong.get_data(as_text=True)
+    summary = wrong.get_data(as_text=True).split('id="error-summary"')[1].split("</div>")[0]
+    assert "before this can be signed" in summary and 'href="#password"' in summary
     assert audit_rows("reauth_failed")[-1].user_id == staff["doctor"].id
     signed = doctor_client.submit(f"/sessions/{session.id}/sign", {"password": PASSWORDS["doctor"]})
     assert signed.status_code == 302
@@ -683,10 +685,40 @@ def test_a_depth_or_bolus_outside_the_usual_range_is_a_warning_the_doctor_acknow
     assert found["protocol:depth_mm:cheeks"] == "Cheeks: depth 3 mm is outside the usual 1–2 mm."
     assert found["protocol:bolus_ml:forehead"] == "Forehead: volume a point 0.15 ml is outside the usual 0.01–0.05 ml."
     assert "protocol:depth_mm:forehead" not in found  # 1 mm is usual for skin rejuvenation
+    deep.needle_gauge = 27
+    with pytest.raises(services.NeedsAcknowledgement) as asked:
+        services.save_session(course, deep, staff["doctor"])
+    needle = next(w.message for w in asked.value.warnings if w.code == "protocol:needle_gauge")
+    assert needle.startswith("Needle ") and "27G" in needle  # a sentence of its own, capitalised
+    found = {w.code: w.message for w in asked.value.warnings}
     deep.acknowledged = list(found)
     saved = services.save_session(course, deep, staff["doctor"])
     assert "protocol:depth_mm:cheeks" in saved.acknowledged_warnings.split()
     assert "depth outside the usual range (cheeks)" in saved.acknowledged_labels
+
+
+def test_a_session_page_links_each_lot_to_its_trace_for_those_who_trace(course, stock, staff, auditor_client,
+                                                                         admin_client) -> None:
+    session = save(course, stock, staff["doctor"])
+    db.session.commit()
+    lot_number = stock["ha"].lot_number
+    link = f'href="/trace?lot={lot_number}"'
+    assert link in auditor_client.get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert admin_client.get(f"/sessions/{session.id}").status_code == 403  # administrators see no records
+
+
+def test_the_warnings_to_acknowledge_say_nothing_is_saved_and_how_many_are_left(doctor_client, course,
+                                                                               stock) -> None:
+    data = _session_post(stock, **{"needle_gauge": "27", "injections-0-depth_mm": "3"})
+    asked = doctor_client.submit(f"/courses/{course.id}/sessions/new", data)
+    page = asked.get_data(as_text=True)
+    codes = re.findall(r'name="acknowledged" value="([^"]+)"', page)
+    assert asked.status_code == 400 and len(codes) >= 2
+    assert "Nothing is saved yet. Tick each warning you have considered, then save again." in page
+    again = doctor_client.submit(f"/courses/{course.id}/sessions/new", {**data, "acknowledged": codes[:1]})
+    assert again.status_code == 400
+    assert f"{len(codes) - 1} of {len(codes)} still to tick" in again.get_data(as_text=True)
+    assert doctor_client.submit(f"/courses/{course.id}/sessions/new", {**data, "acknowledged": codes}).status_code == 302
 
 
 def test_the_session_form_shows_the_usual_ranges_beside_the_fields(doctor_client, course) -> None:

@@ -262,6 +262,12 @@ def test_doctor_logs_a_cocktail_session_on_the_diagram_signs_and_prints_aftercar
     )
     expect(page.get_by_role("heading", level=1)).to_contain_text("draft, not signed")
     expect(page.locator("#signature-status")).to_have_count(0)
+    # Said where the page opens too, not only beside the field at its foot (found clicking through).
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_in_viewport()
+    expect(summary).to_contain_text("One thing to fix before this can be signed")
+    summary.get_by_role("link", name=re.compile("did not match")).click()
+    expect(password).to_be_in_viewport()
 
     password.fill(DOCTOR_PASSWORD)
     page.get_by_role("button", name="Sign and lock").click()

@@ -113,7 +113,9 @@ def show_follow_up(task_id: int) -> Response | tuple[str, int]:
     return render_template("followups/follow_up.html", task=task, form=form, side_effects=side_effects,
                            session=task.session, patient=task.patient,
                            reviews=queries.reviews_of(follow_up_id=task.id),
-                           reported=[s for s in side_effects if s.follow_up_id == task.id], ongoing=ongoing,
+                           # What the patient sent on their own (a call's side effects are the nurse's record)
+                           reported=[s for s in side_effects if s.follow_up_id == task.id and s.source == "patient"],
+                           ongoing=ongoing,
                            ongoing_code=services.ongoing_code), status
 
 

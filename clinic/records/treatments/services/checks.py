@@ -263,7 +263,8 @@ def check_protocol(course: Course, entry: SessionInput) -> list[Finding]:
         if any(w.code == code for w in warnings):
             return
         shown = f"{value.normalize():f}" + ("G" if measure == "needle_gauge" else f" {usual.unit}")
-        warnings.append(Finding(code, f"{where}{usual.label.lower()} {shown} is outside the usual {usual.text}."))
+        sentence = f"{where}{usual.label.lower()} {shown} is outside the usual {usual.text}."
+        warnings.append(Finding(code, sentence[:1].upper() + sentence[1:]))  # the session's own needle: no area
 
     if entry.needle_gauge:
         outside("needle_gauge", Decimal(entry.needle_gauge), None, "")
