@@ -707,6 +707,23 @@ def test_a_session_page_links_each_lot_to_its_trace_for_those_who_trace(course, 
     assert admin_client.get(f"/sessions/{session.id}").status_code == 403  # administrators see no records
 
 
+def test_a_new_session_lists_the_planned_areas_top_down_and_a_refused_row_is_named_by_its_area(
+    doctor_client, course, stock
+) -> None:
+    from clinic.records.catalogue.models import Area
+
+    order = {a.code: a.sort_order for a in db.session.scalars(sa.select(Area))}
+    form = doctor_client.get(f"/courses/{course.id}/sessions/new").get_data(as_text=True)
+    rows = re.findall(r'<select[^>]*name="injections-\d+-area_code"[^>]*>.*?<option selected value="([^"]*)"', form, re.S)
+    rows = [code for code in rows if code]  # the blank rows after them
+    assert len(rows) == len(course.area_codes) >= 2 and rows == sorted(rows, key=order.__getitem__)
+    refused = doctor_client.submit(f"/courses/{course.id}/sessions/new",
+                                   _session_post(stock, **{"injections-1-depth_mm": ""}))
+    assert refused.status_code == 400
+    summary = refused.get_data(as_text=True).split('id="error-summary"')[1].split("</div>")[0]
+    assert "Area row 2 (Forehead):" in summary
+
+
 def test_the_warnings_to_acknowledge_say_nothing_is_saved_and_how_many_are_left(doctor_client, course,
                                                                                stock) -> None:
     data = _session_post(stock, **{"needle_gauge": "27", "injections-0-depth_mm": "3"})

@@ -174,7 +174,7 @@ def test_doctor_logs_a_cocktail_session_on_the_diagram_signs_and_prints_aftercar
     # One row per planned area comes pre-filled; today only cheeks and forehead are treated,
     # so the rows are cleared and the doctor taps the two zones on the diagram.
     expect(page.locator("#injection-rows .injection-row")).to_have_count(4)
-    assert area_values(page) == ["cheeks", "chin", "forehead", ""]
+    assert area_values(page) == ["forehead", "cheeks", "chin", ""]  # top of the face down
     expect(zone(page, "chin")).to_have_attribute("aria-pressed", "true")
     for row in range(3):
         page.locator(f"#injections-{row}-area_code").select_option("")
@@ -388,10 +388,10 @@ def test_more_injected_than_drawn_is_refused_beside_the_preparation_and_kept(pag
     draw_up(page, "1.0", "0.5")  # 1.5 ml drawn
 
     # The three screened areas are pre-filled; tapping one on the diagram finds its row.
-    assert area_values(page) == ["cheeks", "chin", "forehead", ""]
+    assert area_values(page) == ["forehead", "cheeks", "chin", ""]
     zone(page, "chin").click()
-    expect(page.locator("#injections-1-area_code")).to_be_focused()
-    assert area_values(page) == ["cheeks", "chin", "forehead", ""]
+    expect(page.locator("#injections-2-area_code")).to_be_focused()
+    assert area_values(page) == ["forehead", "cheeks", "chin", ""]
     fill_injection(page, 0, depth="1.5", volume="0.8", points="20")
     fill_injection(page, 1, depth="1.0", volume="0.4", points="8")
     fill_injection(page, 2, depth="1.0", volume="0.6", points="12")  # 1.8 ml in all
@@ -424,7 +424,7 @@ def test_more_injected_than_drawn_is_refused_beside_the_preparation_and_kept(pag
     )
     expect(page.locator("#preparations-0-components-0-volume_ml")).to_have_value("1.0")
     expect(page.locator("#preparations-0-components-1-volume_ml")).to_have_value("0.5")
-    assert area_values(page)[:3] == ["cheeks", "chin", "forehead"]
+    assert area_values(page)[:3] == ["forehead", "cheeks", "chin"]
     for row, (depth, volume, points) in enumerate((("1.5", "0.8", "20"), ("1.0", "0.4", "8"),
                                                    ("1.0", "0.6", "12"))):
         expect(page.locator(f"#injections-{row}-depth_mm")).to_have_value(depth)

@@ -40,7 +40,7 @@ def test_the_chart_works_by_mouse_and_keyboard_with_labels_and_volumes(page: Pag
     open_session_form(page)
     chart = page.locator("#area-map")
     expect(chart).to_be_visible()
-    assert area_values(page) == ["cheeks", "chin", "forehead", ""]
+    assert area_values(page) == ["forehead", "cheeks", "chin", ""]  # top of the face down
 
     # Each zone is named for hover (<title>) and for a screen reader; the chosen ones show their name.
     expect(zone(page, "temples").locator("title")).to_have_text("Temples")
@@ -68,7 +68,7 @@ def test_the_chart_works_by_mouse_and_keyboard_with_labels_and_volumes(page: Pag
     # Space on a zone already chosen finds its row.
     zone(page, "chin").focus()
     page.keyboard.press("Space")
-    expect(page.locator("#injections-1-area_code")).to_be_focused()
+    expect(page.locator("#injections-2-area_code")).to_be_focused()
 
     # Mouse: every row is taken, so a new zone adds a row; its volume shows once typed.
     zone(page, "neck").click()
@@ -80,14 +80,14 @@ def test_the_chart_works_by_mouse_and_keyboard_with_labels_and_volumes(page: Pag
     page.locator("#injections-4-volume_ml").fill("0.4")
     expect(tag(page, "neck", "volume")).to_have_text("0.4 ml")
     # Two rows in one area add up on its zone.
-    page.locator("#injections-0-volume_ml").fill("0.8")
-    page.locator("#injections-1-area_code").select_option("cheeks")
-    page.locator("#injections-1-volume_ml").fill("0.45")
+    page.locator("#injections-1-volume_ml").fill("0.8")
+    page.locator("#injections-2-area_code").select_option("cheeks")
+    page.locator("#injections-2-volume_ml").fill("0.45")
     expect(tag(page, "cheeks", "volume")).to_have_text("1.25 ml")
     expect(zone(page, "chin")).to_have_attribute("aria-pressed", "false")
     # The cheek on the other side answers a tap too: it finds the cheeks' first row.
     chart.locator("[data-echo=cheeks]").click()
-    expect(page.locator("#injections-0-area_code")).to_be_focused()
+    expect(page.locator("#injections-1-area_code")).to_be_focused()
     page.screenshot(path=str(screenshot_dir / "zone-chart-tablet.png"), full_page=True)
     chart.screenshot(path=str(screenshot_dir / "zone-chart-tablet-chart.png"))
     page.set_viewport_size({"width": 390, "height": 844})

@@ -122,9 +122,12 @@ def _session_data(session: TreatmentSession) -> dict[str, object]:
 def _new_session_data(course: Course) -> dict[str, object]:
     """A new session starts from the last one's technique and needle, one row per planned area."""
     last = next((s for s in reversed(course.sessions) if not s.is_voided), None)
+    order = area_catalogue()
     data: dict[str, object] = {
         "performed_at": form_now(),
-        "injections": [{"area_code": code, "preparation": 0} for code in course.area_codes],
+        # In the catalogue's order (top of the face down), as the course page and the area choices list them.
+        "injections": [{"area_code": code, "preparation": 0} for code in sorted(
+            course.area_codes, key=lambda code: (order[code].sort_order if code in order else 1 << 30, code))],
         "preparations": [{"label": "", "components": []}],
     }
     if last is not None:
