@@ -266,6 +266,20 @@ def test_a_side_effect_leads_to_the_lots_of_its_area(signed, staff, stock, audit
     assert counts[signed.course.patient_id].count == 1
 
 
+def test_a_single_product_syringe_named_after_its_product_is_named_once(course, stock, staff,
+                                                                        auditor_client) -> None:
+    ha = stock["ha"]
+    session = save(course, stock, staff["doctor"], acknowledged=["first_time_no_patch_test"], preparations=[
+        treatments.PreparationInput(ha.product.name, [treatments.ComponentInput(ha.id, Decimal("2"))])],
+        injections=[treatments.InjectionInput("cheeks", 0, depth_mm=Decimal("1.5"), volume_ml=Decimal("2"),
+                                              points=40)])
+    treatments.sign_session(session, staff["doctor"], PASSWORDS["doctor"])
+    db.session.commit()
+    effect = _effect(session, staff["nurse"], datetime.now(UTC))
+    page = auditor_client.get(f"/side-effects/{effect.id}").get_data(as_text=True)
+    assert f"Cheeks: {ha.product.name} lot " in page and f"{ha.product.name} — " not in page
+
+
 # --- flags ---------------------------------------------------------------------------------------
 
 
