@@ -362,7 +362,10 @@ def test_a_doctor_plans_a_course_from_the_chart(doctor_client, patient) -> None:
     assert response.status_code == 302
     course_page = doctor_client.get(response.location).get_data(as_text=True)
     assert "0 of 6" in course_page and "Log session 1" in course_page
-    assert "Anti-ageing (mesolift)" in doctor_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    chart = doctor_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "Anti-ageing (mesolift)" in chart
+    course_id = response.location.rstrip("/").rsplit("/", 1)[1]
+    assert f'href="/courses/{course_id}/report"' in chart  # the course report one click from the chart
 
 
 def test_a_doctor_logs_signs_and_amends_a_session_through_the_pages(doctor_client, course, stock, staff) -> None:
