@@ -80,6 +80,8 @@ def choose_lot(page: Page, preparation: int, component: int, product: str, lot: 
 def draw_up(page: Page, first_ml: str, second_ml: str) -> None:
     """Preparation 1: a cocktail of one vial of each of two lots."""
     page.locator("#preparations-0-label").fill(COCKTAIL)
+    # Named in each row's list as it is typed, not only once the form comes back.
+    expect(page.locator("#injections-0-preparation option[value='0']")).to_have_text(f"1. {COCKTAIL}")
     choose_lot(page, 0, 0, *HYALURONIC)
     page.locator("#preparations-0-components-0-units").fill("1")
     page.locator("#preparations-0-components-0-volume_ml").fill(first_ml)

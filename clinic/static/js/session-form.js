@@ -108,3 +108,20 @@
   rows.addEventListener("input", markChosen);
   markChosen();
 })();
+
+// A preparation's name, as it is typed, names it in every row's "Preparation" list (the server does the
+// same when the form comes back: "1. Glow cocktail", or "1. Preparation 1" while it has no name).
+(function () {
+  "use strict";
+  var form = document.getElementById("session-form");
+  if (!form) { return; }
+  form.addEventListener("input", function (event) {
+    var found = /^preparations-(\d+)-label$/.exec(event.target.name || "");
+    if (!found) { return; }
+    var index = Number(found[1]);
+    var text = (index + 1) + ". " + (event.target.value.trim() || "Preparation " + (index + 1));
+    form.querySelectorAll("select[name$='-preparation'] option[value='" + index + "']").forEach(function (option) {
+      option.textContent = text;
+    });
+  });
+})();
