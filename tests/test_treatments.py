@@ -697,7 +697,7 @@ def test_a_depth_or_bolus_outside_the_usual_range_is_a_warning_the_doctor_acknow
     deep.acknowledged = list(found)
     saved = services.save_session(course, deep, staff["doctor"])
     assert "protocol:depth_mm:cheeks" in saved.acknowledged_warnings.split()
-    assert "depth outside the usual range (cheeks)" in saved.acknowledged_labels
+    assert "depth outside the usual range (Cheeks)" in saved.acknowledged_labels  # the area by its name
 
 
 def test_a_session_page_links_each_lot_to_its_trace_for_those_who_trace(course, stock, staff, auditor_client,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinic.core.models import LockableMixin, UTCDateTime, VersionedMixin, VoidableMixin, utcnow
 from clinic.extensions import Model
-from clinic.records.catalogue.models import PROTOCOL_MEASURES, AreaLink
+from clinic.records.catalogue.models import PROTOCOL_MEASURES, AreaLink, area_catalogue
 from clinic.records.codes import WARNING_WORDS, WarningCode
 
 if TYPE_CHECKING:
@@ -138,7 +138,9 @@ class TreatmentSession(VoidableMixin, VersionedMixin, LockableMixin, Model):
             elif kind == WarningCode.PROTOCOL:
                 measure, _, area = detail.partition(":")
                 what = PROTOCOL_MEASURES.get(measure, (measure, ""))[0].lower()
-                labels.append(f"{what} outside the usual range" + (f" ({area.replace('_', ' ')})" if area else ""))
+                known = area_catalogue().get(area) if area else None  # read once per request
+                place = known.name if known else area.replace("_", " ")
+                labels.append(f"{what} outside the usual range" + (f" ({place})" if area else ""))
             elif kind == WarningCode.RECALLED_AFTER:
                 lot = next((c.lot for p in self.preparations for c in p.components if str(c.lot_id) == detail), None)
                 labels.append(f"lot {lot.lot_number if lot else detail} recalled after the session")
