@@ -447,6 +447,14 @@ def test_enter_in_the_form_without_a_scan_receives_as_typed(nurse_client, produc
     assert response.status_code == 302
 
 
+
+def test_read_scan_with_nothing_scanned_or_typed_asks_for_the_scan_alone(nurse_client, product, fridge) -> None:
+    response = nurse_client.submit("/inventory/receive", {"action": "read_scan", "scan": "", "quantity": "1"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Nothing was scanned" in page
+    assert "One thing to fix" in page  # not one message per empty field (found clicking through)
+
+
 def test_a_discard_needs_a_reason_chosen_and_a_date_after_the_lot_arrived(nurse_client, product, fridge,
                                                                          staff) -> None:
     lot = _receive(product, fridge, staff["nurse"], quantity=3, received_on=TODAY - timedelta(days=2))

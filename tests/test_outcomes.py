@@ -262,8 +262,13 @@ def test_nurses_record_measures_and_auditors_only_read(clients, course) -> None:
     assert clients["auditor"].submit(f"/courses/{course.id}/measures/new", data).status_code == 403
     assert clients["admin"].get(f"/courses/{course.id}/report").status_code == 403
     reads_before = len(audit_rows("read_chart"))
-    assert clients["auditor"].get(f"/courses/{course.id}/report").status_code == 200
+    read = clients["auditor"].get(f"/courses/{course.id}/report")
+    assert read.status_code == 200
     assert len(audit_rows("read_chart")) == reads_before + 1
+    # The readings are listed for the auditor too, without offering what only clinicians may do.
+    page = read.get_data(as_text=True)
+    assert 'id="all-readings"' in page and "correct or void" not in page and "/correct" not in page
+    assert "correct or void" in clients["nurse"].get(f"/courses/{course.id}/report").get_data(as_text=True)
 
 
 # --- completing a course ---------------------------------------------------------------------------

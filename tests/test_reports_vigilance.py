@@ -40,7 +40,7 @@ def test_the_report_holds_the_lots_gtin_and_event_and_no_name_or_record_number(s
     patient = serious.patient
     response = auditor_client.get(f"/side-effects/{serious.id}/vigilance")
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 200 and "Vigilance report: a serious side effect" in page
     for expected in ("L-VITAMINS", "L-HA", "05012345678900", "Lumea Dermaceutics", "Bruising", "3 – severe",
                      "Skin rejuvenation", "Cheeks", "Female", age_band(patient.date_of_birth, TODAY)):
         assert expected in page, expected
@@ -119,6 +119,11 @@ def test_a_mild_side_effect_has_no_vigilance_report(course, stock, staff, audito
     mild = _side_effect(session, staff["nurse"], 1)
     assert auditor_client.get(f"/side-effects/{mild.id}/vigilance").status_code == 404
     assert 'id="vigilance-link"' not in auditor_client.get(f"/side-effects/{mild.id}").get_data(as_text=True)
+
+    # Grade 3 without being serious has its report, titled for what it is (found clicking through).
+    severe = _side_effect(session, staff["nurse"], 3, after=timedelta(seconds=40))
+    page = auditor_client.get(f"/side-effects/{severe.id}/vigilance").get_data(as_text=True)
+    assert "a side effect of grade 3 after mesotherapy" in page and "a serious side effect" not in page
 
 
 def test_a_chance_reads_as_a_plain_percentage() -> None:

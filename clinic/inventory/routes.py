@@ -239,6 +239,13 @@ def receive() -> Response | tuple[str, int]:
     form.validate_on_submit()
     if form.csrf_token.errors:
         return _render_receive(form, 400)
+    typed = any((request.form.get(name) or "").strip() for name in ("product_id", "lot_number", "expiry_date"))
+    if request.form.get("action") == "read_scan" and not form.scan.data and not typed:
+        # "Read scan" with nothing scanned nor typed: ask for the scan, not for every field of the form.
+        for field in form:
+            field.errors = []
+        form.scan.errors = ["Nothing was scanned: scan the label, or type the product, lot and expiry below."]
+        return _render_receive(form, 400)
     if request.form.get("action") == "read_scan" and form.scan.data:
         # Reading the scan (the scanner's Enter) only fills the form; nothing is written.
         for field in form:
