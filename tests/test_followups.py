@@ -528,7 +528,8 @@ def test_no_new_side_effects_with_one_still_open_asks_the_nurse_naming_it(signed
     ongoing = page[page.index('id="still-ongoing"'):page.index("</fieldset>", page.index('id="still-ongoing"'))]
     assert f'name="acknowledged" value="ongoing:{effect.id}"' in ongoing and "Bruising" in ongoing
     assert "Redness" not in ongoing  # resolved: nothing to confirm
-    assert (f'href="/side-effects/{effect.id}/update?back=/follow-ups/{task.id}"') in ongoing
+    # In a new tab, so that going to update it does not lose the call typed here (found clicking through).
+    assert (f'href="/side-effects/{effect.id}/update?back=/follow-ups/{task.id}" target="_blank"') in ongoing
     assert "All fine, the bruise is still there." in page  # what was typed stays
     db.session.expire_all()
     task = db.session.get(FollowUpTask, task.id)
