@@ -240,16 +240,15 @@ def receive() -> Response | tuple[str, int]:
     if form.csrf_token.errors:
         return _render_receive(form, 400)
     typed = any((request.form.get(name) or "").strip() for name in ("product_id", "lot_number", "expiry_date"))
-    if request.form.get("action") == "read_scan" and not form.scan.data and not typed:
-        # "Read scan" with nothing scanned nor typed: ask for the scan, not for every field of the form.
+    if request.form.get("action") == "read_scan" and (form.scan.data or not typed):
+        # Reading the scan (the scanner's Enter) only fills the form; nothing is written. With nothing
+        # scanned nor typed, it asks for the scan rather than for every field of the form. (Enter in a typed
+        # form without a scan goes on to receive what was typed.)
         for field in form:
             field.errors = []
-        form.scan.errors = ["Nothing was scanned: scan the label, or type the product, lot and expiry below."]
-        return _render_receive(form, 400)
-    if request.form.get("action") == "read_scan" and form.scan.data:
-        # Reading the scan (the scanner's Enter) only fills the form; nothing is written.
-        for field in form:
-            field.errors = []
+        if not form.scan.data:
+            form.scan.errors = ["Nothing was scanned: scan the label, or type the product, lot and expiry below."]
+            return _render_receive(form, 400)
         ok, unknown = _apply_scan(form)
         return _render_receive(form, 200 if ok else 400, unknown)
     if form.scan.data:
